@@ -1,0 +1,119 @@
+/**
+ * One registry of stable error codes. Every code is documented in docs/errors.md
+ * (a test fails when one is not), carries the HTTP status the server answers with,
+ * and keeps the original `cause` when it wraps another error.
+ */
+export const ERROR_CODES = {
+  RT_ERR_VALIDATION: {
+    status: 400,
+    summary: "Input failed validation; `field` names the culprit.",
+  },
+  RT_ERR_INVALID_TRANSITION: {
+    status: 409,
+    summary: "A status or stage change that the lifecycle does not allow.",
+  },
+  RT_ERR_NOT_FOUND: { status: 404, summary: "No request with that id (or it is not yours)." },
+  RT_ERR_MAX_ATTEMPTS: {
+    status: 409,
+    summary: "A retry was asked for a request that already used all its attempts.",
+  },
+  RT_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    summary: "The store could not be written or read and degraded mode is off.",
+  },
+  RT_ERR_CLOSED: { status: 503, summary: "The tracker was closed; create a new one." },
+  RT_ERR_MIGRATION: {
+    status: 500,
+    summary: "The database schema is newer than this reqtrack or a migration failed.",
+  },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Base class of every error reqtrack throws on purpose. */
+export class ReqtrackError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Bad input. Nothing was changed. */
+export class ValidationError extends ReqtrackError {
+  readonly field: string;
+
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super("RT_ERR_VALIDATION", `${field}: ${message}`, options);
+    this.field = field;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), field: this.field };
+  }
+}
+
+/** A lifecycle change the state machine forbids. The stored row was left untouched. */
+export class InvalidTransitionError extends ReqtrackError {
+  readonly from: string;
+  readonly to: string;
+
+  constructor(from: string, to: string, message?: string) {
+    super("RT_ERR_INVALID_TRANSITION", message ?? `Invalid status transition: ${from} -> ${to}`);
+    this.from = from;
+    this.to = to;
+  }
+
+  /** A stage change that does not follow running -> completed | failed. */
+  static forStage(stage: string, from: string, to: string, why: string): InvalidTransitionError {
+    return new InvalidTransitionError(
+      from,
+      to,
+      `Invalid stage transition: ${stage} ${from} -> ${to} (${why})`,
+    );
+  }
+}
+
+export class NotFoundError extends ReqtrackError {
+  readonly requestId: string;
+
+  constructor(requestId: string) {
+    super("RT_ERR_NOT_FOUND", `Request ${requestId} not found`);
+    this.requestId = requestId;
+  }
+}
+
+export class MaxAttemptsError extends ReqtrackError {
+  constructor(requestId: string, attempts: number, maxAttempts: number) {
+    super(
+      "RT_ERR_MAX_ATTEMPTS",
+      `Request ${requestId} used ${attempts} of ${maxAttempts} attempts; raise maxAttempts to retry it again`,
+    );
+  }
+}
+
+export class StoreUnavailableError extends ReqtrackError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("RT_ERR_STORE_UNAVAILABLE", message, options);
+  }
+}
+
+export class ClosedError extends ReqtrackError {
+  constructor() {
+    super("RT_ERR_CLOSED", "The tracker is closed; create a new one with createTracker()");
+  }
+}
+
+export class MigrationError extends ReqtrackError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("RT_ERR_MIGRATION", message, options);
+  }
+}

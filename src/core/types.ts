@@ -1,0 +1,146 @@
+/** The public data types of reqtrack. Times are `Date`s here and ISO-8601 strings in JSON. */
+
+export const REQUEST_STATUSES = [
+  "pending",
+  "running",
+  "completed",
+  "failed",
+  "timeout",
+  "cancelled",
+] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<RequestStatus> = new Set([
+  "completed",
+  "failed",
+  "timeout",
+  "cancelled",
+]);
+
+export const LANES = ["high", "normal", "low"] as const;
+export type Lane = (typeof LANES)[number];
+
+export const SEVERITIES = ["debug", "info", "warning", "error"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const STAGE_STATUSES = ["running", "completed", "failed", "skipped"] as const;
+export type StageStatus = (typeof STAGE_STATUSES)[number];
+
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A request as lists return it: every column, without stages and costs. */
+export interface RequestRecord {
+  id: string;
+  status: RequestStatus;
+  priority: number;
+  lane: Lane;
+  userId: string;
+  channelId: string | null;
+  tenantId: string | null;
+  sessionId: string | null;
+  kind: string | null;
+  source: string | null;
+  tags: string[];
+  initialMessage: string | null;
+  input: JsonValue | null;
+  intent: string | null;
+  entities: JsonValue | null;
+  parentId: string | null;
+  correlationId: string | null;
+  result: JsonValue | null;
+  /** Sanitized; for a cancelled request, the reason. */
+  errorMessage: string | null;
+  errorStage: string | null;
+  errorDetails: JsonValue | null;
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  workerId: string | null;
+  leaseExpiresAt: Date | null;
+  deadline: Date | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  updatedAt: Date;
+  deletedAt: Date | null;
+  /** startedAt - createdAt of the latest run. */
+  queueMs: number | null;
+  /** completedAt - startedAt, for every terminal status of a run that started. */
+  durationMs: number | null;
+  costUsd: number;
+  counters: Record<string, number>;
+}
+
+export interface Stage {
+  name: string;
+  /** 1 for the first run of this stage, 2 after a retry, ... */
+  attempt: number;
+  status: StageStatus;
+  startedAt: Date;
+  completedAt: Date | null;
+  durationMs: number | null;
+  output: JsonValue | null;
+  errorMessage: string | null;
+  errorDetails: JsonValue | null;
+  retryable: boolean | null;
+}
+
+export interface Cost {
+  service: string;
+  amountUsd: number;
+  /** Exact integer micro-USD, as stored. */
+  amountMicros: number;
+  usage: JsonValue | null;
+  stage: string | null;
+  ts: Date;
+}
+
+/** A request with its stages (in start order) and costs (in record order). */
+export interface Request extends RequestRecord {
+  stages: Stage[];
+  costs: Cost[];
+}
+
+export interface RequestEvent {
+  requestId: string;
+  /** Position in this request's history, from 1. */
+  seq: number;
+  ts: Date;
+  type: string;
+  stage: string | null;
+  severity: Severity;
+  message: string;
+  data: JsonValue | null;
+}
+
+/** A page of a list: `nextCursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  total: number;
+  nextCursor: string | null;
+}
+
+export interface RequestFilter {
+  status?: RequestStatus | RequestStatus[];
+  userId?: string;
+  tenantId?: string;
+  channelId?: string;
+  sessionId?: string;
+  kind?: string;
+  tag?: string;
+  /** createdAt >= from */
+  from?: Date;
+  /** createdAt < to */
+  to?: Date;
+  includeDeleted?: boolean;
+  limit: number;
+  offset: number;
+  cursor?: string;
+}

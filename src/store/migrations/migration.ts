@@ -1,0 +1,7 @@
+/** A versioned schema change. Versions are applied in order, each exactly once. */
+export interface Migration {
+  version: number;
+  name: string;
+  /** One or more SQL statements. */
+  up: string;
+}

@@ -1,0 +1,108 @@
+import type { Migration } from "./migration.js";
+
+/**
+ * SQLite schema. Times are integer epoch ms, money integer micro-USD, JSON as text.
+ * Optional scopes get partial indexes so requests without them cost no index write.
+ */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial",
+    up: `
+CREATE TABLE requests (
+  id               TEXT PRIMARY KEY,
+  status           TEXT NOT NULL,
+  priority         REAL NOT NULL,
+  lane             TEXT NOT NULL,
+  user_id          TEXT NOT NULL,
+  channel_id       TEXT,
+  tenant_id        TEXT,
+  session_id       TEXT,
+  kind             TEXT,
+  source           TEXT,
+  tags             TEXT NOT NULL DEFAULT '[]',
+  initial_message  TEXT,
+  input            TEXT,
+  intent           TEXT,
+  entities         TEXT,
+  parent_id        TEXT,
+  correlation_id   TEXT,
+  result           TEXT,
+  error_message    TEXT,
+  error_stage      TEXT,
+  error_details    TEXT,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL,
+  timeout_ms       INTEGER NOT NULL,
+  worker_id        TEXT,
+  lease_expires_at INTEGER,
+  deadline_at      INTEGER,
+  created_at       INTEGER NOT NULL,
+  started_at       INTEGER,
+  completed_at     INTEGER,
+  updated_at       INTEGER NOT NULL,
+  deleted_at       INTEGER,
+  queue_ms         INTEGER,
+  duration_ms      INTEGER,
+  cost_micros      INTEGER NOT NULL DEFAULT 0,
+  counters         TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX requests_created ON requests (created_at, id);
+CREATE INDEX requests_user ON requests (user_id, created_at, id);
+CREATE INDEX requests_status ON requests (status, created_at);
+CREATE INDEX requests_tenant ON requests (tenant_id, created_at, id) WHERE tenant_id IS NOT NULL;
+CREATE INDEX requests_channel ON requests (channel_id, created_at) WHERE channel_id IS NOT NULL;
+CREATE INDEX requests_session ON requests (session_id, created_at) WHERE session_id IS NOT NULL;
+CREATE INDEX requests_kind ON requests (kind, created_at) WHERE kind IS NOT NULL;
+
+CREATE TABLE request_tags (
+  tag        TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  PRIMARY KEY (tag, request_id)
+) WITHOUT ROWID;
+
+CREATE TABLE stages (
+  request_id    TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  attempt       INTEGER NOT NULL,
+  status        TEXT NOT NULL,
+  started_at    INTEGER NOT NULL,
+  completed_at  INTEGER,
+  duration_ms   INTEGER,
+  output        TEXT,
+  error_message TEXT,
+  error_details TEXT,
+  retryable     INTEGER,
+  PRIMARY KEY (request_id, name, attempt)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+  id         INTEGER PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  ts         INTEGER NOT NULL,
+  type       TEXT NOT NULL,
+  stage      TEXT,
+  severity   TEXT NOT NULL,
+  message    TEXT NOT NULL,
+  data       TEXT
+);
+CREATE INDEX events_request ON events (request_id, id);
+
+CREATE TABLE costs (
+  id            INTEGER PRIMARY KEY,
+  request_id    TEXT NOT NULL,
+  ts            INTEGER NOT NULL,
+  service       TEXT NOT NULL,
+  amount_micros INTEGER NOT NULL,
+  usage         TEXT,
+  stage         TEXT
+);
+CREATE INDEX costs_request ON costs (request_id);
+
+CREATE TABLE applied_ops (
+  op_id      TEXT PRIMARY KEY,
+  applied_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
+];

@@ -1,0 +1,207 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { ValidationError } from "../../core/errors.js";
+import type { Op, OpResult } from "../../core/ops.js";
+import type {
+  Page,
+  Request,
+  RequestEvent,
+  RequestFilter,
+  RequestRecord,
+  RequestStatus,
+} from "../../core/types.js";
+import { SQLITE_MIGRATIONS } from "../migrations/sqlite.js";
+import {
+  type CostRow,
+  type EventRow,
+  type RequestRow,
+  type StageRow,
+  toCost,
+  toEvent,
+  toRequestRecord,
+  toStage,
+} from "../rows.js";
+import { decodeCursor, encodeCursor, type Store } from "../store.js";
+import { migrateSqlite } from "./migrate.js";
+import { SqliteWriter } from "./sqlite-writer.js";
+
+export interface SqliteStoreOptions {
+  /** How long a write waits for another connection's lock before the store counts as down. */
+  busyTimeoutMs?: number;
+  /**
+   * "normal" (default): WAL with synchronous=NORMAL; a commit survives a crash of the process,
+   * and the last commits before an OS crash or power cut may be lost.
+   * "full": synchronous=FULL; every commit is fsync'd before it is acknowledged.
+   */
+  durability?: "normal" | "full";
+  /** Clock for migration bookkeeping. */
+  now?: () => number;
+}
+
+// SQLITE_BUSY/LOCKED: another connection holds the lock; IOERR/FULL/CANTOPEN/READONLY: the
+// file or its disk is gone. Everything else (constraints, misuse) is a bug, not an outage.
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/;
+
+/** The embedded driver: one SQLite file (or ":memory:") through better-sqlite3. */
+export class SqliteStore implements Store {
+  readonly driver = "sqlite" as const;
+  readonly db: Database.Database;
+  private readonly writer: SqliteWriter;
+  private readonly applyBatch: (ops: readonly Op[], dedupe: boolean) => OpResult[];
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    if (path !== ":memory:" && !path.startsWith("file:")) {
+      mkdirSync(dirname(path), { recursive: true });
+    }
+    this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 2000 });
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
+    this.db.pragma("foreign_keys = OFF");
+    migrateSqlite(this.db, SQLITE_MIGRATIONS, (options.now ?? Date.now)());
+    this.writer = new SqliteWriter(this.db);
+
+    // Each op runs in its own savepoint inside the batch transaction, so an op that fails
+    // halfway leaves nothing behind while the others commit.
+    const applyOne = this.db.transaction((op: Op) => this.writer.apply(op));
+    const batch = this.db.transaction((ops: readonly Op[], dedupe: boolean) => {
+      const results: OpResult[] = [];
+      for (const op of ops) {
+        if (dedupe && !this.writer.markApplied(op.opId, op.at)) {
+          results.push({ ok: true, duplicate: true });
+          continue;
+        }
+        try {
+          const result = applyOne(op);
+          if (!result.ok) throw result.error;
+          results.push(result);
+        } catch (error) {
+          if (this.isUnavailable(error)) throw error;
+          results.push({ ok: false, error: error as Error });
+        }
+      }
+      return results;
+    });
+    this.applyBatch = (ops, dedupe) => batch.immediate(ops, dedupe);
+  }
+
+  async apply(ops: readonly Op[], options: { dedupe?: boolean } = {}): Promise<OpResult[]> {
+    return this.applyBatch(ops, options.dedupe ?? false);
+  }
+
+  async getRequest(
+    id: string,
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<Request | null> {
+    const row = this.prepare(
+      options.includeDeleted
+        ? "SELECT * FROM requests WHERE id = ?"
+        : "SELECT * FROM requests WHERE id = ? AND deleted_at IS NULL",
+    ).get(id) as RequestRow | undefined;
+    if (!row) return null;
+    const stages = this.prepare(
+      "SELECT * FROM stages WHERE request_id = ? ORDER BY started_at, attempt, name",
+    ).all(id) as StageRow[];
+    const costs = this.prepare("SELECT * FROM costs WHERE request_id = ? ORDER BY id").all(
+      id,
+    ) as CostRow[];
+    return { ...toRequestRecord(row), stages: stages.map(toStage), costs: costs.map(toCost) };
+  }
+
+  async getStatus(id: string): Promise<RequestStatus | null> {
+    const status = this.prepare("SELECT status FROM requests WHERE id = ? AND deleted_at IS NULL")
+      .pluck()
+      .get(id) as RequestStatus | undefined;
+    return status ?? null;
+  }
+
+  async getEvents(id: string): Promise<RequestEvent[]> {
+    const rows = this.prepare("SELECT * FROM events WHERE request_id = ? ORDER BY id").all(
+      id,
+    ) as EventRow[];
+    return rows.map((row, i) => toEvent(row, i + 1));
+  }
+
+  async listRequests(filter: RequestFilter): Promise<Page<RequestRecord>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (!filter.includeDeleted) where.push("deleted_at IS NULL");
+    if (filter.status !== undefined) {
+      const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+      where.push(`status IN (${statuses.map(() => "?").join(", ")})`);
+      params.push(...statuses);
+    }
+    const equal: [keyof RequestFilter, string][] = [
+      ["userId", "user_id"],
+      ["tenantId", "tenant_id"],
+      ["channelId", "channel_id"],
+      ["sessionId", "session_id"],
+      ["kind", "kind"],
+    ];
+    for (const [key, column] of equal) {
+      if (filter[key] !== undefined) {
+        where.push(`${column} = ?`);
+        params.push(filter[key]);
+      }
+    }
+    if (filter.tag !== undefined) {
+      where.push("id IN (SELECT request_id FROM request_tags WHERE tag = ?)");
+      params.push(filter.tag);
+    }
+    if (filter.from !== undefined) {
+      where.push("created_at >= ?");
+      params.push(filter.from.getTime());
+    }
+    if (filter.to !== undefined) {
+      where.push("created_at < ?");
+      params.push(filter.to.getTime());
+    }
+    const countSql = `SELECT count(*) FROM requests${clause(where)}`;
+    const total = this.prepare(countSql)
+      .pluck()
+      .get(...params) as number;
+
+    const pageWhere = [...where];
+    const pageParams = [...params];
+    if (filter.cursor !== undefined) {
+      const position = decodeCursor(filter.cursor);
+      if (!position) throw new ValidationError("cursor", "is not a cursor this server issued");
+      pageWhere.push("(created_at < ? OR (created_at = ? AND id < ?))");
+      pageParams.push(position.createdAt, position.createdAt, position.id);
+    }
+    const sql = `SELECT * FROM requests${clause(pageWhere)}
+      ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`;
+    const rows = this.prepare(sql).all(...pageParams, filter.limit, filter.offset) as RequestRow[];
+    const last = rows.at(-1);
+    const more = last !== undefined && rows.length === filter.limit;
+    return {
+      items: rows.map(toRequestRecord),
+      total,
+      nextCursor: more ? encodeCursor(last.created_at, last.id) : null,
+    };
+  }
+
+  isUnavailable(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === "string" && UNAVAILABLE.test(code);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Statements are prepared once per distinct SQL text. */
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function clause(where: string[]): string {
+  return where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "";
+}

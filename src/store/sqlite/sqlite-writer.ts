@@ -1,0 +1,311 @@
+import type Database from "better-sqlite3";
+import { InvalidTransitionError, NotFoundError } from "../../core/errors.js";
+import { toJsonText } from "../../core/json.js";
+import { type LifecycleState, planTransition } from "../../core/lifecycle.js";
+import type {
+  CostOp,
+  CreateOp,
+  EventOp,
+  IncrementOp,
+  Op,
+  OpResult,
+  StageOp,
+  TransitionOp,
+} from "../../core/ops.js";
+import type { RequestStatus, Severity } from "../../core/types.js";
+import { type RequestRow, toRequestRecord } from "../rows.js";
+
+const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS startedAt,
+  completed_at AS completedAt, queue_ms AS queueMs, duration_ms AS durationMs, attempts,
+  max_attempts AS maxAttempts, timeout_ms AS timeoutMs, worker_id AS workerId,
+  lease_expires_at AS leaseExpiresAt, result, error_message AS errorMessage,
+  error_stage AS errorStage, error_details AS errorDetails`;
+
+const SEVERITY_OF: Partial<Record<RequestStatus, Severity>> = {
+  failed: "error",
+  timeout: "error",
+  cancelled: "warning",
+};
+
+interface LatestStage {
+  status: string;
+  attempt: number;
+  started_at: number;
+}
+
+/** Applies ops to SQLite with prepared statements; called inside the store's transaction. */
+export class SqliteWriter {
+  private readonly insertRequest: Database.Statement;
+  private readonly selectRow: Database.Statement;
+  private readonly insertTag: Database.Statement;
+  private readonly selectLifecycle: Database.Statement;
+  private readonly updateLifecycle: Database.Statement;
+  private readonly selectRunningStage: Database.Statement;
+  private readonly failRunningStages: Database.Statement;
+  private readonly selectLatestStage: Database.Statement;
+  private readonly insertStage: Database.Statement;
+  private readonly finishStage: Database.Statement;
+  private readonly selectStatus: Database.Statement;
+  private readonly insertEvent: Database.Statement;
+  private readonly insertCost: Database.Statement;
+  private readonly addCost: Database.Statement;
+  private readonly incrementCounter: Database.Statement;
+  private readonly recordOp: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.insertRequest = db.prepare(`INSERT INTO requests (id, status, priority, lane, user_id,
+      channel_id, tenant_id, session_id, kind, source, tags, initial_message, input, intent,
+      entities, parent_id, correlation_id, max_attempts, timeout_ms, deadline_at, created_at,
+      updated_at) VALUES (@id, 'pending', @priority, @lane, @userId, @channelId, @tenantId,
+      @sessionId, @kind, @source, @tags, @initialMessage, @input, @intent, @entities, @parentId,
+      @correlationId, @maxAttempts, @timeoutMs, @deadlineAt, @createdAt, @createdAt)
+      ON CONFLICT (id) DO NOTHING`);
+    this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
+    this.insertTag = db.prepare(
+      "INSERT INTO request_tags (tag, request_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    );
+    this.selectLifecycle = db.prepare(
+      `SELECT ${LIFECYCLE_COLUMNS} FROM requests WHERE id = ? AND deleted_at IS NULL`,
+    );
+    this.updateLifecycle = db.prepare(`UPDATE requests SET status = @status,
+      started_at = @startedAt, completed_at = @completedAt, queue_ms = @queueMs,
+      duration_ms = @durationMs, attempts = @attempts, worker_id = @workerId,
+      lease_expires_at = @leaseExpiresAt, result = @result, error_message = @errorMessage,
+      error_stage = @errorStage, error_details = @errorDetails, updated_at = @at WHERE id = @id`);
+    this.selectRunningStage = db
+      .prepare(`SELECT name FROM stages
+      WHERE request_id = ? AND status = 'running' ORDER BY started_at DESC LIMIT 1`)
+      .pluck();
+    this.failRunningStages = db.prepare(`UPDATE stages SET status = 'failed', completed_at = @at,
+      duration_ms = @at - started_at, error_message = @message, retryable = @retryable
+      WHERE request_id = @id AND status = 'running'`);
+    this.selectLatestStage = db.prepare(`SELECT status, attempt, started_at FROM stages
+      WHERE request_id = ? AND name = ? ORDER BY attempt DESC LIMIT 1`);
+    this.insertStage = db.prepare(`INSERT INTO stages (request_id, name, attempt, status,
+      started_at) VALUES (?, ?, ?, 'running', ?)`);
+    this.finishStage = db.prepare(`UPDATE stages SET status = @status, completed_at = @at,
+      duration_ms = @durationMs, output = @output, error_message = @errorMessage,
+      error_details = @errorDetails, retryable = @retryable
+      WHERE request_id = @id AND name = @name AND attempt = @attempt`);
+    this.selectStatus = db
+      .prepare("SELECT status FROM requests WHERE id = ? AND deleted_at IS NULL")
+      .pluck();
+    this.insertEvent = db.prepare(`INSERT INTO events (request_id, ts, type, stage, severity,
+      message, data) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.insertCost = db.prepare(`INSERT INTO costs (request_id, ts, service, amount_micros,
+      usage, stage) VALUES (?, ?, ?, ?, ?, ?)`);
+    this.addCost = db.prepare(`UPDATE requests SET cost_micros = cost_micros + ?, updated_at = ?
+      WHERE id = ? AND deleted_at IS NULL`);
+    // Counter names are validated as snake_case before they get here, so the JSON path is safe.
+    this.incrementCounter = db.prepare(`UPDATE requests SET
+      counters = json_set(counters, '$.' || @counter,
+        coalesce(json_extract(counters, '$.' || @counter), 0) + @by),
+      updated_at = @at WHERE id = @id AND deleted_at IS NULL`);
+    this.recordOp = db.prepare(
+      "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    );
+  }
+
+  /** Records `opId` as applied; false when it already was (the op must be skipped). */
+  markApplied(opId: string, at: number): boolean {
+    return this.recordOp.run(opId, at).changes === 1;
+  }
+
+  apply(op: Op): OpResult {
+    switch (op.type) {
+      case "create":
+        return this.create(op);
+      case "transition":
+        return this.transition(op);
+      case "stage":
+        return this.stage(op);
+      case "event":
+        return this.event(op);
+      case "cost":
+        return this.cost(op);
+      case "increment":
+        return this.increment(op);
+    }
+  }
+
+  private create(op: CreateOp): OpResult {
+    const r = op.request;
+    const inserted = this.insertRequest.run({
+      ...r,
+      tags: JSON.stringify(r.tags),
+      input: toJsonText(r.input),
+      entities: toJsonText(r.entities),
+    });
+    if (inserted.changes === 0) {
+      const existing = this.selectRow.get(r.id) as RequestRow;
+      return { ok: true, duplicate: true, created: toRequestRecord(existing) };
+    }
+    for (const tag of r.tags) this.insertTag.run(tag, r.id);
+    this.insertEvent.run(
+      r.id,
+      r.createdAt,
+      "request_created",
+      null,
+      "info",
+      "Request created",
+      null,
+    );
+    return { ok: true, duplicate: false };
+  }
+
+  private transition(op: TransitionOp): OpResult {
+    const state = this.selectLifecycle.get(op.requestId) as LifecycleState | undefined;
+    if (!state) return { ok: false, error: new NotFoundError(op.requestId) };
+    const ending = op.to === "failed" || op.to === "timeout" || op.to === "cancelled";
+    const activeStage =
+      ending && state.status === "running"
+        ? ((this.selectRunningStage.get(op.requestId) as string | undefined) ?? null)
+        : null;
+    const { next, noop } = planTransition(state, op, activeStage);
+    if (noop && next === state) {
+      return { ok: true, transition: outcome(state, next, true) };
+    }
+    this.updateLifecycle.run({ ...next, id: op.requestId, at: op.at });
+    if (!noop) {
+      if (activeStage !== null) {
+        this.failRunningStages.run({
+          id: op.requestId,
+          at: op.at,
+          message: next.errorMessage,
+          retryable: op.to === "cancelled" ? 0 : 1,
+        });
+      }
+      this.insertEvent.run(
+        op.requestId,
+        op.at,
+        "status_changed",
+        next.errorStage && op.to !== "completed" ? next.errorStage : null,
+        SEVERITY_OF[op.to] ?? "info",
+        next.errorMessage && op.to !== "pending"
+          ? `${state.status} -> ${op.to}: ${next.errorMessage}`
+          : `${state.status} -> ${op.to}`,
+        JSON.stringify({ from: state.status, to: op.to, attempt: next.attempts }),
+      );
+    }
+    return { ok: true, transition: outcome(state, next, noop) };
+  }
+
+  private stage(op: StageOp): OpResult {
+    const status = this.selectStatus.get(op.requestId) as RequestStatus | undefined;
+    if (status === undefined) return { ok: false, error: new NotFoundError(op.requestId) };
+    const latest = this.selectLatestStage.get(op.requestId, op.stage) as LatestStage | undefined;
+    const target =
+      op.action === "start" ? "running" : op.action === "complete" ? "completed" : "failed";
+
+    if (op.action === "start") {
+      if (latest?.status === "running") return { ok: true };
+      if (status !== "running") {
+        const error = InvalidTransitionError.forStage(
+          op.stage,
+          latest?.status ?? "none",
+          target,
+          `request is ${status}; stages run only while it is running`,
+        );
+        return { ok: false, error };
+      }
+      this.insertStage.run(op.requestId, op.stage, (latest?.attempt ?? 0) + 1, op.at);
+      this.insertEvent.run(
+        op.requestId,
+        op.at,
+        "stage_started",
+        op.stage,
+        "info",
+        `Stage ${op.stage} started`,
+        null,
+      );
+      return { ok: true };
+    }
+
+    if (latest?.status === target) return { ok: true };
+    if (latest?.status !== "running") {
+      const error = InvalidTransitionError.forStage(
+        op.stage,
+        latest?.status ?? "none",
+        target,
+        "only a running stage can complete or fail",
+      );
+      return { ok: false, error };
+    }
+    const durationMs = op.at - latest.started_at;
+    const failure = op.error ?? null;
+    this.finishStage.run({
+      id: op.requestId,
+      name: op.stage,
+      attempt: latest.attempt,
+      status: target,
+      at: op.at,
+      durationMs,
+      output: toJsonText(op.output),
+      errorMessage: failure?.message ?? null,
+      errorDetails: toJsonText(failure?.details),
+      retryable: failure ? Number(failure.retryable) : null,
+    });
+    this.insertEvent.run(
+      op.requestId,
+      op.at,
+      target === "completed" ? "stage_completed" : "stage_failed",
+      op.stage,
+      target === "completed" ? "info" : "error",
+      failure ? `Stage ${op.stage} failed: ${failure.message}` : `Stage ${op.stage} completed`,
+      JSON.stringify(failure ? { durationMs, retryable: failure.retryable } : { durationMs }),
+    );
+    return { ok: true };
+  }
+
+  private event(op: EventOp): OpResult {
+    if (this.selectStatus.get(op.requestId) === undefined) {
+      return { ok: false, error: new NotFoundError(op.requestId) };
+    }
+    this.insertEvent.run(
+      op.requestId,
+      op.at,
+      op.eventType,
+      op.stage,
+      op.severity,
+      op.message,
+      toJsonText(op.data),
+    );
+    return { ok: true };
+  }
+
+  private cost(op: CostOp): OpResult {
+    if (this.addCost.run(op.amountMicros, op.at, op.requestId).changes === 0) {
+      return { ok: false, error: new NotFoundError(op.requestId) };
+    }
+    this.insertCost.run(
+      op.requestId,
+      op.at,
+      op.service,
+      op.amountMicros,
+      toJsonText(op.usage),
+      op.stage,
+    );
+    return { ok: true };
+  }
+
+  private increment(op: IncrementOp): OpResult {
+    const changed = this.incrementCounter.run({
+      id: op.requestId,
+      counter: op.counter,
+      by: op.by,
+      at: op.at,
+    }).changes;
+    return changed === 0 ? { ok: false, error: new NotFoundError(op.requestId) } : { ok: true };
+  }
+}
+
+function outcome(before: LifecycleState, after: LifecycleState, noop: boolean) {
+  return {
+    from: before.status,
+    to: after.status,
+    noop,
+    queueMs: after.queueMs,
+    durationMs: after.durationMs,
+    errorMessage: after.errorMessage,
+  };
+}

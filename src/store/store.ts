@@ -1,0 +1,61 @@
+import type { Op, OpResult } from "../core/ops.js";
+import type {
+  Page,
+  Request,
+  RequestEvent,
+  RequestFilter,
+  RequestRecord,
+  RequestStatus,
+} from "../core/types.js";
+
+/**
+ * The storage contract. Every driver (sqlite/, later postgres/) implements it and passes
+ * the one contract suite in test/contract/. Drivers only translate: lifecycle rules live
+ * in core/lifecycle.ts and are applied by every driver the same way.
+ */
+export interface Store {
+  readonly driver: "sqlite" | "postgres";
+
+  /**
+   * Applies `ops` in order in one transaction and returns one result per op. A domain error
+   * (unknown request, invalid transition) fails only its own op, which changes nothing.
+   * When the store cannot be written at all, `apply` throws and nothing was committed;
+   * `isUnavailable` tells such errors apart.
+   *
+   * With `dedupe`, each op id is recorded and an op whose id was already applied is skipped:
+   * this is how outbox replays and remote ingest stay exactly-once.
+   */
+  apply(ops: readonly Op[], options?: { dedupe?: boolean }): Promise<OpResult[]>;
+
+  getRequest(id: string, options?: { includeDeleted?: boolean }): Promise<Request | null>;
+  getStatus(id: string): Promise<RequestStatus | null>;
+  getEvents(id: string): Promise<RequestEvent[]>;
+  listRequests(filter: RequestFilter): Promise<Page<RequestRecord>>;
+
+  /** True when `error` means "the store is down or locked", not "the input was wrong". */
+  isUnavailable(error: unknown): boolean;
+  close(): Promise<void>;
+}
+
+/** Encodes a keyset position (createdAt, id) of a list sorted newest first. */
+export function encodeCursor(createdAt: number, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString("base64url");
+}
+
+/** The position a cursor encodes, or null when it is not one of ours. */
+export function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === "string"
+    ) {
+      return { createdAt: value[0] as number, id: value[1] };
+    }
+  } catch {
+    // Falls through: a malformed cursor is the caller's error, reported by the caller.
+  }
+  return null;
+}

@@ -1,0 +1,216 @@
+import type { Logger } from "../context/logger.js";
+import { InvalidTransitionError, StoreUnavailableError } from "../core/errors.js";
+import { canTransition } from "../core/lifecycle.js";
+import type { Op, OpResult } from "../core/ops.js";
+import type { RequestStatus } from "../core/types.js";
+import type { Store } from "../store/store.js";
+import { Batcher, type PendingOp } from "./batcher.js";
+import type { Outbox } from "./outbox.js";
+
+/** What a degraded op resolves with: accepted into the outbox, not yet in the store. */
+export const DEGRADED: OpResult = Object.freeze({ ok: true, degraded: true });
+
+export interface CommitterOptions {
+  store: Store;
+  outbox: Outbox;
+  logger: Logger;
+  onStoreError: "degrade" | "throw";
+  replayIntervalMs: number;
+}
+
+/**
+ * The write path (DESIGN.md "Write path and degraded mode"): group commit through the
+ * batcher; when the store cannot be written, ops go to the outbox in order and a timer
+ * replays them, deduplicated by op id, once the store is back. While the outbox holds
+ * anything, new ops queue behind it so that order is never broken.
+ */
+export class Committer {
+  private readonly batcher: Batcher;
+  private readonly store: Store;
+  private readonly outbox: Outbox;
+  private readonly logger: Logger;
+  private readonly options: CommitterOptions;
+  /** Status of requests as the outbox will leave them, to refuse invalid transitions while degraded. */
+  private readonly degradedStatus = new Map<string, RequestStatus>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(options: CommitterOptions) {
+    this.options = options;
+    this.store = options.store;
+    this.outbox = options.outbox;
+    this.logger = options.logger;
+    this.batcher = new Batcher((batch) => this.commit(batch));
+    if (this.outbox.size() > 0) {
+      this.logger.warn({ pending_ops: this.outbox.size() }, "outbox holds ops from an earlier run");
+      this.scheduleReplay(0);
+    }
+  }
+
+  get degraded(): boolean {
+    return this.outbox.size() > 0;
+  }
+
+  submit(op: Op): Promise<OpResult> {
+    return this.batcher.submit(op);
+  }
+
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+
+  /** One replay attempt now; resolves true when the outbox is empty afterwards. */
+  replay(): Promise<boolean> {
+    return this.batcher.exclusive(() => this.replayOutbox());
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.batcher.flush();
+    if (this.outbox.size() > 0) await this.replay();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.outbox.size() > 0) {
+      this.logger.warn(
+        { pending_ops: this.outbox.size() },
+        "closing with ops still in the outbox; they will be replayed on the next start",
+      );
+    }
+    this.outbox.close();
+  }
+
+  private async commit(batch: PendingOp[]): Promise<void> {
+    if (this.outbox.size() > 0) {
+      await this.degrade(batch, null);
+      return;
+    }
+    let results: OpResult[];
+    try {
+      results = await this.store.apply(batch.map((p) => p.op));
+    } catch (error) {
+      if (this.store.isUnavailable(error) && this.options.onStoreError === "degrade") {
+        await this.degrade(batch, error);
+        return;
+      }
+      const wrapped = this.store.isUnavailable(error)
+        ? new StoreUnavailableError("The store could not be written", { cause: error })
+        : error;
+      for (const pending of batch) pending.reject(wrapped);
+      return;
+    }
+    batch.forEach((pending, i) => {
+      const result = results[i] as OpResult;
+      if (result.ok) pending.resolve(result);
+      else pending.reject(result.error);
+    });
+  }
+
+  private async degrade(batch: PendingOp[], cause: unknown): Promise<void> {
+    const accepted: PendingOp[] = [];
+    for (const pending of batch) {
+      const refusal = await this.checkWhileDegraded(pending.op);
+      if (refusal) pending.reject(refusal);
+      else accepted.push(pending);
+    }
+    try {
+      this.outbox.append(accepted.map((p) => p.op));
+    } catch (error) {
+      // Neither the store nor the outbox can take the ops: the caller must hear of it.
+      this.logger.error({ err: error, ops: accepted.length }, "outbox append failed");
+      const failure = new StoreUnavailableError(
+        "Neither the store nor the outbox could be written",
+        {
+          cause: error,
+        },
+      );
+      for (const pending of accepted) pending.reject(failure);
+      return;
+    }
+    if (cause !== null) {
+      this.logger.error(
+        { err: cause, ops: accepted.length, request_ids: requestIds(accepted) },
+        "store unavailable; tracking continues in degraded mode (ops kept in the outbox)",
+      );
+    }
+    for (const pending of accepted) pending.resolve(DEGRADED);
+    this.scheduleReplay(this.options.replayIntervalMs);
+  }
+
+  /** Refuses transitions that are invalid even though the store cannot confirm the state. */
+  private async checkWhileDegraded(op: Op): Promise<Error | null> {
+    if (op.type === "create") {
+      this.degradedStatus.set(op.request.id, "pending");
+      return null;
+    }
+    if (op.type !== "transition") return null;
+    let from = this.degradedStatus.get(op.requestId) ?? null;
+    if (from === null) {
+      try {
+        from = await this.store.getStatus(op.requestId);
+      } catch {
+        // The store cannot even be read: accept now, let the replay check it.
+      }
+    }
+    if (from !== null && !canTransition(from, op.to)) {
+      return new InvalidTransitionError(from, op.to);
+    }
+    this.degradedStatus.set(op.requestId, op.to);
+    return null;
+  }
+
+  private scheduleReplay(delayMs: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.replay().then((done) => {
+        if (!done) this.scheduleReplay(this.options.replayIntervalMs);
+      });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async replayOutbox(): Promise<boolean> {
+    if (this.outbox.size() === 0) return true;
+    const { ops, corruptLines } = this.outbox.read();
+    if (corruptLines > 0) {
+      this.logger.warn({ corrupt_lines: corruptLines }, "outbox had unreadable lines; skipped");
+    }
+    const chunk = 1000;
+    for (let i = 0; i < ops.length; i += chunk) {
+      const slice = ops.slice(i, i + chunk);
+      let results: OpResult[];
+      try {
+        results = await this.store.apply(slice, { dedupe: true });
+      } catch (error) {
+        this.logger.warn(
+          { err: error, pending_ops: ops.length - i },
+          "store still unavailable; outbox replay will retry",
+        );
+        return false;
+      }
+      results.forEach((result, j) => {
+        if (!result.ok) {
+          const op = slice[j] as Op;
+          this.logger.warn(
+            {
+              err: result.error,
+              op_type: op.type,
+              request_id: "requestId" in op ? op.requestId : op.request.id,
+            },
+            "outbox op refused by the store on replay; dropped",
+          );
+        }
+      });
+    }
+    this.outbox.clear();
+    this.degradedStatus.clear();
+    this.logger.info({ replayed_ops: ops.length }, "outbox replayed; store is writable again");
+    return true;
+  }
+}
+
+function requestIds(batch: PendingOp[]): string[] {
+  const ids = new Set<string>();
+  for (const { op } of batch) ids.add(op.type === "create" ? op.request.id : op.requestId);
+  return [...ids].slice(0, 20);
+}

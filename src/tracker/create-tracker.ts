@@ -1,0 +1,25 @@
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { resolveOptions, type TrackerOptions } from "./options.js";
+import { FileOutbox, MemoryOutbox } from "./outbox.js";
+import { Tracker } from "./tracker.js";
+
+/**
+ * Opens (or creates) the store and returns a tracker on it.
+ *
+ * @example
+ * const tracker = await createTracker({ storage: "data/requests.db" });
+ * const req = await tracker.createRequest({ userId: "user-1", initialMessage: "Make a video" });
+ */
+export async function createTracker(options: TrackerOptions = {}): Promise<Tracker> {
+  const resolved = resolveOptions(options);
+  const store =
+    typeof resolved.storage === "string"
+      ? new SqliteStore(resolved.storage, {
+          busyTimeoutMs: resolved.busyTimeoutMs,
+          durability: resolved.durability,
+          now: resolved.clock,
+        })
+      : resolved.storage;
+  const outbox = resolved.outboxPath ? new FileOutbox(resolved.outboxPath) : new MemoryOutbox();
+  return new Tracker(store, outbox, resolved);
+}

@@ -1,0 +1,89 @@
+import type { Logger } from "../context/logger.js";
+import { createDefaultLogger } from "../context/logger.js";
+import { ValidationError } from "../core/errors.js";
+import type { Store } from "../store/store.js";
+
+/** Options of `createTracker`. Every field is optional; defaults live in `resolveOptions`. */
+export interface TrackerOptions {
+  /** A SQLite file path, ":memory:", or a `Store` you opened yourself. Default "data/reqtrack.db". */
+  storage?: string | Store;
+  /** Epoch-ms clock. Inject one in tests to move time without sleeping. */
+  clock?: () => number;
+  /** A pino logger. Default: pino JSON on stdout at REQTRACK_LOG_LEVEL (default "info"). */
+  logger?: Logger;
+  /**
+   * What to do when the store cannot be written. "degrade" (default): log, keep the change in
+   * the outbox file and replay it later; the caller never sees the outage. "throw": reject
+   * with `StoreUnavailableError`.
+   */
+  onStoreError?: "degrade" | "throw";
+  /** Outbox file for degraded mode. Default: `<storage>.outbox.ndjson` beside the SQLite file. */
+  outboxPath?: string;
+  /** How often the outbox is retried while degraded. Default 1000 ms. */
+  replayIntervalMs?: number;
+  /** Run time limit of a request. Default 5 minutes (seed 001). */
+  defaultTimeoutMs?: number;
+  /** Run time limits per kind, e.g. `{ video_generation: 600_000 }`. */
+  timeouts?: Record<string, number>;
+  /** Attempts a request may use (first run included) unless it says otherwise. Default 3. */
+  defaultMaxAttempts?: number;
+  /** Queries slower than this are logged (info; warn above 5x). Default 100 ms. */
+  slowQueryMs?: number;
+  /** SQLite only: how long a write waits for a lock before the store counts as down. Default 2000. */
+  busyTimeoutMs?: number;
+  /** SQLite only: "normal" (default) or "full" (fsync every commit). See `SqliteStoreOptions`. */
+  durability?: "normal" | "full";
+}
+
+export interface ResolvedOptions {
+  readonly storage: string | Store;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  readonly onStoreError: "degrade" | "throw";
+  readonly outboxPath: string | null;
+  readonly replayIntervalMs: number;
+  readonly defaultTimeoutMs: number;
+  readonly timeouts: Readonly<Record<string, number>>;
+  readonly defaultMaxAttempts: number;
+  readonly slowQueryMs: number;
+  readonly busyTimeoutMs: number;
+  readonly durability: "normal" | "full";
+}
+
+export const DEFAULT_STORAGE = "data/reqtrack.db";
+export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
+/** Fills in defaults, checks the values, and freezes the result: options are read-only from here. */
+export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
+  const storage = options.storage ?? DEFAULT_STORAGE;
+  const positive = (field: string, value: number | undefined, fallback: number) => {
+    const v = value ?? fallback;
+    if (!Number.isFinite(v) || v <= 0)
+      throw new ValidationError(field, "must be a positive number");
+    return v;
+  };
+  const timeouts = { ...(options.timeouts ?? {}) };
+  for (const [kind, ms] of Object.entries(timeouts)) positive(`timeouts.${kind}`, ms, 1);
+  const onStoreError = options.onStoreError ?? "degrade";
+  if (onStoreError !== "degrade" && onStoreError !== "throw") {
+    throw new ValidationError("onStoreError", 'must be "degrade" or "throw"');
+  }
+  let outboxPath: string | null = options.outboxPath ?? null;
+  if (outboxPath === null && typeof storage === "string" && storage !== ":memory:") {
+    outboxPath = `${storage}.outbox.ndjson`;
+  }
+  return Object.freeze({
+    storage,
+    clock: options.clock ?? Date.now,
+    logger: options.logger ?? createDefaultLogger(),
+    onStoreError,
+    outboxPath,
+    replayIntervalMs: positive("replayIntervalMs", options.replayIntervalMs, 1000),
+    defaultTimeoutMs: positive("defaultTimeoutMs", options.defaultTimeoutMs, DEFAULT_TIMEOUT_MS),
+    timeouts: Object.freeze(timeouts),
+    defaultMaxAttempts: positive("defaultMaxAttempts", options.defaultMaxAttempts, 3),
+    slowQueryMs: positive("slowQueryMs", options.slowQueryMs, 100),
+    busyTimeoutMs: positive("busyTimeoutMs", options.busyTimeoutMs, 2000),
+    durability: options.durability ?? "normal",
+  });
+}

@@ -1,0 +1,535 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../context/logger.js";
+import { promptPreview } from "../context/logger.js";
+import { ClosedError, InvalidTransitionError, ValidationError } from "../core/errors.js";
+import { newRequestId } from "../core/ids.js";
+import { jsonProblem } from "../core/json.js";
+import { laneFor } from "../core/lanes.js";
+import type { ErrorInfo, NewRequest, Op, OpResult, TransitionOp } from "../core/ops.js";
+import {
+  type CreateRequestInput,
+  counterSchema,
+  createRequestSchema,
+  type ErrorInput,
+  errorInfoSchema,
+  type ListRequestsInput,
+  type LogEventInput,
+  listFilterSchema,
+  logEventSchema,
+  nameSchema,
+  parse,
+  type RecordCostInput,
+  recordCostSchema,
+  requestId,
+  type StageFailureInput,
+  stageFailureSchema,
+} from "../core/schemas.js";
+import type {
+  JsonValue,
+  Page,
+  Request,
+  RequestEvent,
+  RequestRecord,
+  RequestStatus,
+} from "../core/types.js";
+import type { Store } from "../store/store.js";
+import { Committer } from "./committer.js";
+import type { ResolvedOptions } from "./options.js";
+import type { Outbox } from "./outbox.js";
+
+/** A request id, or the request itself: every method accepts either. */
+export type RequestRef = string | { readonly id: string };
+
+export interface TrackStageOptions {
+  /** Whether a failure may be retried. Default: the error's own `retryable` property, else false. */
+  retryable?: boolean | ((error: unknown) => boolean);
+}
+
+const MAX_STAGE_OUTPUT_BYTES = 64 * 1024;
+
+/**
+ * The public facade: lifecycle, stages, events, costs and queries over one store.
+ * Create it with `createTracker()`. Writes are validated here, group-committed by the
+ * committer, and each promise resolves once its change is durable (or safely in the outbox).
+ */
+export class Tracker {
+  readonly store: Store;
+  private readonly options: ResolvedOptions;
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  private readonly committer: Committer;
+  private readonly opPrefix = randomUUID();
+  private opCounter = 0;
+  private closed = false;
+
+  constructor(store: Store, outbox: Outbox, options: ResolvedOptions) {
+    this.store = store;
+    this.options = options;
+    this.logger = options.logger;
+    this.clock = options.clock;
+    this.committer = new Committer({
+      store,
+      outbox,
+      logger: options.logger,
+      onStoreError: options.onStoreError,
+      replayIntervalMs: options.replayIntervalMs,
+    });
+  }
+
+  /** True while changes wait in the outbox because the store could not be written. */
+  get degraded(): boolean {
+    return this.committer.degraded;
+  }
+
+  /**
+   * Records a new pending request and returns it. A caller-chosen `id` that already exists
+   * returns the stored request (with a warning) instead of a second row.
+   */
+  async createRequest(input: CreateRequestInput): Promise<Request> {
+    const data = parse(createRequestSchema, input);
+    const now = this.clock();
+    const request: NewRequest = {
+      id: data.id ?? newRequestId(now),
+      priority: data.priority,
+      lane: laneFor(data.priority),
+      userId: data.userId,
+      channelId: data.channelId ?? null,
+      tenantId: data.tenantId ?? null,
+      sessionId: data.sessionId ?? null,
+      kind: data.kind ?? null,
+      source: data.source ?? null,
+      tags: [...new Set(data.tags)],
+      initialMessage: data.initialMessage ?? null,
+      input: (data.input as JsonValue | undefined) ?? null,
+      intent: data.intent ?? null,
+      entities: (data.entities as JsonValue | undefined) ?? null,
+      parentId: data.parentId ?? null,
+      correlationId: data.correlationId ?? null,
+      maxAttempts: data.maxAttempts ?? this.options.defaultMaxAttempts,
+      timeoutMs: data.timeoutMs ?? this.timeoutFor(data.kind),
+      deadlineAt: data.deadline === undefined ? null : new Date(data.deadline).getTime(),
+      createdAt: now,
+    };
+    const result = await this.write({ type: "create", opId: this.opId(), at: now, request });
+    if (result.ok && result.duplicate && result.created) {
+      this.logger.warn(
+        { request_id: request.id },
+        "request id exists; returning the existing request",
+      );
+      return { ...result.created, stages: [], costs: [], ...(await this.detail(request.id)) };
+    }
+    const prompt = request.initialMessage ?? promptOf(request.input);
+    this.logger.info(
+      {
+        request_id: request.id,
+        user_id: request.userId,
+        tenant_id: request.tenantId,
+        kind: request.kind,
+        prompt_length: prompt?.length ?? 0,
+        prompt: promptPreview(prompt),
+        parameters: parametersOf(request.input),
+        degraded: result.ok && result.degraded ? true : undefined,
+      },
+      "request created",
+    );
+    return newRequestView(request);
+  }
+
+  /** pending -> running, on `workerId`. */
+  startRequest(ref: RequestRef, workerId?: string): Promise<void> {
+    return this.transition(ref, "running", { workerId: workerId ?? null });
+  }
+
+  /** running -> completed, keeping `result` (any JSON value). */
+  completeRequest(ref: RequestRef, result?: unknown): Promise<void> {
+    const value = result === undefined ? null : this.checkJson("result", result);
+    return this.transition(ref, "completed", { result: value });
+  }
+
+  /** running -> failed. `stage` defaults to the stage that was running. */
+  failRequest(ref: RequestRef, error: ErrorInput | string): Promise<void> {
+    const info = parse(
+      errorInfoSchema,
+      typeof error === "string" ? { message: error } : error,
+      "error",
+    );
+    return this.transition(ref, "failed", { error: info as ErrorInfo });
+  }
+
+  /** pending | running -> timeout, with "Generation timed out after N minutes". */
+  timeoutRequest(ref: RequestRef): Promise<void> {
+    return this.transition(ref, "timeout", {});
+  }
+
+  /** pending | running -> cancelled; `reason` is kept as the error message. */
+  cancelRequest(ref: RequestRef, reason = "cancelled"): Promise<void> {
+    return this.transition(ref, "cancelled", { error: { message: reason } });
+  }
+
+  /** failed | timeout -> pending, while attempts < maxAttempts. Stages and errorStage are kept. */
+  retryRequest(ref: RequestRef): Promise<void> {
+    return this.transition(ref, "pending", {});
+  }
+
+  startStage(ref: RequestRef, stage: string): Promise<void> {
+    return this.stageOp(ref, stage, "start", {});
+  }
+
+  completeStage(ref: RequestRef, stage: string, output?: unknown): Promise<void> {
+    const value = output === undefined ? null : this.checkJson("output", output);
+    return this.stageOp(ref, stage, "complete", { output: value });
+  }
+
+  failStage(ref: RequestRef, stage: string, failure: StageFailureInput | string): Promise<void> {
+    const info = parse(
+      stageFailureSchema,
+      typeof failure === "string" ? { message: failure } : failure,
+      "failure",
+    );
+    return this.stageOp(ref, stage, "fail", {
+      error: {
+        message: info.message,
+        details: (info.details as JsonValue) ?? null,
+        retryable: info.retryable,
+      },
+    });
+  }
+
+  /**
+   * Runs `fn` as stage `stage`: starts it, completes it with `fn`'s result as output, or
+   * fails it (message, exception type, stack, retryable) and rethrows.
+   *
+   * @example
+   * const script = await tracker.trackStage(req, "script_generation", () => generateScript(topic));
+   */
+  async trackStage<T>(
+    ref: RequestRef,
+    stage: string,
+    fn: () => T | Promise<T>,
+    options: TrackStageOptions = {},
+  ): Promise<T> {
+    await this.startStage(ref, stage);
+    let value: T;
+    try {
+      value = await fn();
+    } catch (error) {
+      const retryable =
+        typeof options.retryable === "function"
+          ? options.retryable(error)
+          : (options.retryable ?? (error as { retryable?: unknown })?.retryable === true);
+      await this.failStage(ref, stage, {
+        message: error instanceof Error ? error.message : String(error),
+        details: errorDetails(error),
+        retryable,
+      }).catch((failure: unknown) =>
+        this.logger.warn(
+          { err: failure, request_id: idOf(ref), stage },
+          "could not record stage failure",
+        ),
+      );
+      throw error;
+    }
+    await this.completeStage(ref, stage, this.storableOutput(value, idOf(ref), stage));
+    return value;
+  }
+
+  /** Appends an event to the request's history. */
+  async logEvent(ref: RequestRef, event: LogEventInput): Promise<void> {
+    const data = parse(logEventSchema, event, "event");
+    await this.write({
+      type: "event",
+      opId: this.opId(),
+      at: this.clock(),
+      requestId: this.idOf(ref),
+      eventType: data.type,
+      severity: data.severity,
+      message: data.message,
+      stage: data.stage ?? null,
+      data: (data.data as JsonValue | undefined) ?? null,
+    });
+  }
+
+  /** Adds a cost. Amounts are stored as integer micro-USD, so sums are exact. */
+  async recordCost(ref: RequestRef, cost: RecordCostInput): Promise<void> {
+    const data = parse(recordCostSchema, cost, "cost");
+    await this.write({
+      type: "cost",
+      opId: this.opId(),
+      at: this.clock(),
+      requestId: this.idOf(ref),
+      service: data.service,
+      amountMicros: Math.round(data.amountUsd * 1_000_000),
+      usage: (data.usage as JsonValue | undefined) ?? null,
+      stage: data.stage ?? null,
+    });
+  }
+
+  /** Adds `by` (default 1) to a counter such as agent_calls, tool_calls or rounds. */
+  async increment(ref: RequestRef, counter: string, by = 1): Promise<void> {
+    const name = parse(counterSchema, counter, "counter");
+    if (!Number.isFinite(by)) throw new ValidationError("by", "must be a finite number");
+    await this.write({
+      type: "increment",
+      opId: this.opId(),
+      at: this.clock(),
+      requestId: this.idOf(ref),
+      counter: name,
+      by,
+    });
+  }
+
+  /** The request with its stages and costs, or null when unknown (or soft-deleted). */
+  async getRequest(ref: RequestRef): Promise<Request | null> {
+    const id = this.idOf(ref);
+    return this.read("get_request", 1, () => this.store.getRequest(id));
+  }
+
+  /** The processing history: status changes, stage changes and logged events, in order. */
+  async getEvents(ref: RequestRef): Promise<RequestEvent[]> {
+    const id = this.idOf(ref);
+    return this.read("get_events", 1, () => this.store.getEvents(id));
+  }
+
+  /** Requests matching `filter`, newest first, with the total and a cursor for the next page. */
+  async listRequests(filter: ListRequestsInput = {}): Promise<Page<RequestRecord>> {
+    const data = parse(listFilterSchema, filter, "filter");
+    const resolved = {
+      ...data,
+      from: data.from === undefined ? undefined : new Date(data.from),
+      to: data.to === undefined ? undefined : new Date(data.to),
+    };
+    const paramCount = Object.values(filter).filter((v) => v !== undefined).length;
+    return this.read("list_requests", paramCount, () => this.store.listRequests(resolved));
+  }
+
+  /** A user's requests, newest first (seed 000/001 history). */
+  async getUserRequests(
+    userId: string,
+    options: Omit<ListRequestsInput, "userId"> = {},
+  ): Promise<RequestRecord[]> {
+    if (typeof userId !== "string" || userId.length === 0) {
+      throw new ValidationError("userId", "must not be empty");
+    }
+    return (await this.listRequests({ ...options, userId })).items;
+  }
+
+  /** Waits until every change made so far is committed (or in the outbox). */
+  flush(): Promise<void> {
+    return this.committer.flush();
+  }
+
+  /** Tries to replay the outbox now; true when it is empty afterwards. */
+  replayOutbox(): Promise<boolean> {
+    return this.committer.replay();
+  }
+
+  /** Flushes pending writes, makes a last replay attempt, and closes the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.committer.close();
+    await this.store.close();
+  }
+
+  private async transition(
+    ref: RequestRef,
+    to: RequestStatus,
+    fields: Pick<TransitionOp, "workerId" | "result" | "error">,
+  ): Promise<void> {
+    const op: TransitionOp = {
+      type: "transition",
+      opId: this.opId(),
+      at: this.clock(),
+      requestId: this.idOf(ref),
+      to,
+      ...fields,
+    };
+    let result: OpResult;
+    try {
+      result = await this.write(op);
+    } catch (error) {
+      if (error instanceof InvalidTransitionError) {
+        this.logger.warn(
+          { request_id: op.requestId, old_status: error.from, new_status: error.to },
+          error.message,
+        );
+      }
+      throw error;
+    }
+    if (!result.ok) return;
+    const outcome = result.transition;
+    if (!outcome) {
+      this.logger.info(
+        { request_id: op.requestId, new_status: to, degraded: true },
+        "status changed",
+      );
+      return;
+    }
+    if (outcome.noop) return;
+    const failed = to === "failed" || to === "timeout" || to === "cancelled";
+    this.logger.info(
+      {
+        request_id: op.requestId,
+        old_status: outcome.from,
+        new_status: outcome.to,
+        duration_ms: outcome.durationMs ?? undefined,
+        queue_ms: to === "running" ? outcome.queueMs : undefined,
+        error_message: failed ? outcome.errorMessage : undefined,
+      },
+      "status changed",
+    );
+  }
+
+  private async stageOp(
+    ref: RequestRef,
+    stage: string,
+    action: "start" | "complete" | "fail",
+    fields: { output?: JsonValue | null; error?: ErrorInfo & { retryable: boolean } },
+  ): Promise<void> {
+    await this.write({
+      type: "stage",
+      opId: this.opId(),
+      at: this.clock(),
+      requestId: this.idOf(ref),
+      stage: parse(nameSchema, stage, "stage"),
+      action,
+      ...fields,
+    });
+  }
+
+  private write(op: Op): Promise<OpResult> {
+    if (this.closed) return Promise.reject(new ClosedError());
+    return this.committer.submit(op);
+  }
+
+  /** Reads see every write made before them; slow ones are logged (seed 001). */
+  private async read<T>(type: string, paramCount: number, query: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new ClosedError();
+    await this.committer.flush();
+    const started = this.clock();
+    const result = await query();
+    const elapsed = this.clock() - started;
+    if (elapsed > this.options.slowQueryMs) {
+      const level = elapsed > this.options.slowQueryMs * 5 ? "warn" : "info";
+      this.logger[level](
+        { query_type: type, param_count: paramCount, duration_ms: elapsed },
+        "slow query",
+      );
+    }
+    return result;
+  }
+
+  private async detail(id: string): Promise<Partial<Request>> {
+    const stored = await this.store.getRequest(id);
+    return stored ? { stages: stored.stages, costs: stored.costs } : {};
+  }
+
+  private idOf(ref: RequestRef): string {
+    return parse(requestId, idOf(ref), "id");
+  }
+
+  private opId(): string {
+    return `${this.opPrefix}:${++this.opCounter}`;
+  }
+
+  private timeoutFor(kind: string | undefined): number {
+    return (
+      (kind !== undefined ? this.options.timeouts[kind] : undefined) ??
+      this.options.defaultTimeoutMs
+    );
+  }
+
+  private checkJson(field: string, value: unknown): JsonValue {
+    const problem = jsonProblem(value);
+    if (problem) throw new ValidationError(field, problem);
+    return value as JsonValue;
+  }
+
+  /** A stage's return value is kept when it is JSON and small; otherwise only noted. */
+  private storableOutput(value: unknown, id: string, stage: string): JsonValue | null {
+    if (value === undefined) return null;
+    if (
+      jsonProblem(value) === null &&
+      Buffer.byteLength(JSON.stringify(value)) <= MAX_STAGE_OUTPUT_BYTES
+    ) {
+      return value as JsonValue;
+    }
+    this.logger.debug(
+      { request_id: id, stage },
+      "stage output not stored (not JSON or over 64 KiB)",
+    );
+    return null;
+  }
+}
+
+function idOf(ref: RequestRef): string {
+  return typeof ref === "string" ? ref : (ref?.id ?? "");
+}
+
+function promptOf(input: JsonValue | null): string | null {
+  if (
+    input &&
+    typeof input === "object" &&
+    !Array.isArray(input) &&
+    typeof input.prompt === "string"
+  ) {
+    return input.prompt;
+  }
+  return null;
+}
+
+function parametersOf(input: JsonValue | null): JsonValue | undefined {
+  if (input && typeof input === "object" && !Array.isArray(input)) return input.parameters;
+  return undefined;
+}
+
+function errorDetails(error: unknown): JsonValue {
+  if (error instanceof Error) {
+    return { exceptionType: error.name, stack: error.stack ?? null };
+  }
+  return { exceptionType: typeof error };
+}
+
+function newRequestView(r: NewRequest): Request {
+  const created = new Date(r.createdAt);
+  return {
+    id: r.id,
+    status: "pending",
+    priority: r.priority,
+    lane: r.lane,
+    userId: r.userId,
+    channelId: r.channelId,
+    tenantId: r.tenantId,
+    sessionId: r.sessionId,
+    kind: r.kind,
+    source: r.source,
+    tags: r.tags,
+    initialMessage: r.initialMessage,
+    input: r.input,
+    intent: r.intent,
+    entities: r.entities,
+    parentId: r.parentId,
+    correlationId: r.correlationId,
+    result: null,
+    errorMessage: null,
+    errorStage: null,
+    errorDetails: null,
+    attempts: 0,
+    maxAttempts: r.maxAttempts,
+    timeoutMs: r.timeoutMs,
+    workerId: null,
+    leaseExpiresAt: null,
+    deadline: r.deadlineAt === null ? null : new Date(r.deadlineAt),
+    createdAt: created,
+    startedAt: null,
+    completedAt: null,
+    updatedAt: created,
+    deletedAt: null,
+    queueMs: null,
+    durationMs: null,
+    costUsd: 0,
+    counters: {},
+    stages: [],
+    costs: [],
+  };
+}

@@ -1,0 +1,439 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { InvalidTransitionError, MaxAttemptsError, NotFoundError } from "../../src/core/errors.js";
+import type { NewRequest, Op, OpResult } from "../../src/core/ops.js";
+import type { Store } from "../../src/store/store.js";
+
+/**
+ * The one suite every Store driver must pass. Drivers' own test files call
+ * `describeStoreContract` with a factory for an empty store and add only their extras.
+ */
+export function describeStoreContract(driver: string, makeStore: () => Promise<Store>) {
+  describe(`Store contract: ${driver}`, () => {
+    let store: Store;
+    let opSeq = 0;
+    const T0 = Date.UTC(2026, 0, 1);
+
+    const opId = () => `contract:${++opSeq}`;
+    const newRequest = (overrides: Partial<NewRequest> = {}): NewRequest => ({
+      id: `req_${++opSeq}`,
+      priority: 0.5,
+      lane: "normal",
+      userId: "user-1",
+      channelId: null,
+      tenantId: null,
+      sessionId: null,
+      kind: null,
+      source: null,
+      tags: [],
+      initialMessage: "hello",
+      input: null,
+      intent: null,
+      entities: null,
+      parentId: null,
+      correlationId: null,
+      maxAttempts: 2,
+      timeoutMs: 300_000,
+      deadlineAt: null,
+      createdAt: T0,
+      ...overrides,
+    });
+    const create = (request: NewRequest): Op => ({
+      type: "create",
+      opId: opId(),
+      at: request.createdAt,
+      request,
+    });
+    const to = (
+      requestId: string,
+      status: Op & { type: "transition" } extends infer T
+        ? T extends { to: infer S }
+          ? S
+          : never
+        : never,
+      at: number,
+      extra = {},
+    ): Op => ({
+      type: "transition",
+      opId: opId(),
+      at,
+      requestId,
+      to: status,
+      ...extra,
+    });
+    const stage = (
+      requestId: string,
+      name: string,
+      action: "start" | "complete" | "fail",
+      at: number,
+      extra = {},
+    ): Op => ({
+      type: "stage",
+      opId: opId(),
+      at,
+      requestId,
+      stage: name,
+      action,
+      ...extra,
+    });
+    const one = async (op: Op): Promise<OpResult> => (await store.apply([op]))[0] as OpResult;
+
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it("creates a pending request and reads it back with every field", async () => {
+      const r = newRequest({
+        tenantId: "t1",
+        tags: ["x", "y"],
+        input: { prompt: "p", parameters: { n: 1 } },
+        entities: { topic: "cats" },
+        deadlineAt: T0 + 1000,
+      });
+      expect(await one(create(r))).toMatchObject({ ok: true, duplicate: false });
+      const got = await store.getRequest(r.id);
+      expect(got).toMatchObject({
+        id: r.id,
+        status: "pending",
+        tenantId: "t1",
+        tags: ["x", "y"],
+        input: { prompt: "p", parameters: { n: 1 } },
+        entities: { topic: "cats" },
+        attempts: 0,
+        maxAttempts: 2,
+        costUsd: 0,
+        counters: {},
+        stages: [],
+        costs: [],
+      });
+      expect(got?.createdAt).toEqual(new Date(T0));
+      expect(got?.deadline).toEqual(new Date(T0 + 1000));
+      expect(await store.getStatus(r.id)).toBe("pending");
+    });
+
+    it("returns the existing request for a duplicate id and writes no second row", async () => {
+      const r = newRequest();
+      await one(create(r));
+      const again = await one(create({ ...r, userId: "someone-else" }));
+      expect(again).toMatchObject({
+        ok: true,
+        duplicate: true,
+        created: { id: r.id, userId: "user-1" },
+      });
+      const page = await store.listRequests({ limit: 10, offset: 0 });
+      expect(page.total).toBe(1);
+    });
+
+    it("runs the lifecycle with timings computed from op times", async () => {
+      const r = newRequest();
+      await store.apply([create(r), to(r.id, "running", T0 + 100, { workerId: "w1" })]);
+      const done = await one(to(r.id, "completed", T0 + 350, { result: { ok: 1 } }));
+      expect(done).toMatchObject({
+        ok: true,
+        transition: { from: "running", to: "completed", noop: false, durationMs: 250 },
+      });
+      const got = await store.getRequest(r.id);
+      expect(got).toMatchObject({
+        status: "completed",
+        queueMs: 100,
+        durationMs: 250,
+        attempts: 1,
+        workerId: "w1",
+        result: { ok: 1 },
+      });
+    });
+
+    it("rejects an invalid transition and leaves the row untouched", async () => {
+      const r = newRequest();
+      await store.apply([create(r), to(r.id, "running", T0 + 1), to(r.id, "completed", T0 + 2)]);
+      const before = await store.getRequest(r.id);
+      const result = await one(to(r.id, "running", T0 + 3));
+      expect(result.ok).toBe(false);
+      expect(!result.ok && result.error).toBeInstanceOf(InvalidTransitionError);
+      expect(await store.getRequest(r.id)).toEqual(before);
+    });
+
+    it("fails only the bad op of a batch; the others commit", async () => {
+      const a = newRequest();
+      const b = newRequest();
+      const results = await store.apply([create(a), to(a.id, "completed", T0 + 1), create(b)]);
+      expect(results.map((x) => x.ok)).toEqual([true, false, true]);
+      expect(await store.getStatus(a.id)).toBe("pending");
+      expect(await store.getStatus(b.id)).toBe("pending");
+    });
+
+    it("reports an unknown request as NotFoundError for every kind of op", async () => {
+      const ops: Op[] = [
+        to("req_missing", "running", T0),
+        stage("req_missing", "s", "start", T0),
+        {
+          type: "event",
+          opId: opId(),
+          at: T0,
+          requestId: "req_missing",
+          eventType: "x",
+          severity: "info",
+          message: "",
+          stage: null,
+          data: null,
+        },
+        {
+          type: "cost",
+          opId: opId(),
+          at: T0,
+          requestId: "req_missing",
+          service: "openai",
+          amountMicros: 1,
+          usage: null,
+          stage: null,
+        },
+        {
+          type: "increment",
+          opId: opId(),
+          at: T0,
+          requestId: "req_missing",
+          counter: "rounds",
+          by: 1,
+        },
+      ];
+      for (const result of await store.apply(ops)) {
+        expect(result.ok).toBe(false);
+        expect(!result.ok && result.error).toBeInstanceOf(NotFoundError);
+      }
+    });
+
+    it("refreshes completedAt on a same-status terminal update", async () => {
+      const r = newRequest();
+      await store.apply([
+        create(r),
+        to(r.id, "running", T0 + 10),
+        to(r.id, "failed", T0 + 20, { error: { message: "boom" } }),
+      ]);
+      const again = await one(to(r.id, "failed", T0 + 50, { error: { message: "boom" } }));
+      expect(again).toMatchObject({ ok: true, transition: { noop: true } });
+      const got = await store.getRequest(r.id);
+      expect(got?.completedAt).toEqual(new Date(T0 + 50));
+      expect(got?.durationMs).toBe(40);
+    });
+
+    it("retries failed requests until attempts reach maxAttempts", async () => {
+      const r = newRequest({ maxAttempts: 2 });
+      await store.apply([
+        create(r),
+        to(r.id, "running", T0 + 1),
+        to(r.id, "failed", T0 + 2, { error: { message: "x", stage: "render" } }),
+      ]);
+      expect((await one(to(r.id, "pending", T0 + 3))).ok).toBe(true);
+      const retried = await store.getRequest(r.id);
+      expect(retried).toMatchObject({ status: "pending", errorStage: "render", completedAt: null });
+      await store.apply([to(r.id, "running", T0 + 4), to(r.id, "timeout", T0 + 5)]);
+      const last = await one(to(r.id, "pending", T0 + 6));
+      expect(!last.ok && last.error).toBeInstanceOf(MaxAttemptsError);
+      expect(await store.getStatus(r.id)).toBe("timeout");
+    });
+
+    it("numbers stage attempts and fails running stages with the request", async () => {
+      const r = newRequest();
+      await store.apply([
+        create(r),
+        to(r.id, "running", T0 + 1),
+        stage(r.id, "rag", "start", T0 + 2),
+        stage(r.id, "rag", "complete", T0 + 12, { output: { chunks: 5 } }),
+        stage(r.id, "render", "start", T0 + 13),
+        to(r.id, "failed", T0 + 20, { error: { message: "GPU lost" } }),
+      ]);
+      let got = await store.getRequest(r.id);
+      expect(got?.errorStage).toBe("render");
+      expect(got?.stages.map((s) => [s.name, s.attempt, s.status, s.durationMs])).toEqual([
+        ["rag", 1, "completed", 10],
+        ["render", 1, "failed", 7],
+      ]);
+      expect(got?.stages[0]?.output).toEqual({ chunks: 5 });
+      await store.apply([
+        to(r.id, "pending", T0 + 30),
+        to(r.id, "running", T0 + 31),
+        stage(r.id, "render", "start", T0 + 32),
+      ]);
+      got = await store.getRequest(r.id);
+      expect(got?.stages.map((s) => [s.name, s.attempt, s.status])).toEqual([
+        ["rag", 1, "completed"],
+        ["render", 1, "failed"],
+        ["render", 2, "running"],
+      ]);
+    });
+
+    it("refuses stage changes that do not follow running -> completed | failed", async () => {
+      const r = newRequest();
+      await one(create(r));
+      const early = await one(stage(r.id, "rag", "start", T0 + 1));
+      expect(!early.ok && early.error).toBeInstanceOf(InvalidTransitionError);
+      await one(to(r.id, "running", T0 + 2));
+      const notStarted = await one(stage(r.id, "rag", "complete", T0 + 3));
+      expect(!notStarted.ok && notStarted.error).toBeInstanceOf(InvalidTransitionError);
+      await one(stage(r.id, "rag", "start", T0 + 4));
+      await one(
+        stage(r.id, "rag", "fail", T0 + 5, {
+          error: { message: "x", details: null, retryable: true },
+        }),
+      );
+      const afterFail = await one(stage(r.id, "rag", "complete", T0 + 6));
+      expect(!afterFail.ok && afterFail.error).toBeInstanceOf(InvalidTransitionError);
+      const got = await store.getRequest(r.id);
+      expect(got?.stages).toMatchObject([
+        { name: "rag", status: "failed", retryable: true, errorMessage: "x" },
+      ]);
+    });
+
+    it("keeps one ordered history of status changes, stage changes and events", async () => {
+      const r = newRequest();
+      await store.apply([
+        create(r),
+        to(r.id, "running", T0 + 1),
+        stage(r.id, "rag", "start", T0 + 2),
+        {
+          type: "event",
+          opId: opId(),
+          at: T0 + 3,
+          requestId: r.id,
+          eventType: "api_call",
+          severity: "warning",
+          message: "slow",
+          stage: "rag",
+          data: { ms: 900 },
+        },
+        stage(r.id, "rag", "complete", T0 + 4),
+        to(r.id, "completed", T0 + 5),
+      ]);
+      const events = await store.getEvents(r.id);
+      expect(events.map((e) => [e.seq, e.type])).toEqual([
+        [1, "request_created"],
+        [2, "status_changed"],
+        [3, "stage_started"],
+        [4, "api_call"],
+        [5, "stage_completed"],
+        [6, "status_changed"],
+      ]);
+      expect(events[3]).toMatchObject({ severity: "warning", stage: "rag", data: { ms: 900 } });
+    });
+
+    it("sums costs exactly in micro-USD and keeps counters", async () => {
+      const r = newRequest();
+      await one(create(r));
+      const cost = (service: string, amountMicros: number): Op => ({
+        type: "cost",
+        opId: opId(),
+        at: T0,
+        requestId: r.id,
+        service,
+        amountMicros,
+        usage: { tokens: 1 },
+        stage: null,
+      });
+      const inc = (counter: string, by: number): Op => ({
+        type: "increment",
+        opId: opId(),
+        at: T0,
+        requestId: r.id,
+        counter,
+        by,
+      });
+      await store.apply([
+        cost("openai", 100_000),
+        cost("openai", 200_000),
+        cost("native", 1),
+        inc("tool_calls", 1),
+        inc("tool_calls", 2),
+        inc("rounds", 1),
+      ]);
+      const got = await store.getRequest(r.id);
+      expect(got?.costUsd).toBe(0.300001);
+      expect(got?.costs.map((c) => c.amountMicros)).toEqual([100_000, 200_000, 1]);
+      expect(got?.counters).toEqual({ tool_calls: 3, rounds: 1 });
+    });
+
+    it("applies an op id once when deduplicating", async () => {
+      const r = newRequest();
+      const ops: Op[] = [
+        create(r),
+        {
+          type: "event",
+          opId: opId(),
+          at: T0,
+          requestId: r.id,
+          eventType: "x",
+          severity: "info",
+          message: "",
+          stage: null,
+          data: null,
+        },
+      ];
+      await store.apply(ops, { dedupe: true });
+      const again = await store.apply(ops, { dedupe: true });
+      expect(again.every((x) => x.ok && x.duplicate)).toBe(true);
+      expect((await store.getEvents(r.id)).map((e) => e.type)).toEqual(["request_created", "x"]);
+    });
+
+    it("lists with filters, newest first, with totals and cursors", async () => {
+      const ops: Op[] = [];
+      for (let i = 0; i < 25; i++) {
+        ops.push(
+          create(
+            newRequest({
+              id: `req_list_${String(i).padStart(2, "0")}`,
+              userId: i % 2 === 0 ? "even" : "odd",
+              tenantId: i < 10 ? "t1" : "t2",
+              kind: i % 5 === 0 ? "video" : "chat",
+              channelId: "c1",
+              sessionId: i % 3 === 0 ? "s1" : null,
+              tags: i % 4 === 0 ? ["vip"] : [],
+              createdAt: T0 + Math.floor(i / 2) * 1000,
+            }),
+          ),
+        );
+      }
+      await store.apply(ops);
+      await store.apply([to("req_list_00", "running", T0 + 1)]);
+      const all = await store.listRequests({ limit: 10, offset: 0 });
+      expect(all.total).toBe(25);
+      expect(all.items.map((r) => r.id).slice(0, 3)).toEqual([
+        "req_list_24",
+        "req_list_23",
+        "req_list_22",
+      ]);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listRequests({
+          limit: 7,
+          offset: 0,
+          ...(cursor ? { cursor } : {}),
+        });
+        seen.push(...page.items.map((r) => r.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(seen).toEqual([...seen].sort().reverse());
+      expect(new Set(seen).size).toBe(25);
+      const offsetPage = await store.listRequests({ limit: 5, offset: 20 });
+      expect(offsetPage.items.map((r) => r.id)).toEqual(seen.slice(20));
+      const count = async (f: object) =>
+        (await store.listRequests({ limit: 100, offset: 0, ...f })).total;
+      expect(await count({ userId: "even" })).toBe(13);
+      expect(await count({ tenantId: "t1" })).toBe(10);
+      expect(await count({ kind: "video" })).toBe(5);
+      expect(await count({ sessionId: "s1" })).toBe(9);
+      expect(await count({ channelId: "c1" })).toBe(25);
+      expect(await count({ tag: "vip" })).toBe(7);
+      expect(await count({ status: "running" })).toBe(1);
+      expect(await count({ status: ["running", "pending"] })).toBe(25);
+      expect(await count({ from: new Date(T0 + 5000), to: new Date(T0 + 7000) })).toBe(4);
+      expect(await count({ userId: "even", tenantId: "t1", kind: "video" })).toBe(1);
+    });
+
+    it("tells an outage from a bad request", () => {
+      expect(store.isUnavailable(new Error("boom"))).toBe(false);
+      expect(store.isUnavailable(null)).toBe(false);
+    });
+  });
+}
