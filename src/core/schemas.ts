@@ -23,9 +23,12 @@ export const json = (maxBytes = MAX_INPUT_BYTES) =>
     }
   });
 
-const timestamp = z
-  .union([z.date(), z.number().int().nonnegative()])
-  .refine((v) => !(v instanceof Date) || !Number.isNaN(v.getTime()), "is an invalid Date");
+const timestamp = z.custom<Date | number>(
+  (v) =>
+    (v instanceof Date && !Number.isNaN(v.getTime())) ||
+    (typeof v === "number" && Number.isSafeInteger(v) && v >= 0),
+  "must be a valid Date or epoch milliseconds",
+);
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 export const requestId = z

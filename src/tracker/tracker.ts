@@ -136,18 +136,18 @@ export class Tracker {
   }
 
   /** pending -> running, on `workerId`. */
-  startRequest(ref: RequestRef, workerId?: string): Promise<void> {
+  async startRequest(ref: RequestRef, workerId?: string): Promise<void> {
     return this.transition(ref, "running", { workerId: workerId ?? null });
   }
 
   /** running -> completed, keeping `result` (any JSON value). */
-  completeRequest(ref: RequestRef, result?: unknown): Promise<void> {
+  async completeRequest(ref: RequestRef, result?: unknown): Promise<void> {
     const value = result === undefined ? null : this.checkJson("result", result);
     return this.transition(ref, "completed", { result: value });
   }
 
   /** running -> failed. `stage` defaults to the stage that was running. */
-  failRequest(ref: RequestRef, error: ErrorInput | string): Promise<void> {
+  async failRequest(ref: RequestRef, error: ErrorInput | string): Promise<void> {
     const info = parse(
       errorInfoSchema,
       typeof error === "string" ? { message: error } : error,
@@ -157,30 +157,30 @@ export class Tracker {
   }
 
   /** pending | running -> timeout, with "Generation timed out after N minutes". */
-  timeoutRequest(ref: RequestRef): Promise<void> {
+  async timeoutRequest(ref: RequestRef): Promise<void> {
     return this.transition(ref, "timeout", {});
   }
 
   /** pending | running -> cancelled; `reason` is kept as the error message. */
-  cancelRequest(ref: RequestRef, reason = "cancelled"): Promise<void> {
+  async cancelRequest(ref: RequestRef, reason = "cancelled"): Promise<void> {
     return this.transition(ref, "cancelled", { error: { message: reason } });
   }
 
   /** failed | timeout -> pending, while attempts < maxAttempts. Stages and errorStage are kept. */
-  retryRequest(ref: RequestRef): Promise<void> {
+  async retryRequest(ref: RequestRef): Promise<void> {
     return this.transition(ref, "pending", {});
   }
 
-  startStage(ref: RequestRef, stage: string): Promise<void> {
+  async startStage(ref: RequestRef, stage: string): Promise<void> {
     return this.stageOp(ref, stage, "start", {});
   }
 
-  completeStage(ref: RequestRef, stage: string, output?: unknown): Promise<void> {
+  async completeStage(ref: RequestRef, stage: string, output?: unknown): Promise<void> {
     const value = output === undefined ? null : this.checkJson("output", output);
     return this.stageOp(ref, stage, "complete", { output: value });
   }
 
-  failStage(ref: RequestRef, stage: string, failure: StageFailureInput | string): Promise<void> {
+  async failStage(ref: RequestRef, stage: string, failure: StageFailureInput | string): Promise<void> {
     const info = parse(
       stageFailureSchema,
       typeof failure === "string" ? { message: failure } : failure,
@@ -314,12 +314,12 @@ export class Tracker {
   }
 
   /** Waits until every change made so far is committed (or in the outbox). */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     return this.committer.flush();
   }
 
   /** Tries to replay the outbox now; true when it is empty afterwards. */
-  replayOutbox(): Promise<boolean> {
+  async replayOutbox(): Promise<boolean> {
     return this.committer.replay();
   }
 

@@ -72,9 +72,12 @@ export class SqliteWriter {
       duration_ms = @durationMs, attempts = @attempts, worker_id = @workerId,
       lease_expires_at = @leaseExpiresAt, result = @result, error_message = @errorMessage,
       error_stage = @errorStage, error_details = @errorDetails, updated_at = @at WHERE id = @id`);
+    // The stage a failing run stopped in: the one still running, else the last that failed
+    // during this run.
     this.selectRunningStage = db
       .prepare(`SELECT name FROM stages
-      WHERE request_id = ? AND status = 'running' ORDER BY started_at DESC LIMIT 1`)
+      WHERE request_id = ? AND status IN ('running', 'failed') AND started_at >= ?
+      ORDER BY status = 'running' DESC, started_at DESC, attempt DESC LIMIT 1`)
       .pluck();
     this.failRunningStages = db.prepare(`UPDATE stages SET status = 'failed', completed_at = @at,
       duration_ms = @at - started_at, error_message = @message, retryable = @retryable
@@ -159,7 +162,9 @@ export class SqliteWriter {
     const ending = op.to === "failed" || op.to === "timeout" || op.to === "cancelled";
     const activeStage =
       ending && state.status === "running"
-        ? ((this.selectRunningStage.get(op.requestId) as string | undefined) ?? null)
+        ? ((this.selectRunningStage.get(op.requestId, state.startedAt ?? 0) as
+            | string
+            | undefined) ?? null)
         : null;
     const { next, noop } = planTransition(state, op, activeStage);
     if (noop && next === state) {
@@ -167,7 +172,7 @@ export class SqliteWriter {
     }
     this.updateLifecycle.run({ ...next, id: op.requestId, at: op.at });
     if (!noop) {
-      if (activeStage !== null) {
+      if (ending) {
         this.failRunningStages.run({
           id: op.requestId,
           at: op.at,
