@@ -180,7 +180,11 @@ export class Tracker {
     return this.stageOp(ref, stage, "complete", { output: value });
   }
 
-  async failStage(ref: RequestRef, stage: string, failure: StageFailureInput | string): Promise<void> {
+  async failStage(
+    ref: RequestRef,
+    stage: string,
+    failure: StageFailureInput | string,
+  ): Promise<void> {
     const info = parse(
       stageFailureSchema,
       typeof failure === "string" ? { message: failure } : failure,

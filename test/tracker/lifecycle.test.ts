@@ -245,7 +245,7 @@ describe("tracker stages, events, costs and counters", () => {
       errorMessage: "Nano Banana API timeout",
     });
     expect(stage?.errorDetails).toMatchObject({ exceptionType: "ApiTimeout" });
-    expect(String((stage?.errorDetails as { stack: string }).stack)).toContain(
+    expect(String((stage?.errorDetails as { stack?: string } | undefined)?.stack)).toContain(
       "Nano Banana API timeout",
     );
   });
