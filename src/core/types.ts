@@ -27,12 +27,7 @@ export const STAGE_STATUSES = ["running", "completed", "failed", "skipped"] as c
 export type StageStatus = (typeof STAGE_STATUSES)[number];
 
 export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
 /** A request as lists return it: every column, without stages and costs. */

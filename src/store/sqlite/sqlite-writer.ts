@@ -75,9 +75,11 @@ export class SqliteWriter {
     // The stage a failing run stopped in: the one still running, else the last that failed
     // during this run.
     this.selectRunningStage = db
-      .prepare(`SELECT name FROM stages
+      .prepare(
+        `SELECT name FROM stages
       WHERE request_id = ? AND status IN ('running', 'failed') AND started_at >= ?
-      ORDER BY status = 'running' DESC, started_at DESC, attempt DESC LIMIT 1`)
+      ORDER BY status = 'running' DESC, started_at DESC, attempt DESC LIMIT 1`,
+      )
       .pluck();
     this.failRunningStages = db.prepare(`UPDATE stages SET status = 'failed', completed_at = @at,
       duration_ms = @at - started_at, error_message = @message, retryable = @retryable
@@ -163,8 +165,7 @@ export class SqliteWriter {
     const activeStage =
       ending && state.status === "running"
         ? ((this.selectRunningStage.get(op.requestId, state.startedAt ?? 0) as
-            | string
-            | undefined) ?? null)
+            string | undefined) ?? null)
         : null;
     const { next, noop } = planTransition(state, op, activeStage);
     if (noop && next === state) {
