@@ -164,6 +164,19 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       expect(await store.getStatus(b.id)).toBe("pending");
     });
 
+    it("isolates an op that fails unexpectedly halfway: it leaves nothing, the others commit", async () => {
+      const a = newRequest();
+      // The request row is written before the NULL tag violates a constraint.
+      const broken = newRequest({ tags: ["t", null as unknown as string] });
+      const c = newRequest();
+      const results = await store.apply([create(a), create(broken), create(c)]);
+      expect(results.map((x) => x.ok)).toEqual([true, false, true]);
+      expect(await store.getStatus(a.id)).toBe("pending");
+      expect(await store.getStatus(broken.id)).toBeNull();
+      expect(await store.getStatus(c.id)).toBe("pending");
+      expect((await store.listRequests({ limit: 10, offset: 0, tag: "t" })).total).toBe(0);
+    });
+
     it("reports an unknown request as NotFoundError for every kind of op", async () => {
       const ops: Op[] = [
         to("req_missing", "running", T0),

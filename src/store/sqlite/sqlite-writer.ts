@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { InvalidTransitionError, NotFoundError } from "../../core/errors.js";
+import { InvalidTransitionError, NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
 import { type LifecycleState, planTransition } from "../../core/lifecycle.js";
 import type {
@@ -27,10 +27,12 @@ const SEVERITY_OF: Partial<Record<RequestStatus, Severity>> = {
   cancelled: "warning",
 };
 
-interface LatestStage {
-  status: string;
+/** The request's status with the latest attempt of one of its stages (nulls when none). */
+interface StageState {
+  status: RequestStatus;
+  stageStatus: string | null;
   attempt: number;
-  started_at: number;
+  startedAt: number;
 }
 
 /** Applies ops to SQLite with prepared statements; called inside the store's transaction. */
@@ -42,11 +44,11 @@ export class SqliteWriter {
   private readonly updateLifecycle: Database.Statement;
   private readonly selectRunningStage: Database.Statement;
   private readonly failRunningStages: Database.Statement;
-  private readonly selectLatestStage: Database.Statement;
+  private readonly selectStageState: Database.Statement;
   private readonly insertStage: Database.Statement;
   private readonly finishStage: Database.Statement;
-  private readonly selectStatus: Database.Statement;
   private readonly insertEvent: Database.Statement;
+  private readonly insertEventIfExists: Database.Statement;
   private readonly insertCost: Database.Statement;
   private readonly addCost: Database.Statement;
   private readonly incrementCounter: Database.Statement;
@@ -84,19 +86,21 @@ export class SqliteWriter {
     this.failRunningStages = db.prepare(`UPDATE stages SET status = 'failed', completed_at = @at,
       duration_ms = @at - started_at, error_message = @message, retryable = @retryable
       WHERE request_id = @id AND status = 'running'`);
-    this.selectLatestStage = db.prepare(`SELECT status, attempt, started_at FROM stages
-      WHERE request_id = ? AND name = ? ORDER BY attempt DESC LIMIT 1`);
+    this.selectStageState = db.prepare(`SELECT r.status AS status, s.status AS stageStatus,
+      s.attempt AS attempt, s.started_at AS startedAt
+      FROM requests r LEFT JOIN stages s ON s.request_id = r.id AND s.name = ?
+      WHERE r.id = ? AND r.deleted_at IS NULL ORDER BY s.attempt DESC LIMIT 1`);
     this.insertStage = db.prepare(`INSERT INTO stages (request_id, name, attempt, status,
       started_at) VALUES (?, ?, ?, 'running', ?)`);
     this.finishStage = db.prepare(`UPDATE stages SET status = @status, completed_at = @at,
       duration_ms = @durationMs, output = @output, error_message = @errorMessage,
       error_details = @errorDetails, retryable = @retryable
       WHERE request_id = @id AND name = @name AND attempt = @attempt`);
-    this.selectStatus = db
-      .prepare("SELECT status FROM requests WHERE id = ? AND deleted_at IS NULL")
-      .pluck();
     this.insertEvent = db.prepare(`INSERT INTO events (request_id, ts, type, stage, severity,
       message, data) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.insertEventIfExists = db.prepare(`INSERT INTO events (request_id, ts, type, stage,
+      severity, message, data) SELECT ?, ?, ?, ?, ?, ?, ?
+      WHERE EXISTS (SELECT 1 FROM requests WHERE id = ? AND deleted_at IS NULL)`);
     this.insertCost = db.prepare(`INSERT INTO costs (request_id, ts, service, amount_micros,
       usage, stage) VALUES (?, ?, ?, ?, ?, ?)`);
     this.addCost = db.prepare(`UPDATE requests SET cost_micros = cost_micros + ?, updated_at = ?
@@ -116,7 +120,21 @@ export class SqliteWriter {
     return this.recordOp.run(opId, at).changes === 1;
   }
 
+  /**
+   * Applies one op. Domain errors (unknown request, invalid transition) are returned, never
+   * thrown, and always before anything is written: the store relies on this to run a batch
+   * without a savepoint per op. Anything thrown is unexpected.
+   */
   apply(op: Op): OpResult {
+    try {
+      return this.applyOp(op);
+    } catch (error) {
+      if (error instanceof ReqtrackError) return { ok: false, error };
+      throw error;
+    }
+  }
+
+  private applyOp(op: Op): OpResult {
     switch (op.type) {
       case "create":
         return this.create(op);
@@ -197,9 +215,13 @@ export class SqliteWriter {
   }
 
   private stage(op: StageOp): OpResult {
-    const status = this.selectStatus.get(op.requestId) as RequestStatus | undefined;
-    if (status === undefined) return { ok: false, error: new NotFoundError(op.requestId) };
-    const latest = this.selectLatestStage.get(op.requestId, op.stage) as LatestStage | undefined;
+    const found = this.selectStageState.get(op.stage, op.requestId) as StageState | undefined;
+    if (found === undefined) return { ok: false, error: new NotFoundError(op.requestId) };
+    const status = found.status;
+    const latest =
+      found.stageStatus === null
+        ? undefined
+        : { status: found.stageStatus, attempt: found.attempt, started_at: found.startedAt };
     const target =
       op.action === "start" ? "running" : op.action === "complete" ? "completed" : "failed";
 
@@ -264,10 +286,7 @@ export class SqliteWriter {
   }
 
   private event(op: EventOp): OpResult {
-    if (this.selectStatus.get(op.requestId) === undefined) {
-      return { ok: false, error: new NotFoundError(op.requestId) };
-    }
-    this.insertEvent.run(
+    const inserted = this.insertEventIfExists.run(
       op.requestId,
       op.at,
       op.eventType,
@@ -275,8 +294,11 @@ export class SqliteWriter {
       op.severity,
       op.message,
       toJsonText(op.data),
+      op.requestId,
     );
-    return { ok: true };
+    return inserted.changes === 0
+      ? { ok: false, error: new NotFoundError(op.requestId) }
+      : { ok: true };
   }
 
   private cost(op: CostOp): OpResult {
