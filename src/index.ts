@@ -6,6 +6,7 @@
  * const tracker = await createTracker({ storage: "data/requests.db" });
  */
 export { createDefaultLogger, type Logger } from "./context/logger.js";
+export { currentRequestId } from "./context/scope.js";
 export {
   ClosedError,
   ERROR_CODES,
@@ -20,7 +21,8 @@ export {
 } from "./core/errors.js";
 export { newRequestId, uuidv7 } from "./core/ids.js";
 export { laneFor } from "./core/lanes.js";
-export { canTransition, timeoutMessage } from "./core/lifecycle.js";
+export { canTransition, LEASE_EXPIRED_MESSAGE, timeoutMessage } from "./core/lifecycle.js";
+export type { SweepChange } from "./core/ops.js";
 export type {
   CreateRequestInput,
   ErrorInput,
@@ -46,7 +48,10 @@ export {
   type StageStatus,
 } from "./core/types.js";
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
-export type { Store } from "./store/store.js";
+export type { PurgeCounts, Store } from "./store/store.js";
 export { createTracker } from "./tracker/create-tracker.js";
 export type { TrackerOptions } from "./tracker/options.js";
+export type { ClaimOptions, QueueDepth } from "./tracker/queue.js";
+export type { SweepReport } from "./tracker/watchdog.js";
+export type { WorkContext, Worker, WorkHandler, WorkOptions } from "./tracker/worker.js";
 export type { RequestRef, Tracker, TrackStageOptions } from "./tracker/tracker.js";

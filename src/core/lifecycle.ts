@@ -36,6 +36,7 @@ export interface LifecycleState {
   timeoutMs: number;
   workerId: string | null;
   leaseExpiresAt: number | null;
+  leaseMs: number | null;
   result: string | null;
   errorMessage: string | null;
   errorStage: string | null;
@@ -75,6 +76,8 @@ export function planTransition(
       next.queueMs = at - state.createdAt;
       next.attempts = state.attempts + 1;
       next.workerId = op.workerId ?? null;
+      next.leaseMs = op.leaseMs ?? null;
+      next.leaseExpiresAt = next.leaseMs ? at + next.leaseMs : null;
       next.completedAt = null;
       next.durationMs = null;
       break;
@@ -107,6 +110,48 @@ export function planTransition(
     }
   }
   return { next, noop: false };
+}
+
+export const LEASE_EXPIRED_MESSAGE = "lease expired";
+
+/**
+ * A running request goes back to pending. "lease_expired": its worker stopped heartbeating
+ * (crashed, hung, partitioned); the run counts as an attempt, and once attempts reach
+ * maxAttempts the request fails with "lease expired" instead. "released": its worker gave it
+ * back on shutdown; the run does not count.
+ */
+export function planRequeue(
+  state: LifecycleState,
+  at: number,
+  reason: "lease_expired" | "released",
+  activeStage: string | null,
+): TransitionPlan {
+  if (state.status !== "running") throw new InvalidTransitionError(state.status, "pending");
+  const base = { ...state, workerId: null, leaseExpiresAt: null };
+  if (reason === "released") {
+    return {
+      next: { ...base, status: "pending", attempts: Math.max(0, state.attempts - 1) },
+      noop: false,
+    };
+  }
+  const error = {
+    errorMessage: LEASE_EXPIRED_MESSAGE,
+    errorStage: activeStage,
+    errorDetails: null,
+  };
+  if (state.attempts >= state.maxAttempts) {
+    return {
+      next: {
+        ...base,
+        ...error,
+        status: "failed",
+        completedAt: at,
+        durationMs: runDuration(state.startedAt, at),
+      },
+      noop: false,
+    };
+  }
+  return { next: { ...base, ...error, status: "pending" }, noop: false };
 }
 
 function runDuration(startedAt: number | null, at: number): number | null {

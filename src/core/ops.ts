@@ -1,4 +1,4 @@
-import type { JsonValue, Lane, RequestRecord, RequestStatus, Severity } from "./types.js";
+import type { JsonValue, Lane, Request, RequestRecord, RequestStatus, Severity } from "./types.js";
 
 /**
  * Write operations: what the tracker queues and a store driver commits in one
@@ -50,6 +50,8 @@ export interface TransitionOp extends OpBase {
   requestId: string;
   to: RequestStatus;
   workerId?: string | null;
+  /** With `to: "running"`: the lease the worker holds, renewed by heartbeats. */
+  leaseMs?: number | null;
   result?: JsonValue | null;
   error?: ErrorInfo | null;
 }
@@ -89,13 +91,90 @@ export interface IncrementOp extends OpBase {
   by: number;
 }
 
-export type Op = CreateOp | TransitionOp | StageOp | EventOp | CostOp | IncrementOp;
+/** Soft delete: hidden from lists and history, kept for cost figures until retention. */
+export interface DeleteOp extends OpBase {
+  type: "delete";
+  requestId: string;
+}
+
+export type Op = CreateOp | TransitionOp | StageOp | EventOp | CostOp | IncrementOp | DeleteOp;
+
+/**
+ * Queue ops. They are about "now" (which request is free, whose lease is alive), so unlike
+ * `Op`s they are never kept in the outbox for later: while the store is down a claim finds
+ * nothing and a heartbeat cannot be confirmed.
+ */
+export interface ClaimOp {
+  type: "claim";
+  at: number;
+  workerId: string;
+  kinds: string[] | null;
+  leaseMs: number;
+}
+
+export interface HeartbeatOp {
+  type: "heartbeat";
+  at: number;
+  requestId: string;
+  workerId: string;
+}
+
+/** Gives a running request back to the queue: its lease expired, or its worker let go. */
+export interface RequeueOp {
+  type: "requeue";
+  at: number;
+  requestId: string;
+  workerId: string | null;
+  reason: "lease_expired" | "released";
+}
+
+/** One watchdog pass at `at`. */
+export interface SweepOp {
+  type: "sweep";
+  at: number;
+  staleAfterMs: number | null;
+  maxWaitMs: { normal?: number; low?: number };
+  limit: number;
+}
+
+export type QueueOp = ClaimOp | HeartbeatOp | RequeueOp | SweepOp;
+
+/** Anything a store applies in its write transaction. */
+export type AnyOp = Op | QueueOp;
+
+export function isQueueOp(op: AnyOp): op is QueueOp {
+  return (
+    op.type === "claim" || op.type === "heartbeat" || op.type === "requeue" || op.type === "sweep"
+  );
+}
+
+/** What a sweep changed, request by request, for logs and the sweep() result. */
+export interface SweepChange {
+  requestId: string;
+  from: RequestStatus;
+  to: RequestStatus;
+  reason: "lease_expired" | "timeout" | "deadline" | "stale";
+  attempts: number;
+  errorMessage: string | null;
+}
+
+export interface SweepResult {
+  changes: SweepChange[];
+  promoted: number;
+}
+
+export type QueueResult =
+  | { type: "claim"; request: Request | null }
+  | { type: "heartbeat"; alive: boolean }
+  | { type: "requeue"; change: SweepChange | null }
+  | { type: "sweep"; result: SweepResult };
 
 /** What a transition did, for logs and metrics. */
 export interface TransitionOutcome {
   from: RequestStatus;
   to: RequestStatus;
   noop: boolean;
+  attempts: number;
   queueMs: number | null;
   durationMs: number | null;
   errorMessage: string | null;
@@ -109,5 +188,9 @@ export type OpResult =
       transition?: TransitionOutcome;
       /** Accepted into the outbox while the store is down; applied on replay. */
       degraded?: boolean;
+      /** A queue op's answer. */
+      queue?: QueueResult;
+      /** A queue op that could not run because the store is down (never outboxed). */
+      unavailable?: boolean;
     }
   | { ok: false; error: Error };

@@ -1,12 +1,21 @@
-import type { Op, OpResult } from "../core/ops.js";
+import type { AnyOp, OpResult } from "../core/ops.js";
 import type {
   Page,
   Request,
   RequestEvent,
   RequestFilter,
+  Lane,
   RequestRecord,
   RequestStatus,
 } from "../core/types.js";
+
+/** Rows removed by a hard delete (retention or `cleanup`). */
+export interface PurgeCounts {
+  requests: number;
+  stages: number;
+  events: number;
+  costs: number;
+}
 
 /**
  * The storage contract. Every driver (sqlite/, later postgres/) implements it and passes
@@ -25,7 +34,17 @@ export interface Store {
    * With `dedupe`, each op id is recorded and an op whose id was already applied is skipped:
    * this is how outbox replays and remote ingest stay exactly-once.
    */
-  apply(ops: readonly Op[], options?: { dedupe?: boolean }): Promise<OpResult[]>;
+  apply(ops: readonly AnyOp[], options?: { dedupe?: boolean }): Promise<OpResult[]>;
+
+  /** Pending requests per lane (soft-deleted ones excluded). */
+  queueDepth(): Promise<Record<Lane, number>>;
+
+  /**
+   * Hard-deletes requests created before `olderThan` (epoch ms), with their stages, events,
+   * costs and tags, in transactions of at most `batchSize` requests so that writers are
+   * never blocked for long.
+   */
+  purge(olderThan: number, batchSize?: number): Promise<PurgeCounts>;
 
   getRequest(id: string, options?: { includeDeleted?: boolean }): Promise<Request | null>;
   getStatus(id: string): Promise<RequestStatus | null>;

@@ -1,7 +1,7 @@
-import type { Op, OpResult } from "../core/ops.js";
+import type { AnyOp, OpResult } from "../core/ops.js";
 
 export interface PendingOp {
-  op: Op;
+  op: AnyOp;
   resolve: (result: OpResult) => void;
   reject: (error: unknown) => void;
 }
@@ -21,7 +21,7 @@ export class Batcher {
     private readonly maxBatch = 1000,
   ) {}
 
-  submit(op: Op): Promise<OpResult> {
+  submit(op: AnyOp): Promise<OpResult> {
     return new Promise<OpResult>((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
       if (!this.scheduled) {

@@ -1,7 +1,7 @@
 import type { Logger } from "../context/logger.js";
 import { InvalidTransitionError, StoreUnavailableError } from "../core/errors.js";
 import { canTransition } from "../core/lifecycle.js";
-import type { Op, OpResult } from "../core/ops.js";
+import { type AnyOp, isQueueOp, type Op, type OpResult } from "../core/ops.js";
 import type { RequestStatus } from "../core/types.js";
 import type { Store } from "../store/store.js";
 import { Batcher, type PendingOp } from "./batcher.js";
@@ -9,6 +9,8 @@ import type { Outbox } from "./outbox.js";
 
 /** What a degraded op resolves with: accepted into the outbox, not yet in the store. */
 export const DEGRADED: OpResult = Object.freeze({ ok: true, degraded: true });
+/** What a queue op resolves with when the store cannot run it: queue ops are never outboxed. */
+export const UNAVAILABLE: OpResult = Object.freeze({ ok: true, unavailable: true });
 
 export interface CommitterOptions {
   store: Store;
@@ -50,7 +52,7 @@ export class Committer {
     return this.outbox.size() > 0;
   }
 
-  submit(op: Op): Promise<OpResult> {
+  submit(op: AnyOp): Promise<OpResult> {
     return this.batcher.submit(op);
   }
 
@@ -108,12 +110,16 @@ export class Committer {
   private async degrade(batch: PendingOp[], cause: unknown): Promise<void> {
     const accepted: PendingOp[] = [];
     for (const pending of batch) {
+      if (isQueueOp(pending.op)) {
+        pending.resolve(UNAVAILABLE);
+        continue;
+      }
       const refusal = await this.checkWhileDegraded(pending.op);
       if (refusal) pending.reject(refusal);
       else accepted.push(pending);
     }
     try {
-      this.outbox.append(accepted.map((p) => p.op));
+      this.outbox.append(accepted.map((p) => p.op as Op));
     } catch (error) {
       // Neither the store nor the outbox can take the ops: the caller must hear of it.
       this.logger.error({ err: error, ops: accepted.length }, "outbox append failed");
@@ -133,7 +139,7 @@ export class Committer {
       );
     }
     for (const pending of accepted) pending.resolve(DEGRADED);
-    this.scheduleReplay(this.options.replayIntervalMs);
+    if (accepted.length > 0) this.scheduleReplay(this.options.replayIntervalMs);
   }
 
   /** Refuses transitions that are invalid even though the store cannot confirm the state. */
@@ -211,6 +217,9 @@ export class Committer {
 
 function requestIds(batch: PendingOp[]): string[] {
   const ids = new Set<string>();
-  for (const { op } of batch) ids.add(op.type === "create" ? op.request.id : op.requestId);
+  for (const { op } of batch) {
+    if (op.type === "create") ids.add(op.request.id);
+    else if ("requestId" in op) ids.add(op.requestId);
+  }
   return [...ids].slice(0, 20);
 }

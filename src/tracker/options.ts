@@ -33,6 +33,18 @@ export interface TrackerOptions {
   busyTimeoutMs?: number;
   /** SQLite only: "normal" (default) or "full" (fsync every commit). See `SqliteStoreOptions`. */
   durability?: "normal" | "full";
+  /** Lease of a claimed request; a worker that stops heartbeating loses it. Default 30 s. */
+  leaseMs?: number;
+  /** How often the watchdog sweeps by itself; 0 turns the timer off (`sweep()` still works). Default 1000. */
+  watchdogIntervalMs?: number;
+  /** Pending requests older than this are cancelled as "stale". Default: never. */
+  staleAfterMs?: number | null;
+  /** Aging: a pending request that waited this long in its lane moves up one lane. Default: no aging. */
+  maxWaitMs?: { normal?: number; low?: number };
+  /** Hard-delete requests older than this many days, once a day. Default: REQUEST_RETENTION_DAYS, else keep forever. */
+  retentionDays?: number | null;
+  /** How long `close()` waits for running handlers before giving their requests back. Default 10 s. */
+  shutdownGraceMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -48,6 +60,12 @@ export interface ResolvedOptions {
   readonly slowQueryMs: number;
   readonly busyTimeoutMs: number;
   readonly durability: "normal" | "full";
+  readonly leaseMs: number;
+  readonly watchdogIntervalMs: number;
+  readonly staleAfterMs: number | null;
+  readonly maxWaitMs: Readonly<{ normal?: number; low?: number }>;
+  readonly retentionDays: number | null;
+  readonly shutdownGraceMs: number;
 }
 
 export const DEFAULT_STORAGE = "data/reqtrack.db";
@@ -85,5 +103,40 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
     slowQueryMs: positive("slowQueryMs", options.slowQueryMs, 100),
     busyTimeoutMs: positive("busyTimeoutMs", options.busyTimeoutMs, 2000),
     durability: options.durability ?? "normal",
+    leaseMs: positive("leaseMs", options.leaseMs, 30_000),
+    watchdogIntervalMs: nonNegative("watchdogIntervalMs", options.watchdogIntervalMs, 1000),
+    staleAfterMs:
+      options.staleAfterMs == null ? null : positive("staleAfterMs", options.staleAfterMs, 1),
+    maxWaitMs: Object.freeze({
+      ...(options.maxWaitMs?.normal !== undefined
+        ? { normal: positive("maxWaitMs.normal", options.maxWaitMs.normal, 1) }
+        : {}),
+      ...(options.maxWaitMs?.low !== undefined
+        ? { low: positive("maxWaitMs.low", options.maxWaitMs.low, 1) }
+        : {}),
+    }),
+    retentionDays: retentionDays(options.retentionDays),
+    shutdownGraceMs: nonNegative("shutdownGraceMs", options.shutdownGraceMs, 10_000),
   });
+}
+
+function nonNegative(field: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < 0) throw new ValidationError(field, "must be zero or more");
+  return v;
+}
+
+/** The option wins; else seed 001's REQUEST_RETENTION_DAYS; unset means keep forever. */
+function retentionDays(option: number | null | undefined): number | null {
+  if (option === null) return null;
+  const [field, raw] =
+    option !== undefined
+      ? ["retentionDays", option]
+      : ["REQUEST_RETENTION_DAYS", process.env.REQUEST_RETENTION_DAYS];
+  if (raw === undefined || raw === "") return null;
+  const days = Number(raw);
+  if (!Number.isFinite(days) || days <= 0) {
+    throw new ValidationError(field, "must be a positive number of days");
+  }
+  return days;
 }

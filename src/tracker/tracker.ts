@@ -32,10 +32,13 @@ import type {
   RequestRecord,
   RequestStatus,
 } from "../core/types.js";
-import type { Store } from "../store/store.js";
+import type { PurgeCounts, Store } from "../store/store.js";
 import { Committer } from "./committer.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Outbox } from "./outbox.js";
+import { type ClaimOptions, Queue, type QueueDepth } from "./queue.js";
+import { type SweepReport, Watchdog } from "./watchdog.js";
+import { type WorkHandler, Worker, type WorkerHost, type WorkOptions } from "./worker.js";
 
 /** A request id, or the request itself: every method accepts either. */
 export type RequestRef = string | { readonly id: string };
@@ -61,6 +64,9 @@ export class Tracker {
   private readonly opPrefix = randomUUID();
   private opCounter = 0;
   private closed = false;
+  private readonly queue: Queue;
+  private readonly watchdog: Watchdog;
+  private readonly workers = new Set<Worker>();
 
   constructor(store: Store, outbox: Outbox, options: ResolvedOptions) {
     this.store = store;
@@ -74,6 +80,11 @@ export class Tracker {
       onStoreError: options.onStoreError,
       replayIntervalMs: options.replayIntervalMs,
     });
+    this.queue = new Queue(this.committer, this.clock, this.logger, options.leaseMs);
+    this.watchdog = new Watchdog(this.queue, options, this.logger, (olderThan) =>
+      this.purge(olderThan),
+    );
+    this.watchdog.start();
   }
 
   /** True while changes wait in the outbox because the store could not be written. */
@@ -132,6 +143,7 @@ export class Tracker {
       },
       "request created",
     );
+    this.queue.notify();
     return newRequestView(request);
   }
 
@@ -330,9 +342,127 @@ export class Tracker {
   /** Flushes pending writes, makes a last replay attempt, and closes the store. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.watchdog.stop();
+    await Promise.all([...this.workers].map((worker) => worker.stop()));
     this.closed = true;
     await this.committer.close();
     await this.store.close();
+  }
+
+  // --- queue ------------------------------------------------------------------------------
+
+  /**
+   * Atomically takes the best pending request (lane, then earliest deadline, then oldest)
+   * and leases it to `workerId` for `leaseMs`; null when none is waiting. A retried request
+   * comes with its earlier stages, so a handler can resume where the last run failed.
+   */
+  async claimNext(options: ClaimOptions): Promise<Request | null> {
+    this.assertOpen();
+    return this.queue.claimNext(options);
+  }
+
+  /** Extends the lease; false when it was lost (stop working on the request). */
+  async heartbeat(ref: RequestRef, workerId: string): Promise<boolean> {
+    this.assertOpen();
+    return this.queue.heartbeat(this.idOf(ref), parse(nameSchema, workerId, "workerId"));
+  }
+
+  /** Gives a request `workerId` is running back to the queue; the run does not count as an attempt. */
+  async releaseRequest(ref: RequestRef, workerId: string): Promise<boolean> {
+    this.assertOpen();
+    return this.queue.release(this.idOf(ref), parse(nameSchema, workerId, "workerId"));
+  }
+
+  /**
+   * Runs `handler` on claimed requests, `concurrency` at a time, each inside its request's
+   * context scope with its lease kept alive; completes with the handler's result or fails
+   * with its error. `worker.stop()` (or `tracker.close()`) drains it.
+   *
+   * @example
+   * const worker = tracker.work({ kinds: ["video_generation"], concurrency: 8 }, async (req) => render(req.input));
+   */
+  work(options: WorkOptions, handler: WorkHandler): Worker {
+    this.assertOpen();
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new ValidationError("concurrency", "must be a positive integer");
+    }
+    const leaseMs = options.leaseMs ?? this.options.leaseMs;
+    const host: WorkerHost = {
+      claimNext: (o) => this.claimNext(o),
+      heartbeat: (id, workerId) => this.heartbeat(id, workerId),
+      completeRequest: (id, result) => this.completeRequest(id, result),
+      failRequest: (id, error) => this.failRequest(id, error as ErrorInput),
+      releaseRequest: (id, workerId) => this.releaseRequest(id, workerId),
+      waitForWork: (ms) => this.queue.waitForWork(ms),
+    };
+    const worker = new Worker(
+      host,
+      {
+        concurrency,
+        leaseMs,
+        heartbeatMs: options.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3)),
+        pollMs: options.pollMs ?? 1000,
+        graceMs: options.graceMs ?? this.options.shutdownGraceMs,
+        ...(options.kinds ? { kinds: options.kinds } : {}),
+      },
+      handler,
+      this.logger,
+      options.workerId === undefined ? undefined : parse(nameSchema, options.workerId, "workerId"),
+      () => this.workers.delete(worker),
+    );
+    this.workers.add(worker);
+    return worker;
+  }
+
+  /** Running requests with their worker and lease expiry, oldest first. */
+  async activeRequests(): Promise<RequestRecord[]> {
+    const page = await this.read("active_requests", 1, () =>
+      this.store.listRequests({ status: "running", limit: 1000, offset: 0 }),
+    );
+    return page.items.reverse();
+  }
+
+  /** Pending requests per lane, and their total. */
+  async queueDepth(): Promise<QueueDepth> {
+    const depth = await this.read("queue_depth", 0, () => this.store.queueDepth());
+    return { ...depth, total: depth.high + depth.normal + depth.low };
+  }
+
+  /** Soft delete: hidden from lists and history, still counted in cost figures until retention. */
+  async deleteRequest(ref: RequestRef): Promise<void> {
+    await this.write({
+      type: "delete",
+      opId: this.opId(),
+      at: this.clock(),
+      requestId: this.idOf(ref),
+    });
+  }
+
+  /** Hard-deletes requests created before `olderThan`, with their stages, events and costs. */
+  async cleanup(options: { olderThan: Date | number }): Promise<PurgeCounts> {
+    this.assertOpen();
+    const olderThan = new Date(options?.olderThan ?? Number.NaN).getTime();
+    if (Number.isNaN(olderThan))
+      throw new ValidationError("olderThan", "must be a Date or epoch milliseconds");
+    const counts = await this.purge(olderThan);
+    this.logger.info({ older_than: new Date(olderThan).toISOString(), deleted: counts }, "cleanup");
+    return counts;
+  }
+
+  /** One watchdog pass now: leases, run timeouts, deadlines, stale requests, aging, retention. */
+  async sweep(): Promise<SweepReport> {
+    this.assertOpen();
+    return this.watchdog.sweep();
+  }
+
+  private async purge(olderThan: number): Promise<PurgeCounts> {
+    await this.committer.flush();
+    return this.store.purge(olderThan);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError();
   }
 
   private async transition(

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidTransitionError, MaxAttemptsError, NotFoundError } from "../../src/core/errors.js";
-import type { NewRequest, Op, OpResult } from "../../src/core/ops.js";
+import type { AnyOp, NewRequest, Op, OpResult } from "../../src/core/ops.js";
 import type { Store } from "../../src/store/store.js";
 
 /**
@@ -442,6 +442,175 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       expect(await count({ status: ["running", "pending"] })).toBe(25);
       expect(await count({ from: new Date(T0 + 5000), to: new Date(T0 + 7000) })).toBe(4);
       expect(await count({ userId: "even", tenantId: "t1", kind: "video" })).toBe(1);
+    });
+
+    const claim = (at: number, kinds: string[] | null = null, leaseMs = 30_000): AnyOp => ({
+      type: "claim",
+      at,
+      workerId: "w1",
+      kinds,
+      leaseMs,
+    });
+    const queueResult = async (op: AnyOp) => {
+      const [result] = await store.apply([op]);
+      if (!result?.ok || !result.queue) throw new Error(`queue op ${op.type} failed`);
+      return result.queue;
+    };
+
+    it("claims in lane, deadline, age order; each pending request once, even within one batch", async () => {
+      await store.apply([
+        create(newRequest({ id: "low", lane: "low", priority: 0.1, createdAt: T0 })),
+        create(newRequest({ id: "normal-old", createdAt: T0 + 1 })),
+        create(newRequest({ id: "normal-deadline", createdAt: T0 + 2, deadlineAt: T0 + 9_000 })),
+        create(
+          newRequest({ id: "high", lane: "high", priority: 0.9, createdAt: T0 + 3, kind: "video" }),
+        ),
+      ]);
+      expect(await store.queueDepth()).toEqual({ high: 1, normal: 2, low: 1 });
+      const results = await store.apply([
+        claim(T0 + 10),
+        claim(T0 + 10),
+        claim(T0 + 10),
+        claim(T0 + 10),
+        claim(T0 + 10),
+      ]);
+      const ids = results.map((r) =>
+        r.ok && r.queue?.type === "claim" ? (r.queue.request?.id ?? null) : "error",
+      );
+      expect(ids).toEqual(["high", "normal-deadline", "normal-old", "low", null]);
+      const got = await store.getRequest("high");
+      expect(got).toMatchObject({ status: "running", workerId: "w1", attempts: 1, queueMs: 7 });
+      expect(got?.leaseExpiresAt).toEqual(new Date(T0 + 30_010));
+      expect(await store.queueDepth()).toEqual({ high: 0, normal: 0, low: 0 });
+    });
+
+    it("claims by kind", async () => {
+      await store.apply([
+        create(newRequest({ id: "a", kind: "chat" })),
+        create(newRequest({ id: "b", kind: "video" })),
+      ]);
+      const result = await queueResult(claim(T0 + 1, ["video", "image"]));
+      expect(result.type === "claim" && result.request?.id).toBe("b");
+      const none = await queueResult(claim(T0 + 1, ["image"]));
+      expect(none.type === "claim" && none.request).toBeNull();
+    });
+
+    it("extends a lease only for its worker while running", async () => {
+      const r = newRequest();
+      await store.apply([create(r), claim(T0 + 1, null, 1000)]);
+      const beat = await queueResult({
+        type: "heartbeat",
+        at: T0 + 500,
+        requestId: r.id,
+        workerId: "w1",
+      });
+      expect(beat).toEqual({ type: "heartbeat", alive: true });
+      expect((await store.getRequest(r.id))?.leaseExpiresAt).toEqual(new Date(T0 + 1500));
+      const stranger = await queueResult({
+        type: "heartbeat",
+        at: T0 + 600,
+        requestId: r.id,
+        workerId: "w2",
+      });
+      expect(stranger).toEqual({ type: "heartbeat", alive: false });
+    });
+
+    it("sweeps: run timeouts, expired leases, passed deadlines, stale requests and aging", async () => {
+      await store.apply([
+        create(newRequest({ id: "slow", timeoutMs: 1000, createdAt: T0 })),
+        create(newRequest({ id: "orphan", createdAt: T0 + 1 })),
+        create(newRequest({ id: "late", deadlineAt: T0 + 500, createdAt: T0 + 2, lane: "high" })),
+        create(newRequest({ id: "old", createdAt: T0 + 3, lane: "low" })),
+      ]);
+      await store.apply([
+        to("slow", "running", T0 + 10, { workerId: "w1" }),
+        to("orphan", "running", T0 + 10, { workerId: "w1", leaseMs: 100 }),
+      ]);
+      const result = await queueResult({
+        type: "sweep",
+        at: T0 + 2000,
+        staleAfterMs: null,
+        maxWaitMs: { low: 1000 },
+        limit: 100,
+      });
+      if (result.type !== "sweep") throw new Error("not a sweep");
+      expect(result.result.changes.map((c) => [c.requestId, c.to, c.reason])).toEqual([
+        ["slow", "timeout", "timeout"],
+        ["orphan", "pending", "lease_expired"],
+        ["late", "timeout", "deadline"],
+      ]);
+      expect(result.result.promoted).toBe(1);
+      expect(await store.getRequest("old")).toMatchObject({ lane: "normal", status: "pending" });
+      expect(await store.getRequest("slow")).toMatchObject({
+        errorMessage: "Generation timed out after 1 second",
+      });
+      const stale = await queueResult({
+        type: "sweep",
+        at: T0 + 3000,
+        staleAfterMs: 1000,
+        maxWaitMs: {},
+        limit: 100,
+      });
+      expect(
+        stale.type === "sweep" && stale.result.changes.map((c) => [c.requestId, c.to]),
+      ).toEqual([
+        ["orphan", "cancelled"],
+        ["old", "cancelled"],
+      ]);
+    });
+
+    it("releases a running request without using up its attempt", async () => {
+      const r = newRequest();
+      await store.apply([create(r), claim(T0 + 1)]);
+      const released = await queueResult({
+        type: "requeue",
+        at: T0 + 5,
+        requestId: r.id,
+        workerId: "w1",
+        reason: "released",
+      });
+      expect(released.type === "requeue" && released.change?.to).toBe("pending");
+      expect(await store.getRequest(r.id)).toMatchObject({
+        status: "pending",
+        attempts: 0,
+        workerId: null,
+      });
+      const again = await queueResult({
+        type: "requeue",
+        at: T0 + 6,
+        requestId: r.id,
+        workerId: "w1",
+        reason: "released",
+      });
+      expect(again.type === "requeue" && again.change).toBeNull();
+    });
+
+    it("soft-deletes and hard-purges", async () => {
+      const keep = newRequest({ createdAt: T0 + 10_000 });
+      const old = newRequest({ createdAt: T0 });
+      await store.apply([
+        create(keep),
+        create(old),
+        to(old.id, "running", T0 + 1),
+        stage(old.id, "s", "start", T0 + 2),
+      ]);
+      const [deleted] = await store.apply([
+        { type: "delete", opId: opId(), at: T0 + 3, requestId: keep.id },
+      ]);
+      expect(deleted?.ok).toBe(true);
+      expect(await store.getRequest(keep.id)).toBeNull();
+      expect(await store.getRequest(keep.id, { includeDeleted: true })).toMatchObject({
+        deletedAt: new Date(T0 + 3),
+      });
+      expect(await store.queueDepth()).toEqual({ high: 0, normal: 0, low: 0 });
+      expect(await store.purge(T0 + 5000, 1)).toEqual({
+        requests: 1,
+        stages: 1,
+        events: 3,
+        costs: 0,
+      });
+      expect(await store.getRequest(old.id, { includeDeleted: true })).toBeNull();
+      expect(await store.getRequest(keep.id, { includeDeleted: true })).not.toBeNull();
     });
 
     it("tells an outage from a bad request", () => {

@@ -30,6 +30,7 @@ const state = (status: RequestStatus, overrides: Partial<LifecycleState> = {}): 
   timeoutMs: 300_000,
   workerId: null,
   leaseExpiresAt: null,
+  leaseMs: null,
   result: null,
   errorMessage: null,
   errorStage: null,

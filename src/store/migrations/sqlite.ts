@@ -105,4 +105,26 @@ CREATE TABLE applied_ops (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: "queue",
+    // Claims read only pending rows, in lane order then deadline (none last) then age, so the
+    // pending indexes are partial: they hold the queue, not the history. The watchdog's
+    // lookups (expired leases, run timeouts, passed deadlines) get small partial indexes too.
+    up: `
+ALTER TABLE requests ADD COLUMN lease_ms INTEGER;
+ALTER TABLE requests ADD COLUMN lane_at INTEGER;
+UPDATE requests SET lane_at = created_at;
+CREATE INDEX requests_pending ON requests
+  (lane, coalesce(deadline_at, 9007199254740991), created_at)
+  WHERE status = 'pending' AND deleted_at IS NULL;
+CREATE INDEX requests_pending_kind ON requests
+  (kind, lane, coalesce(deadline_at, 9007199254740991), created_at)
+  WHERE status = 'pending' AND deleted_at IS NULL;
+CREATE INDEX requests_leases ON requests (lease_expires_at) WHERE status = 'running';
+CREATE INDEX requests_run_deadline ON requests (started_at + timeout_ms) WHERE status = 'running';
+CREATE INDEX requests_deadline ON requests (deadline_at)
+  WHERE status = 'pending' AND deadline_at IS NOT NULL;
+`,
+  },
 ];

@@ -2,8 +2,9 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { ValidationError } from "../../core/errors.js";
-import type { Op, OpResult } from "../../core/ops.js";
+import { type AnyOp, isQueueOp, type OpResult } from "../../core/ops.js";
 import type {
+  Lane,
   Page,
   Request,
   RequestEvent,
@@ -22,8 +23,9 @@ import {
   toRequestRecord,
   toStage,
 } from "../rows.js";
-import { decodeCursor, encodeCursor, type Store } from "../store.js";
+import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../store.js";
 import { migrateSqlite } from "./migrate.js";
+import { SqliteQueue } from "./sqlite-queue.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 
 export interface SqliteStoreOptions {
@@ -48,7 +50,8 @@ export class SqliteStore implements Store {
   readonly driver = "sqlite" as const;
   readonly db: Database.Database;
   private readonly writer: SqliteWriter;
-  private readonly applyBatch: (ops: readonly Op[], dedupe: boolean) => OpResult[];
+  private readonly queue: SqliteQueue;
+  private readonly applyBatch: (ops: readonly AnyOp[], dedupe: boolean) => OpResult[];
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -67,17 +70,20 @@ export class SqliteStore implements Store {
     // half-applied; then the batch rolls back and runs again with a savepoint per op, so the
     // failing op leaves nothing behind while the others commit. (Savepoints on every op cost
     // about a fifth of ingest throughput: bench/ingest.)
-    const applyOne = this.db.transaction((op: Op) => this.writer.apply(op));
-    const run = (ops: readonly Op[], dedupe: boolean, one: (op: Op) => OpResult): OpResult[] =>
-      ops.map((op) =>
-        dedupe && !this.writer.markApplied(op.opId, op.at)
+    this.queue = new SqliteQueue(this.db, this.writer);
+    const applyDirect = (op: AnyOp): OpResult =>
+      isQueueOp(op) ? { ok: true, queue: this.queue.apply(op) } : this.writer.apply(op);
+    const applyOne = this.db.transaction(applyDirect);
+    const run = (ops: readonly AnyOp[], dedupe: boolean, one: (op: AnyOp) => OpResult) =>
+      ops.map((op): OpResult =>
+        dedupe && !isQueueOp(op) && !this.writer.markApplied(op.opId, op.at)
           ? { ok: true, duplicate: true }
           : one(op),
       );
-    const fast = this.db.transaction((ops: readonly Op[], dedupe: boolean) =>
-      run(ops, dedupe, (op) => this.writer.apply(op)),
+    const fast = this.db.transaction((ops: readonly AnyOp[], dedupe: boolean) =>
+      run(ops, dedupe, applyDirect),
     );
-    const safe = this.db.transaction((ops: readonly Op[], dedupe: boolean) =>
+    const safe = this.db.transaction((ops: readonly AnyOp[], dedupe: boolean) =>
       run(ops, dedupe, (op) => {
         try {
           return applyOne(op);
@@ -97,8 +103,46 @@ export class SqliteStore implements Store {
     };
   }
 
-  async apply(ops: readonly Op[], options: { dedupe?: boolean } = {}): Promise<OpResult[]> {
+  async apply(ops: readonly AnyOp[], options: { dedupe?: boolean } = {}): Promise<OpResult[]> {
     return this.applyBatch(ops, options.dedupe ?? false);
+  }
+
+  async queueDepth(): Promise<Record<Lane, number>> {
+    const rows = this.prepare(
+      `SELECT lane, count(*) AS n FROM requests
+      WHERE status = 'pending' AND deleted_at IS NULL GROUP BY lane`,
+    ).all() as {
+      lane: Lane;
+      n: number;
+    }[];
+    const depth: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
+    for (const row of rows) depth[row.lane] = row.n;
+    return depth;
+  }
+
+  async purge(olderThan: number, batchSize = 1000): Promise<PurgeCounts> {
+    const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
+    const ids = this.prepare("SELECT id FROM requests WHERE created_at < ? LIMIT ?").pluck();
+    const inIds = "IN (SELECT value FROM json_each(?))";
+    const purgeBatch = this.db.transaction((batch: string) => {
+      counts.stages += this.prepare(`DELETE FROM stages WHERE request_id ${inIds}`).run(
+        batch,
+      ).changes;
+      counts.events += this.prepare(`DELETE FROM events WHERE request_id ${inIds}`).run(
+        batch,
+      ).changes;
+      counts.costs += this.prepare(`DELETE FROM costs WHERE request_id ${inIds}`).run(
+        batch,
+      ).changes;
+      this.prepare(`DELETE FROM request_tags WHERE request_id ${inIds}`).run(batch);
+      counts.requests += this.prepare(`DELETE FROM requests WHERE id ${inIds}`).run(batch).changes;
+    });
+    for (;;) {
+      const batch = ids.all(olderThan, batchSize) as string[];
+      if (batch.length === 0) return counts;
+      purgeBatch.immediate(JSON.stringify(batch));
+      if (batch.length < batchSize) return counts;
+    }
   }
 
   async getRequest(

@@ -1,15 +1,23 @@
 import type Database from "better-sqlite3";
 import { InvalidTransitionError, NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
-import { type LifecycleState, planTransition } from "../../core/lifecycle.js";
+import {
+  LEASE_EXPIRED_MESSAGE,
+  type LifecycleState,
+  planRequeue,
+  planTransition,
+} from "../../core/lifecycle.js";
 import type {
   CostOp,
   CreateOp,
+  DeleteOp,
   EventOp,
   IncrementOp,
   Op,
   OpResult,
+  RequeueOp,
   StageOp,
+  SweepChange,
   TransitionOp,
 } from "../../core/ops.js";
 import type { RequestStatus, Severity } from "../../core/types.js";
@@ -18,7 +26,7 @@ import { type RequestRow, toRequestRecord } from "../rows.js";
 const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS startedAt,
   completed_at AS completedAt, queue_ms AS queueMs, duration_ms AS durationMs, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, worker_id AS workerId,
-  lease_expires_at AS leaseExpiresAt, result, error_message AS errorMessage,
+  lease_expires_at AS leaseExpiresAt, lease_ms AS leaseMs, result, error_message AS errorMessage,
   error_stage AS errorStage, error_details AS errorDetails`;
 
 const SEVERITY_OF: Partial<Record<RequestStatus, Severity>> = {
@@ -53,14 +61,15 @@ export class SqliteWriter {
   private readonly addCost: Database.Statement;
   private readonly incrementCounter: Database.Statement;
   private readonly recordOp: Database.Statement;
+  private readonly markDeleted: Database.Statement;
 
   constructor(db: Database.Database) {
     this.insertRequest = db.prepare(`INSERT INTO requests (id, status, priority, lane, user_id,
       channel_id, tenant_id, session_id, kind, source, tags, initial_message, input, intent,
       entities, parent_id, correlation_id, max_attempts, timeout_ms, deadline_at, created_at,
-      updated_at) VALUES (@id, 'pending', @priority, @lane, @userId, @channelId, @tenantId,
+      updated_at, lane_at) VALUES (@id, 'pending', @priority, @lane, @userId, @channelId, @tenantId,
       @sessionId, @kind, @source, @tags, @initialMessage, @input, @intent, @entities, @parentId,
-      @correlationId, @maxAttempts, @timeoutMs, @deadlineAt, @createdAt, @createdAt)
+      @correlationId, @maxAttempts, @timeoutMs, @deadlineAt, @createdAt, @createdAt, @createdAt)
       ON CONFLICT (id) DO NOTHING`);
     this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
     this.insertTag = db.prepare(
@@ -72,7 +81,7 @@ export class SqliteWriter {
     this.updateLifecycle = db.prepare(`UPDATE requests SET status = @status,
       started_at = @startedAt, completed_at = @completedAt, queue_ms = @queueMs,
       duration_ms = @durationMs, attempts = @attempts, worker_id = @workerId,
-      lease_expires_at = @leaseExpiresAt, result = @result, error_message = @errorMessage,
+      lease_expires_at = @leaseExpiresAt, lease_ms = @leaseMs, result = @result, error_message = @errorMessage,
       error_stage = @errorStage, error_details = @errorDetails, updated_at = @at WHERE id = @id`);
     // The stage a failing run stopped in: the one still running, else the last that failed
     // during this run.
@@ -110,6 +119,9 @@ export class SqliteWriter {
       counters = json_set(counters, '$.' || @counter,
         coalesce(json_extract(counters, '$.' || @counter), 0) + @by),
       updated_at = @at WHERE id = @id AND deleted_at IS NULL`);
+    this.markDeleted = db.prepare(
+      "UPDATE requests SET deleted_at = @at, updated_at = @at WHERE id = @id AND deleted_at IS NULL",
+    );
     this.recordOp = db.prepare(
       "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
     );
@@ -148,7 +160,48 @@ export class SqliteWriter {
         return this.cost(op);
       case "increment":
         return this.increment(op);
+      case "delete":
+        return this.softDelete(op);
     }
+  }
+
+  /**
+   * Gives a running request back to the queue (see `planRequeue`). Returns null when it is no
+   * longer running on `workerId` (it finished, or another worker has it): nothing to do.
+   */
+  requeue(op: RequeueOp): SweepChange | null {
+    const state = this.selectLifecycle.get(op.requestId) as LifecycleState | undefined;
+    if (!state || state.status !== "running") return null;
+    if (op.workerId !== null && state.workerId !== op.workerId) return null;
+    const activeStage =
+      (this.selectRunningStage.get(op.requestId, state.startedAt ?? 0) as string | undefined) ??
+      null;
+    const { next } = planRequeue(state, op.at, op.reason, activeStage);
+    this.updateLifecycle.run({ ...next, id: op.requestId, at: op.at });
+    const why = op.reason === "released" ? "released by its worker" : LEASE_EXPIRED_MESSAGE;
+    this.failRunningStages.run({ id: op.requestId, at: op.at, message: why, retryable: 1 });
+    this.insertEvent.run(
+      op.requestId,
+      op.at,
+      "status_changed",
+      activeStage,
+      next.status === "failed" ? "error" : "warning",
+      `running -> ${next.status}: ${why}`,
+      JSON.stringify({
+        from: "running",
+        to: next.status,
+        attempt: next.attempts,
+        reason: op.reason,
+      }),
+    );
+    return {
+      requestId: op.requestId,
+      from: "running",
+      to: next.status,
+      reason: "lease_expired",
+      attempts: next.attempts,
+      errorMessage: next.errorMessage,
+    };
   }
 
   private create(op: CreateOp): OpResult {
@@ -203,9 +256,9 @@ export class SqliteWriter {
         op.requestId,
         op.at,
         "status_changed",
-        next.errorStage && op.to !== "completed" ? next.errorStage : null,
+        ending ? next.errorStage : null,
         SEVERITY_OF[op.to] ?? "info",
-        next.errorMessage && op.to !== "pending"
+        ending && next.errorMessage
           ? `${state.status} -> ${op.to}: ${next.errorMessage}`
           : `${state.status} -> ${op.to}`,
         JSON.stringify({ from: state.status, to: op.to, attempt: next.attempts }),
@@ -316,6 +369,13 @@ export class SqliteWriter {
     return { ok: true };
   }
 
+  private softDelete(op: DeleteOp): OpResult {
+    if (this.markDeleted.run({ at: op.at, id: op.requestId }).changes === 1) return { ok: true };
+    // Deleting twice is a no-op; deleting what never existed is not.
+    const exists = this.selectRow.get(op.requestId) !== undefined;
+    return exists ? { ok: true } : { ok: false, error: new NotFoundError(op.requestId) };
+  }
+
   private increment(op: IncrementOp): OpResult {
     const changed = this.incrementCounter.run({
       id: op.requestId,
@@ -332,6 +392,7 @@ function outcome(before: LifecycleState, after: LifecycleState, noop: boolean) {
     from: before.status,
     to: after.status,
     noop,
+    attempts: after.attempts,
     queueMs: after.queueMs,
     durationMs: after.durationMs,
     errorMessage: after.errorMessage,

@@ -1,0 +1,125 @@
+import type { Logger } from "../context/logger.js";
+import type { SweepChange } from "../core/ops.js";
+import type { PurgeCounts } from "../store/store.js";
+import type { ResolvedOptions } from "./options.js";
+import type { Queue } from "./queue.js";
+
+const DAY_MS = 86_400_000;
+
+/** What one watchdog pass changed. */
+export interface SweepReport {
+  /** Runs past their time limit, now `timeout`. */
+  timedOut: number;
+  /** Expired leases put back to pending. */
+  requeued: number;
+  /** Expired leases with no attempts left, now `failed` ("lease expired"). */
+  failed: number;
+  /** Pending requests past their deadline, now `timeout`. */
+  deadlinesPassed: number;
+  /** Pending requests older than `staleAfterMs`, now `cancelled` ("stale"). */
+  stale: number;
+  /** Starved pending requests moved up one lane. */
+  promoted: number;
+  /** What retention removed in this pass, or null when it did not run. */
+  retention: PurgeCounts | null;
+  changes: SweepChange[];
+  /** True when the store could not be reached and nothing was swept. */
+  skipped: boolean;
+}
+
+/**
+ * The watchdog: leases, run timeouts, deadlines, stale requests, aging, and daily retention.
+ * `sweep()` is one pass on demand; the timer runs the same pass every `watchdogIntervalMs`.
+ */
+export class Watchdog {
+  private timer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<SweepReport> | null = null;
+  private lastRetentionAt: number | null = null;
+
+  constructor(
+    private readonly queue: Queue,
+    private readonly options: ResolvedOptions,
+    private readonly logger: Logger,
+    private readonly purge: (olderThan: number) => Promise<PurgeCounts>,
+  ) {}
+
+  start(): void {
+    if (this.options.watchdogIntervalMs === 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      this.sweep().catch((error: unknown) =>
+        this.logger.error({ err: error }, "watchdog sweep failed"),
+      );
+    }, this.options.watchdogIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One pass now. Concurrent calls share the pass in progress. */
+  sweep(): Promise<SweepReport> {
+    this.sweeping ??= this.pass().finally(() => {
+      this.sweeping = null;
+    });
+    return this.sweeping;
+  }
+
+  private async pass(): Promise<SweepReport> {
+    const at = this.options.clock();
+    const result = await this.queue.run({
+      type: "sweep",
+      at,
+      staleAfterMs: this.options.staleAfterMs,
+      maxWaitMs: this.options.maxWaitMs,
+      limit: 1000,
+    });
+    const report: SweepReport = {
+      timedOut: 0,
+      requeued: 0,
+      failed: 0,
+      deadlinesPassed: 0,
+      stale: 0,
+      promoted: 0,
+      retention: null,
+      changes: [],
+      skipped: result === null,
+    };
+    if (result?.type === "sweep") {
+      report.changes = result.result.changes;
+      report.promoted = result.result.promoted;
+      for (const change of report.changes) {
+        if (change.reason === "timeout") report.timedOut++;
+        else if (change.reason === "deadline") report.deadlinesPassed++;
+        else if (change.reason === "stale") report.stale++;
+        else if (change.to === "failed") report.failed++;
+        else report.requeued++;
+        this.logger.info(
+          {
+            request_id: change.requestId,
+            old_status: change.from,
+            new_status: change.to,
+            reason: change.reason,
+            attempts: change.attempts,
+            error_message: change.errorMessage ?? undefined,
+          },
+          "status changed",
+        );
+      }
+    }
+    report.retention = await this.retention(at);
+    return report;
+  }
+
+  /** Seed 001: with a retention period set, delete older requests once a day and log the counts. */
+  private async retention(at: number): Promise<PurgeCounts | null> {
+    const days = this.options.retentionDays;
+    if (days === null) return null;
+    if (this.lastRetentionAt !== null && at - this.lastRetentionAt < DAY_MS) return null;
+    this.lastRetentionAt = at;
+    const counts = await this.purge(at - days * DAY_MS);
+    this.logger.info({ retention_days: days, deleted: counts }, "retention cleanup");
+    return counts;
+  }
+}
