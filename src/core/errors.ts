@@ -22,9 +22,23 @@ export const ERROR_CODES = {
     summary: "The store could not be written or read and degraded mode is off.",
   },
   RT_ERR_CLOSED: { status: 503, summary: "The tracker was closed; create a new one." },
+  RT_ERR_UNAUTHORIZED: {
+    status: 401,
+    summary: "No API key, or a key that is unknown or revoked.",
+  },
+  RT_ERR_FORBIDDEN: { status: 403, summary: "The API key's role does not allow this." },
+  RT_ERR_PAYLOAD_TOO_LARGE: { status: 413, summary: "The request body is over the limit." },
+  RT_ERR_INTERNAL: {
+    status: 500,
+    summary: "A bug in reqtrack; the details are in the server log.",
+  },
   RT_ERR_MIGRATION: {
     status: 500,
     summary: "The database schema is newer than this reqtrack or a migration failed.",
+  },
+  RT_ERR_MISSING_DEPENDENCY: {
+    status: 500,
+    summary: "An optional feature needs a package that is not installed; the message names it.",
   },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
@@ -112,8 +126,34 @@ export class ClosedError extends ReqtrackError {
   }
 }
 
+/** An optional feature (OpenTelemetry, ...) was asked for without its package installed. */
+export class MissingDependencyError extends ReqtrackError {
+  readonly packageName: string;
+
+  constructor(packageName: string, feature: string, options?: { cause?: unknown }) {
+    super(
+      "RT_ERR_MISSING_DEPENDENCY",
+      `${feature} needs the optional package "${packageName}": npm install ${packageName}`,
+      options,
+    );
+    this.packageName = packageName;
+  }
+}
+
 export class MigrationError extends ReqtrackError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("RT_ERR_MIGRATION", message, options);
+  }
+}
+
+export class UnauthorizedError extends ReqtrackError {
+  constructor(message = "Send an API key: Authorization: Bearer rt_...") {
+    super("RT_ERR_UNAUTHORIZED", message);
+  }
+}
+
+export class ForbiddenError extends ReqtrackError {
+  constructor(message: string) {
+    super("RT_ERR_FORBIDDEN", message);
   }
 }

@@ -38,6 +38,8 @@ export interface ErrorInfo {
 interface OpBase {
   opId: string;
   at: number;
+  /** Apply at most once per `opId` (ops from remote clients, which may resend). */
+  dedupe?: boolean;
 }
 
 export interface CreateOp extends OpBase {
@@ -110,6 +112,8 @@ export interface ClaimOp {
   workerId: string;
   kinds: string[] | null;
   leaseMs: number;
+  /** Only requests of this tenant (claims through a tenant-scoped API key). */
+  tenantId?: string | null;
 }
 
 export interface HeartbeatOp {
@@ -169,6 +173,20 @@ export type QueueResult =
   | { type: "requeue"; change: SweepChange | null }
   | { type: "sweep"; result: SweepResult };
 
+/**
+ * A committed change, as live subscribers (SSE, metrics, other servers) see it. It carries
+ * the request's tenant, kind and status so that subscribers can filter without a read.
+ */
+export interface ChangeEvent {
+  type: "request.created" | "request.updated" | "stage.updated" | "event.logged";
+  requestId: string;
+  tenantId: string | null;
+  kind: string | null;
+  status: RequestStatus;
+  at: number;
+  data: { [key: string]: JsonValue };
+}
+
 /** What a transition did, for logs and metrics. */
 export interface TransitionOutcome {
   from: RequestStatus;
@@ -192,5 +210,7 @@ export type OpResult =
       queue?: QueueResult;
       /** A queue op that could not run because the store is down (never outboxed). */
       unavailable?: boolean;
+      /** What the op changed, for live subscribers. */
+      changes?: ChangeEvent[];
     }
   | { ok: false; error: Error };

@@ -139,3 +139,24 @@ export interface RequestFilter {
   offset: number;
   cursor?: string;
 }
+
+export const API_KEY_ROLES = ["admin", "writer", "viewer"] as const;
+export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
+
+/** An API key as stored: never the secret, only its SHA-256 `hash`. */
+export interface ApiKey {
+  id: string;
+  name: string | null;
+  role: ApiKeyRole;
+  /** The tenant a writer or viewer key is confined to; null for admin keys. */
+  tenantId: string | null;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+/** Who a request belongs to and where it stands: enough for access checks and live filters. */
+export interface RequestScope {
+  status: RequestStatus;
+  tenantId: string | null;
+  kind: string | null;
+}

@@ -1,5 +1,7 @@
 import { fromJsonText } from "../core/json.js";
 import type {
+  ApiKey,
+  ApiKeyRole,
   Cost,
   JsonValue,
   Lane,
@@ -164,5 +166,26 @@ export function toEvent(row: EventRow, seq: number): RequestEvent {
     severity: row.severity as Severity,
     message: row.message,
     data: fromJsonText(row.data),
+  };
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string | null;
+  hash: string;
+  role: string;
+  tenant_id: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role as ApiKeyRole,
+    tenantId: row.tenant_id,
+    createdAt: new Date(row.created_at),
+    revokedAt: date(row.revoked_at),
   };
 }

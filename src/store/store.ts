@@ -1,12 +1,14 @@
 import type { AnyOp, OpResult } from "../core/ops.js";
+import type { AnalyticsStore } from "./analytics-store.js";
 import type {
+  ApiKey,
   Page,
   Request,
   RequestEvent,
   RequestFilter,
   Lane,
   RequestRecord,
-  RequestStatus,
+  RequestScope,
 } from "../core/types.js";
 
 /** Rows removed by a hard delete (retention or `cleanup`). */
@@ -23,6 +25,8 @@ export interface PurgeCounts {
  * in core/lifecycle.ts and are applied by every driver the same way.
  */
 export interface Store {
+  /** Stats and cost aggregates (`tracker.stats`, `tracker.costs`); a driver without them leaves it out. */
+  readonly analytics?: AnalyticsStore;
   readonly driver: "sqlite" | "postgres";
 
   /**
@@ -32,9 +36,13 @@ export interface Store {
    * `isUnavailable` tells such errors apart.
    *
    * With `dedupe`, each op id is recorded and an op whose id was already applied is skipped:
-   * this is how outbox replays and remote ingest stay exactly-once.
+   * this is how outbox replays and remote ingest stay exactly-once. With `changes`, each
+   * result carries the `ChangeEvent`s its op caused, for live subscribers.
    */
-  apply(ops: readonly AnyOp[], options?: { dedupe?: boolean }): Promise<OpResult[]>;
+  apply(
+    ops: readonly AnyOp[],
+    options?: { dedupe?: boolean; changes?: boolean },
+  ): Promise<OpResult[]>;
 
   /** Pending requests per lane (soft-deleted ones excluded). */
   queueDepth(): Promise<Record<Lane, number>>;
@@ -47,9 +55,18 @@ export interface Store {
   purge(olderThan: number, batchSize?: number): Promise<PurgeCounts>;
 
   getRequest(id: string, options?: { includeDeleted?: boolean }): Promise<Request | null>;
-  getStatus(id: string): Promise<RequestStatus | null>;
+  /** Status, tenant and kind of a live (not soft-deleted) request, or null. */
+  getScope(id: string): Promise<RequestScope | null>;
   getEvents(id: string): Promise<RequestEvent[]>;
   listRequests(filter: RequestFilter): Promise<Page<RequestRecord>>;
+
+  /** Stores a new API key (its hash, never the secret). */
+  saveApiKey(key: ApiKey & { hash: string }): Promise<void>;
+  /** The key whose secret hashes to `hash`, revoked or not; null when none. */
+  findApiKey(hash: string): Promise<ApiKey | null>;
+  listApiKeys(): Promise<ApiKey[]>;
+  /** Marks a key revoked; false when no such key, or already revoked. */
+  revokeApiKey(id: string, at: number): Promise<boolean>;
 
   /** True when `error` means "the store is down or locked", not "the input was wrong". */
   isUnavailable(error: unknown): boolean;

@@ -1,7 +1,7 @@
 import type { Logger } from "../context/logger.js";
 import { InvalidTransitionError, StoreUnavailableError } from "../core/errors.js";
 import { canTransition } from "../core/lifecycle.js";
-import { type AnyOp, isQueueOp, type Op, type OpResult } from "../core/ops.js";
+import { type AnyOp, type ChangeEvent, isQueueOp, type Op, type OpResult } from "../core/ops.js";
 import type { RequestStatus } from "../core/types.js";
 import type { Store } from "../store/store.js";
 import { Batcher, type PendingOp } from "./batcher.js";
@@ -18,6 +18,10 @@ export interface CommitterOptions {
   logger: Logger;
   onStoreError: "degrade" | "throw";
   replayIntervalMs: number;
+  /** Called with what each committed batch changed (live updates). */
+  onChanges?: (changes: ChangeEvent[]) => void;
+  /** Whether anyone listens to changes now; when not, the store skips recording them. */
+  wantsChanges?: () => boolean;
 }
 
 /**
@@ -88,7 +92,10 @@ export class Committer {
     }
     let results: OpResult[];
     try {
-      results = await this.store.apply(batch.map((p) => p.op));
+      results = await this.store.apply(
+        batch.map((p) => p.op),
+        { changes: this.options.wantsChanges?.() ?? false },
+      );
     } catch (error) {
       if (this.store.isUnavailable(error) && this.options.onStoreError === "degrade") {
         await this.degrade(batch, error);
@@ -100,11 +107,24 @@ export class Committer {
       for (const pending of batch) pending.reject(wrapped);
       return;
     }
+    const changes: ChangeEvent[] = [];
     batch.forEach((pending, i) => {
       const result = results[i] as OpResult;
-      if (result.ok) pending.resolve(result);
-      else pending.reject(result.error);
+      if (result.ok) {
+        if (result.changes) changes.push(...result.changes);
+        pending.resolve(result);
+      } else pending.reject(result.error);
     });
+    if (changes.length > 0) this.publish(changes);
+  }
+
+  private publish(changes: ChangeEvent[]): void {
+    try {
+      this.options.onChanges?.(changes);
+    } catch (error) {
+      // A subscriber's bug must not fail a write that is already committed.
+      this.logger.error({ err: error }, "change subscriber threw");
+    }
   }
 
   private async degrade(batch: PendingOp[], cause: unknown): Promise<void> {
@@ -152,7 +172,7 @@ export class Committer {
     let from = this.degradedStatus.get(op.requestId) ?? null;
     if (from === null) {
       try {
-        from = await this.store.getStatus(op.requestId);
+        from = (await this.store.getScope(op.requestId))?.status ?? null;
       } catch {
         // The store cannot even be read: accept now, let the replay check it.
       }
@@ -186,7 +206,10 @@ export class Committer {
       const slice = ops.slice(i, i + chunk);
       let results: OpResult[];
       try {
-        results = await this.store.apply(slice, { dedupe: true });
+        results = await this.store.apply(slice, {
+          dedupe: true,
+          changes: this.options.wantsChanges?.() ?? false,
+        });
       } catch (error) {
         this.logger.warn(
           { err: error, pending_ops: ops.length - i },
@@ -194,6 +217,7 @@ export class Committer {
         );
         return false;
       }
+      this.publish(results.flatMap((result) => (result.ok && result.changes) || []));
       results.forEach((result, j) => {
         if (!result.ok) {
           const op = slice[j] as Op;

@@ -31,7 +31,19 @@ export class FileOutbox implements Outbox {
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, "a+");
+    this.dropPartialLine();
     this.count = this.read().ops.length;
+  }
+
+  /**
+   * A crash mid-append can leave a last line without its newline. Its op was never
+   * acknowledged; cut it off so that the next append starts on a line of its own.
+   */
+  private dropPartialLine(): void {
+    const text = readFileSync(this.path, "utf8");
+    if (text.length === 0 || text.endsWith("\n")) return;
+    ftruncateSync(this.fd, Buffer.byteLength(text.slice(0, text.lastIndexOf("\n") + 1)));
+    fdatasyncSync(this.fd);
   }
 
   append(ops: readonly Op[]): void {

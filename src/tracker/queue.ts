@@ -12,6 +12,8 @@ export interface ClaimOptions {
   kinds?: string[];
   /** Default: the tracker's `leaseMs` (30 s). */
   leaseMs?: number;
+  /** Only this tenant's requests. */
+  tenantId?: string | null;
 }
 
 export type QueueDepth = Record<Lane, number> & { total: number };
@@ -44,7 +46,15 @@ export class Queue {
       throw new ValidationError("leaseMs", "must be a positive integer");
     }
     if (kinds !== null && kinds.length === 0) return null;
-    const result = await this.run({ type: "claim", at: this.clock(), workerId, kinds, leaseMs });
+    const tenantId = options.tenantId ?? null;
+    const result = await this.run({
+      type: "claim",
+      at: this.clock(),
+      workerId,
+      kinds,
+      leaseMs,
+      tenantId,
+    });
     return result?.type === "claim" ? result.request : null;
   }
 

@@ -1,44 +1,55 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "../context/logger.js";
-import { promptPreview } from "../context/logger.js";
-import { ClosedError, InvalidTransitionError, ValidationError } from "../core/errors.js";
-import { newRequestId } from "../core/ids.js";
+import { EventEmitter } from "node:events";
+import { type AnalyticsContext, Costs, Stats } from "../analytics/stats.js";
+import { type Logger, withRequestIds } from "../context/logger.js";
+import { runInStage, runRequest, type WithRequestOptions } from "../context/request-handle.js";
+import { ClosedError, ValidationError } from "../core/errors.js";
 import { jsonProblem } from "../core/json.js";
-import { laneFor } from "../core/lanes.js";
-import type { ErrorInfo, NewRequest, Op, OpResult, TransitionOp } from "../core/ops.js";
+import type { ChangeEvent, NewRequest, Op, OpResult } from "../core/ops.js";
 import {
   type CreateRequestInput,
-  counterSchema,
-  createRequestSchema,
   type ErrorInput,
-  errorInfoSchema,
   type ListRequestsInput,
   type LogEventInput,
   listFilterSchema,
-  logEventSchema,
   nameSchema,
   parse,
   type RecordCostInput,
-  recordCostSchema,
-  requestId,
   type StageFailureInput,
-  stageFailureSchema,
 } from "../core/schemas.js";
-import type {
-  JsonValue,
-  Page,
-  Request,
-  RequestEvent,
-  RequestRecord,
-  RequestStatus,
-} from "../core/types.js";
+import type { JsonValue, Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
+// The one upward import: `tracker.breaker()` is facade API, opossum stays at the edge.
+import {
+  type BreakerOptions,
+  type BreakerStats,
+  breakersOf,
+} from "../integrations/breaker-registry.js";
 import type { PurgeCounts, Store } from "../store/store.js";
 import { Committer } from "./committer.js";
 import type { ResolvedOptions } from "./options.js";
+import { ApiKeys } from "./api-keys.js";
+import { type IngestResult, ingestOps } from "./ingest.js";
+import { OpBuilder, type OpOrigin } from "./op-builder.js";
+import { logOutcome, logRefusal } from "./op-log.js";
 import type { Outbox } from "./outbox.js";
 import { type ClaimOptions, Queue, type QueueDepth } from "./queue.js";
 import { type SweepReport, Watchdog } from "./watchdog.js";
 import { type WorkHandler, Worker, type WorkerHost, type WorkOptions } from "./worker.js";
+
+/** An alert on the live stream: a breaker opened, a failure rate passed its threshold, ... */
+export interface AlertEvent {
+  type: "alert";
+  /** A stable name, e.g. "circuit_breaker_open". */
+  name: string;
+  message: string;
+  at: number;
+  requestId?: string | null;
+  tenantId?: string | null;
+  data?: { [key: string]: JsonValue };
+}
+
+/** What `subscribe()` listeners receive. */
+export type LiveEvent = ChangeEvent | AlertEvent;
 
 /** A request id, or the request itself: every method accepts either. */
 export type RequestRef = string | { readonly id: string };
@@ -58,7 +69,8 @@ const MAX_STAGE_OUTPUT_BYTES = 64 * 1024;
 export class Tracker {
   readonly store: Store;
   private readonly options: ResolvedOptions;
-  private readonly logger: Logger;
+  /** The pino logger this tracker writes to; inside a request scope its lines carry `request_id`. */
+  readonly logger: Logger;
   private readonly clock: () => number;
   private readonly committer: Committer;
   private readonly opPrefix = randomUUID();
@@ -67,24 +79,99 @@ export class Tracker {
   private readonly queue: Queue;
   private readonly watchdog: Watchdog;
   private readonly workers = new Set<Worker>();
+  private readonly live = new EventEmitter();
+  private readonly ops: OpBuilder;
+  /** API keys for the HTTP server: create (secret shown once), list, revoke, verify. */
+  readonly keys: ApiKeys;
+  /** Dashboards from rollups: overview, timeseries, group statistics, stage breakdown. */
+  readonly stats: Stats;
+  /** Cost reports by service, operation, tenant and session. */
+  readonly costs: Costs;
 
   constructor(store: Store, outbox: Outbox, options: ResolvedOptions) {
     this.store = store;
     this.options = options;
-    this.logger = options.logger;
+    this.logger = withRequestIds(options.logger);
     this.clock = options.clock;
+    this.ops = new OpBuilder(options);
+    this.keys = new ApiKeys(store, options.clock);
+    const analytics: AnalyticsContext = {
+      store: store.analytics,
+      clock: options.clock,
+      read: (type, paramCount, query) => this.read(type, paramCount, query),
+    };
+    this.stats = new Stats(analytics);
+    this.costs = new Costs(analytics);
     this.committer = new Committer({
       store,
       outbox,
       logger: options.logger,
       onStoreError: options.onStoreError,
       replayIntervalMs: options.replayIntervalMs,
+      onChanges: (changes) => {
+        for (const change of changes) this.live.emit("live", change);
+      },
+      wantsChanges: () => this.live.listenerCount("live") > 0,
     });
+    this.live.setMaxListeners(0);
     this.queue = new Queue(this.committer, this.clock, this.logger, options.leaseMs);
     this.watchdog = new Watchdog(this.queue, options, this.logger, (olderThan) =>
       this.purge(olderThan),
     );
     this.watchdog.start();
+  }
+
+  /**
+   * Calls `listener` with every committed change (`request.created`, `request.updated`,
+   * `stage.updated`, `event.logged`) and every `alert`, after its commit. Returns the
+   * unsubscribe function. This is what the live stream (SSE) is built on.
+   */
+  subscribe(listener: (event: LiveEvent) => void): () => void {
+    this.live.on("live", listener);
+    return () => this.live.off("live", listener);
+  }
+
+  /** Sends an alert to every subscriber, and logs it at warn. */
+  alert(alert: Omit<AlertEvent, "type" | "at">): void {
+    const event: AlertEvent = { type: "alert", at: this.clock(), ...alert };
+    this.logger.warn(
+      { alert: event.name, request_id: event.requestId ?? undefined, data: event.data },
+      event.message,
+    );
+    this.live.emit("live", event);
+  }
+
+  /**
+   * Runs `fn` as request `ref`: inside it (and everything it awaits) `currentRequestId()`,
+   * `currentRequest()`, `propagationHeaders()` and `tracker.logger` know the request.
+   *
+   * @example
+   * await tracker.withRequest(req, async () => currentRequest()?.recordCost(cost));
+   */
+  withRequest<T>(ref: RequestRef, fn: () => T, options?: WithRequestOptions): T {
+    return runRequest(this, this.ops.requestId(idOf(ref)), fn, options);
+  }
+
+  /**
+   * An opossum circuit breaker around `fn`, named `name`. Inside a request, a call it refuses
+   * while open fails the current stage (retryable) and logs a `circuit_breaker_open` event; it
+   * alerts when it opens or its failure rate passes 10%. See `breakerStats()`.
+   *
+   * @example
+   * const gemini = tracker.breaker("gemini_api", callGemini, { timeout: 30_000 });
+   * const script = await currentRequest()?.trackStage("script_generation", () => gemini.fire(topic));
+   */
+  breaker<TI extends unknown[], TR>(
+    name: string,
+    fn: (...args: TI) => Promise<TR>,
+    options?: BreakerOptions<TI>,
+  ) {
+    return breakersOf(this).create(name, fn, options);
+  }
+
+  /** State, calls, failures and failure rate of every breaker made by `breaker()`, by name. */
+  breakerStats(): Record<string, BreakerStats> {
+    return breakersOf(this).stats();
   }
 
   /** True while changes wait in the outbox because the store could not be written. */
@@ -97,99 +184,50 @@ export class Tracker {
    * returns the stored request (with a warning) instead of a second row.
    */
   async createRequest(input: CreateRequestInput): Promise<Request> {
-    const data = parse(createRequestSchema, input);
-    const now = this.clock();
-    const request: NewRequest = {
-      id: data.id ?? newRequestId(now),
-      priority: data.priority,
-      lane: laneFor(data.priority),
-      userId: data.userId,
-      channelId: data.channelId ?? null,
-      tenantId: data.tenantId ?? null,
-      sessionId: data.sessionId ?? null,
-      kind: data.kind ?? null,
-      source: data.source ?? null,
-      tags: [...new Set(data.tags)],
-      initialMessage: data.initialMessage ?? null,
-      input: (data.input as JsonValue | undefined) ?? null,
-      intent: data.intent ?? null,
-      entities: (data.entities as JsonValue | undefined) ?? null,
-      parentId: data.parentId ?? null,
-      correlationId: data.correlationId ?? null,
-      maxAttempts: data.maxAttempts ?? this.options.defaultMaxAttempts,
-      timeoutMs: data.timeoutMs ?? this.timeoutFor(data.kind),
-      deadlineAt: data.deadline === undefined ? null : new Date(data.deadline).getTime(),
-      createdAt: now,
-    };
-    const result = await this.write({ type: "create", opId: this.opId(), at: now, request });
+    const op = this.ops.create(input, this.origin());
+    const result = await this.submit(op);
     if (result.ok && result.duplicate && result.created) {
-      this.logger.warn(
-        { request_id: request.id },
-        "request id exists; returning the existing request",
-      );
-      return { ...result.created, stages: [], costs: [], ...(await this.detail(request.id)) };
+      return { ...result.created, stages: [], costs: [], ...(await this.detail(op.request.id)) };
     }
-    const prompt = request.initialMessage ?? promptOf(request.input);
-    this.logger.info(
-      {
-        request_id: request.id,
-        user_id: request.userId,
-        tenant_id: request.tenantId,
-        kind: request.kind,
-        prompt_length: prompt?.length ?? 0,
-        prompt: promptPreview(prompt),
-        parameters: parametersOf(request.input),
-        degraded: result.ok && result.degraded ? true : undefined,
-      },
-      "request created",
-    );
-    this.queue.notify();
-    return newRequestView(request);
+    return newRequestView(op.request);
   }
 
   /** pending -> running, on `workerId`. */
   async startRequest(ref: RequestRef, workerId?: string): Promise<void> {
-    return this.transition(ref, "running", { workerId: workerId ?? null });
+    await this.submit(this.ops.transition(idOf(ref), "running", { workerId }, this.origin()));
   }
 
   /** running -> completed, keeping `result` (any JSON value). */
   async completeRequest(ref: RequestRef, result?: unknown): Promise<void> {
-    const value = result === undefined ? null : this.checkJson("result", result);
-    return this.transition(ref, "completed", { result: value });
+    await this.submit(this.ops.transition(idOf(ref), "completed", { result }, this.origin()));
   }
 
   /** running -> failed. `stage` defaults to the stage that was running. */
   async failRequest(ref: RequestRef, error: ErrorInput | string): Promise<void> {
-    const info = parse(
-      errorInfoSchema,
-      typeof error === "string" ? { message: error } : error,
-      "error",
-    );
-    return this.transition(ref, "failed", { error: info as ErrorInfo });
+    await this.submit(this.ops.transition(idOf(ref), "failed", { error }, this.origin()));
   }
 
   /** pending | running -> timeout, with "Generation timed out after N minutes". */
   async timeoutRequest(ref: RequestRef): Promise<void> {
-    return this.transition(ref, "timeout", {});
+    await this.submit(this.ops.transition(idOf(ref), "timeout", {}, this.origin()));
   }
 
   /** pending | running -> cancelled; `reason` is kept as the error message. */
   async cancelRequest(ref: RequestRef, reason = "cancelled"): Promise<void> {
-    return this.transition(ref, "cancelled", { error: { message: reason } });
+    await this.submit(this.ops.transition(idOf(ref), "cancelled", { reason }, this.origin()));
   }
 
   /** failed | timeout -> pending, while attempts < maxAttempts. Stages and errorStage are kept. */
   async retryRequest(ref: RequestRef): Promise<void> {
-    return this.transition(ref, "pending", {});
+    await this.submit(this.ops.transition(idOf(ref), "pending", {}, this.origin()));
   }
 
   async startStage(ref: RequestRef, stage: string): Promise<void> {
-    return this.stageOp(ref, stage, "start", {});
+    await this.submit(this.ops.stage(idOf(ref), stage, "start", {}, this.origin()));
   }
 
   async completeStage(ref: RequestRef, stage: string, output?: unknown): Promise<void> {
-    const value = output === undefined ? null : this.checkJson("output", output);
-    return this.stageOp(ref, stage, "complete", { output: value });
+    await this.submit(this.ops.stage(idOf(ref), stage, "complete", { output }, this.origin()));
   }
 
   async failStage(
@@ -197,18 +235,7 @@ export class Tracker {
     stage: string,
     failure: StageFailureInput | string,
   ): Promise<void> {
-    const info = parse(
-      stageFailureSchema,
-      typeof failure === "string" ? { message: failure } : failure,
-      "failure",
-    );
-    return this.stageOp(ref, stage, "fail", {
-      error: {
-        message: info.message,
-        details: (info.details as JsonValue) ?? null,
-        retryable: info.retryable,
-      },
-    });
+    await this.submit(this.ops.stage(idOf(ref), stage, "fail", { failure }, this.origin()));
   }
 
   /**
@@ -227,7 +254,7 @@ export class Tracker {
     await this.startStage(ref, stage);
     let value: T;
     try {
-      value = await fn();
+      value = await runInStage(this, idOf(ref), stage, fn);
     } catch (error) {
       const retryable =
         typeof options.retryable === "function"
@@ -251,58 +278,47 @@ export class Tracker {
 
   /** Appends an event to the request's history. */
   async logEvent(ref: RequestRef, event: LogEventInput): Promise<void> {
-    const data = parse(logEventSchema, event, "event");
-    await this.write({
-      type: "event",
-      opId: this.opId(),
-      at: this.clock(),
-      requestId: this.idOf(ref),
-      eventType: data.type,
-      severity: data.severity,
-      message: data.message,
-      stage: data.stage ?? null,
-      data: (data.data as JsonValue | undefined) ?? null,
-    });
+    await this.submit(this.ops.event(idOf(ref), event, this.origin()));
   }
 
   /** Adds a cost. Amounts are stored as integer micro-USD, so sums are exact. */
   async recordCost(ref: RequestRef, cost: RecordCostInput): Promise<void> {
-    const data = parse(recordCostSchema, cost, "cost");
-    await this.write({
-      type: "cost",
-      opId: this.opId(),
-      at: this.clock(),
-      requestId: this.idOf(ref),
-      service: data.service,
-      amountMicros: Math.round(data.amountUsd * 1_000_000),
-      usage: (data.usage as JsonValue | undefined) ?? null,
-      stage: data.stage ?? null,
-    });
+    await this.submit(this.ops.cost(idOf(ref), cost, this.origin()));
   }
 
   /** Adds `by` (default 1) to a counter such as agent_calls, tool_calls or rounds. */
   async increment(ref: RequestRef, counter: string, by = 1): Promise<void> {
-    const name = parse(counterSchema, counter, "counter");
-    if (!Number.isFinite(by)) throw new ValidationError("by", "must be a finite number");
-    await this.write({
-      type: "increment",
-      opId: this.opId(),
-      at: this.clock(),
-      requestId: this.idOf(ref),
-      counter: name,
-      by,
+    await this.submit(this.ops.increment(idOf(ref), counter, by, this.origin()));
+  }
+
+  /**
+   * Applies a batch of ops from a remote client (`POST /api/v1/ingest`), in order, each
+   * exactly once by its `opId`, and answers per op. One bad op fails alone. With `tenantId`
+   * (a tenant-scoped API key) every op must stay inside that tenant: creations are put in
+   * it, and a request of another tenant is answered as not found.
+   */
+  async ingest(
+    ops: readonly unknown[],
+    options: { tenantId?: string | null } = {},
+  ): Promise<IngestResult[]> {
+    this.assertOpen();
+    return ingestOps(ops, options.tenantId ?? null, {
+      builder: this.ops,
+      clock: this.clock,
+      scopeOf: (id) => this.store.getScope(id),
+      submit: (op) => this.submit(op),
     });
   }
 
   /** The request with its stages and costs, or null when unknown (or soft-deleted). */
   async getRequest(ref: RequestRef): Promise<Request | null> {
-    const id = this.idOf(ref);
+    const id = this.ops.requestId(idOf(ref));
     return this.read("get_request", 1, () => this.store.getRequest(id));
   }
 
   /** The processing history: status changes, stage changes and logged events, in order. */
   async getEvents(ref: RequestRef): Promise<RequestEvent[]> {
-    const id = this.idOf(ref);
+    const id = this.ops.requestId(idOf(ref));
     return this.read("get_events", 1, () => this.store.getEvents(id));
   }
 
@@ -364,13 +380,19 @@ export class Tracker {
   /** Extends the lease; false when it was lost (stop working on the request). */
   async heartbeat(ref: RequestRef, workerId: string): Promise<boolean> {
     this.assertOpen();
-    return this.queue.heartbeat(this.idOf(ref), parse(nameSchema, workerId, "workerId"));
+    return this.queue.heartbeat(
+      this.ops.requestId(idOf(ref)),
+      parse(nameSchema, workerId, "workerId"),
+    );
   }
 
   /** Gives a request `workerId` is running back to the queue; the run does not count as an attempt. */
   async releaseRequest(ref: RequestRef, workerId: string): Promise<boolean> {
     this.assertOpen();
-    return this.queue.release(this.idOf(ref), parse(nameSchema, workerId, "workerId"));
+    return this.queue.release(
+      this.ops.requestId(idOf(ref)),
+      parse(nameSchema, workerId, "workerId"),
+    );
   }
 
   /**
@@ -431,12 +453,7 @@ export class Tracker {
 
   /** Soft delete: hidden from lists and history, still counted in cost figures until retention. */
   async deleteRequest(ref: RequestRef): Promise<void> {
-    await this.write({
-      type: "delete",
-      opId: this.opId(),
-      at: this.clock(),
-      requestId: this.idOf(ref),
-    });
+    await this.submit(this.ops.delete(idOf(ref), this.origin()));
   }
 
   /** Hard-deletes requests created before `olderThan`, with their stages, events and costs. */
@@ -465,75 +482,23 @@ export class Tracker {
     if (this.closed) throw new ClosedError();
   }
 
-  private async transition(
-    ref: RequestRef,
-    to: RequestStatus,
-    fields: Pick<TransitionOp, "workerId" | "result" | "error">,
-  ): Promise<void> {
-    const op: TransitionOp = {
-      type: "transition",
-      opId: this.opId(),
-      at: this.clock(),
-      requestId: this.idOf(ref),
-      to,
-      ...fields,
-    };
+  /** Writes `op` through group commit and logs what it did, as seed 001 asks. */
+  private async submit(op: Op): Promise<OpResult> {
+    if (this.closed) throw new ClosedError();
     let result: OpResult;
     try {
-      result = await this.write(op);
+      result = await this.committer.submit(op);
     } catch (error) {
-      if (error instanceof InvalidTransitionError) {
-        this.logger.warn(
-          { request_id: op.requestId, old_status: error.from, new_status: error.to },
-          error.message,
-        );
-      }
+      logRefusal(this.logger, op, error);
       throw error;
     }
-    if (!result.ok) return;
-    const outcome = result.transition;
-    if (!outcome) {
-      this.logger.info(
-        { request_id: op.requestId, new_status: to, degraded: true },
-        "status changed",
-      );
-      return;
-    }
-    if (outcome.noop) return;
-    const failed = to === "failed" || to === "timeout" || to === "cancelled";
-    this.logger.info(
-      {
-        request_id: op.requestId,
-        old_status: outcome.from,
-        new_status: outcome.to,
-        duration_ms: outcome.durationMs ?? undefined,
-        queue_ms: to === "running" ? outcome.queueMs : undefined,
-        error_message: failed ? outcome.errorMessage : undefined,
-      },
-      "status changed",
-    );
+    logOutcome(this.logger, op, result);
+    if (op.type === "create") this.queue.notify();
+    return result;
   }
 
-  private async stageOp(
-    ref: RequestRef,
-    stage: string,
-    action: "start" | "complete" | "fail",
-    fields: { output?: JsonValue | null; error?: ErrorInfo & { retryable: boolean } },
-  ): Promise<void> {
-    await this.write({
-      type: "stage",
-      opId: this.opId(),
-      at: this.clock(),
-      requestId: this.idOf(ref),
-      stage: parse(nameSchema, stage, "stage"),
-      action,
-      ...fields,
-    });
-  }
-
-  private write(op: Op): Promise<OpResult> {
-    if (this.closed) return Promise.reject(new ClosedError());
-    return this.committer.submit(op);
+  private origin(): OpOrigin {
+    return { opId: `${this.opPrefix}:${++this.opCounter}`, at: this.clock() };
   }
 
   /** Reads see every write made before them; slow ones are logged (seed 001). */
@@ -558,27 +523,6 @@ export class Tracker {
     return stored ? { stages: stored.stages, costs: stored.costs } : {};
   }
 
-  private idOf(ref: RequestRef): string {
-    return parse(requestId, idOf(ref), "id");
-  }
-
-  private opId(): string {
-    return `${this.opPrefix}:${++this.opCounter}`;
-  }
-
-  private timeoutFor(kind: string | undefined): number {
-    return (
-      (kind !== undefined ? this.options.timeouts[kind] : undefined) ??
-      this.options.defaultTimeoutMs
-    );
-  }
-
-  private checkJson(field: string, value: unknown): JsonValue {
-    const problem = jsonProblem(value);
-    if (problem) throw new ValidationError(field, problem);
-    return value as JsonValue;
-  }
-
   /** A stage's return value is kept when it is JSON and small; otherwise only noted. */
   private storableOutput(value: unknown, id: string, stage: string): JsonValue | null {
     if (value === undefined) return null;
@@ -598,23 +542,6 @@ export class Tracker {
 
 function idOf(ref: RequestRef): string {
   return typeof ref === "string" ? ref : (ref?.id ?? "");
-}
-
-function promptOf(input: JsonValue | null): string | null {
-  if (
-    input &&
-    typeof input === "object" &&
-    !Array.isArray(input) &&
-    typeof input.prompt === "string"
-  ) {
-    return input.prompt;
-  }
-  return null;
-}
-
-function parametersOf(input: JsonValue | null): JsonValue | undefined {
-  if (input && typeof input === "object" && !Array.isArray(input)) return input.parameters;
-  return undefined;
 }
 
 function errorDetails(error: unknown): JsonValue {

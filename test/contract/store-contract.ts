@@ -110,7 +110,7 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       });
       expect(got?.createdAt).toEqual(new Date(T0));
       expect(got?.deadline).toEqual(new Date(T0 + 1000));
-      expect(await store.getStatus(r.id)).toBe("pending");
+      expect((await store.getScope(r.id))?.status).toBe("pending");
     });
 
     it("returns the existing request for a duplicate id and writes no second row", async () => {
@@ -160,8 +160,8 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       const b = newRequest();
       const results = await store.apply([create(a), to(a.id, "completed", T0 + 1), create(b)]);
       expect(results.map((x) => x.ok)).toEqual([true, false, true]);
-      expect(await store.getStatus(a.id)).toBe("pending");
-      expect(await store.getStatus(b.id)).toBe("pending");
+      expect((await store.getScope(a.id))?.status).toBe("pending");
+      expect((await store.getScope(b.id))?.status).toBe("pending");
     });
 
     it("isolates an op that fails unexpectedly halfway: it leaves nothing, the others commit", async () => {
@@ -171,9 +171,9 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       const c = newRequest();
       const results = await store.apply([create(a), create(broken), create(c)]);
       expect(results.map((x) => x.ok)).toEqual([true, false, true]);
-      expect(await store.getStatus(a.id)).toBe("pending");
-      expect(await store.getStatus(broken.id)).toBeNull();
-      expect(await store.getStatus(c.id)).toBe("pending");
+      expect((await store.getScope(a.id))?.status).toBe("pending");
+      expect(await store.getScope(broken.id)).toBeNull();
+      expect((await store.getScope(c.id))?.status).toBe("pending");
       expect((await store.listRequests({ limit: 10, offset: 0, tag: "t" })).total).toBe(0);
     });
 
@@ -244,7 +244,7 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       await store.apply([to(r.id, "running", T0 + 4), to(r.id, "timeout", T0 + 5)]);
       const last = await one(to(r.id, "pending", T0 + 6));
       expect(!last.ok && last.error).toBeInstanceOf(MaxAttemptsError);
-      expect(await store.getStatus(r.id)).toBe("timeout");
+      expect((await store.getScope(r.id))?.status).toBe("timeout");
     });
 
     it("numbers stage attempts and fails running stages with the request", async () => {
@@ -386,6 +386,18 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       const again = await store.apply(ops, { dedupe: true });
       expect(again.every((x) => x.ok && x.duplicate)).toBe(true);
       expect((await store.getEvents(r.id)).map((e) => e.type)).toEqual(["request_created", "x"]);
+    });
+
+    it("judges a refused op again when its id comes back, instead of passing it as a duplicate", async () => {
+      const r = newRequest();
+      await store.apply([create(r)]);
+      const refused: Op = { ...to(r.id, "completed", T0 + 1), dedupe: true };
+      const first = await store.apply([refused]);
+      const again = await store.apply([refused]);
+      for (const result of [first[0], again[0]]) {
+        expect(result?.ok).toBe(false);
+        expect(!result?.ok && result?.error).toBeInstanceOf(InvalidTransitionError);
+      }
     });
 
     it("lists with filters, newest first, with totals and cursors", async () => {
@@ -611,6 +623,59 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       });
       expect(await store.getRequest(old.id, { includeDeleted: true })).toBeNull();
       expect(await store.getRequest(keep.id, { includeDeleted: true })).not.toBeNull();
+    });
+
+    it("reports what each op changed, with tenant, kind and status, when asked", async () => {
+      const r = newRequest({ tenantId: "t1", kind: "video" });
+      const results = await store.apply(
+        [
+          create(r),
+          to(r.id, "running", T0 + 1),
+          stage(r.id, "s", "start", T0 + 2),
+          {
+            type: "event",
+            opId: opId(),
+            at: T0 + 3,
+            requestId: r.id,
+            eventType: "x",
+            severity: "info",
+            message: "m",
+            stage: null,
+            data: null,
+          },
+          {
+            type: "cost",
+            opId: opId(),
+            at: T0 + 4,
+            requestId: r.id,
+            service: "openai",
+            amountMicros: 5,
+            usage: null,
+            stage: null,
+          },
+          { type: "sweep", at: T0 + 1_000_000, staleAfterMs: null, maxWaitMs: {}, limit: 10 },
+        ],
+        { changes: true },
+      );
+      const changes = results.map((x) =>
+        x.ok ? (x.changes ?? []).map((c) => [c.type, c.status]) : "error",
+      );
+      expect(changes).toEqual([
+        [["request.created", "pending"]],
+        [["request.updated", "running"]],
+        [["stage.updated", "running"]],
+        [["event.logged", "running"]],
+        [["request.updated", "running"]],
+        [["request.updated", "timeout"]],
+      ]);
+      for (const result of results) {
+        for (const change of (result.ok && result.changes) || []) {
+          expect(change).toMatchObject({ requestId: r.id, tenantId: "t1", kind: "video" });
+        }
+      }
+      const quiet = await store.apply([to(r.id, "pending", T0 + 2_000_000)]);
+      expect(quiet[0]).toMatchObject({ ok: true });
+      expect(quiet[0]?.ok && quiet[0].changes).toBeFalsy();
     });
 
     it("tells an outage from a bad request", () => {

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -151,6 +151,19 @@ describe("degraded mode", () => {
       "note",
     ]);
     await third.close();
+  });
+
+  it("cuts off a line half-written by a crash, so the next op is not glued to it", async () => {
+    const outbox = `${path}.outbox.ndjson`;
+    writeFileSync(outbox, '{"type":"event","opId":"half-writ');
+    const tracker = await open();
+    lockStore();
+    const req = await tracker.createRequest({ userId: "u" });
+    expect(readFileSync(outbox, "utf8").split("\n")[0]).toContain(req.id);
+    unlockStore();
+    expect(await tracker.replayOutbox()).toBe(true);
+    expect((await tracker.getRequest(req))?.status).toBe("pending");
+    await tracker.close();
   });
 
   it('with onStoreError: "throw", rejects with StoreUnavailableError and keeps no outbox', async () => {

@@ -36,6 +36,8 @@ interface Candidate {
 export class SqliteQueue {
   private readonly nextInLane: Database.Statement;
   private readonly nextOfKindInLane: Database.Statement;
+  private readonly nextOfTenantInLane: Database.Statement;
+  private readonly nextOfTenantKindInLane: Database.Statement;
   private readonly selectRow: Database.Statement;
   private readonly selectStages: Database.Statement;
   private readonly selectCosts: Database.Statement;
@@ -56,6 +58,12 @@ export class SqliteQueue {
     this.nextInLane = db.prepare(`${pick} WHERE ${pending} AND lane = ? ${order}`);
     this.nextOfKindInLane = db.prepare(
       `${pick} WHERE ${pending} AND kind = ? AND lane = ? ${order}`,
+    );
+    this.nextOfTenantInLane = db.prepare(
+      `${pick} WHERE ${pending} AND tenant_id = ? AND lane = ? ${order}`,
+    );
+    this.nextOfTenantKindInLane = db.prepare(
+      `${pick} WHERE ${pending} AND tenant_id = ? AND kind = ? AND lane = ? ${order}`,
     );
     this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
     this.selectStages = db.prepare(
@@ -90,7 +98,7 @@ export class SqliteQueue {
 
   /** The best pending request (lane, then earliest deadline, then oldest) becomes running. */
   private claim(op: ClaimOp): Request | null {
-    const candidate = this.best(op.kinds);
+    const candidate = this.best(op.kinds, op.tenantId ?? null);
     if (!candidate) return null;
     const started = this.writer.apply({
       type: "transition",
@@ -110,10 +118,10 @@ export class SqliteQueue {
     return { ...record, stages, costs };
   }
 
-  private best(kinds: string[] | null): Candidate | null {
+  private best(kinds: string[] | null, tenantId: string | null): Candidate | null {
     for (const lane of LANES) {
       let best: Candidate | null = null;
-      for (const candidate of this.candidates(lane, kinds)) {
+      for (const candidate of this.candidates(lane, kinds, tenantId)) {
         if (
           !best ||
           candidate.deadlineKey < best.deadlineKey ||
@@ -127,14 +135,24 @@ export class SqliteQueue {
     return null;
   }
 
-  private *candidates(lane: Lane, kinds: string[] | null): Generator<Candidate> {
+  private *candidates(
+    lane: Lane,
+    kinds: string[] | null,
+    tenantId: string | null,
+  ): Generator<Candidate> {
     if (kinds === null) {
-      const found = this.nextInLane.get(lane) as Candidate | undefined;
+      const found = (
+        tenantId === null ? this.nextInLane.get(lane) : this.nextOfTenantInLane.get(tenantId, lane)
+      ) as Candidate | undefined;
       if (found) yield found;
       return;
     }
     for (const kind of kinds) {
-      const found = this.nextOfKindInLane.get(kind, lane) as Candidate | undefined;
+      const found = (
+        tenantId === null
+          ? this.nextOfKindInLane.get(kind, lane)
+          : this.nextOfTenantKindInLane.get(tenantId, kind, lane)
+      ) as Candidate | undefined;
       if (found) yield found;
     }
   }

@@ -9,15 +9,18 @@ import type {
   Request,
   RequestEvent,
   RequestFilter,
+  ApiKey,
   RequestRecord,
-  RequestStatus,
+  RequestScope,
 } from "../../core/types.js";
 import { SQLITE_MIGRATIONS } from "../migrations/sqlite.js";
 import {
+  type ApiKeyRow,
   type CostRow,
   type EventRow,
   type RequestRow,
   type StageRow,
+  toApiKey,
   toCost,
   toEvent,
   toRequestRecord,
@@ -25,6 +28,7 @@ import {
 } from "../rows.js";
 import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../store.js";
 import { migrateSqlite } from "./migrate.js";
+import { SqliteAnalytics } from "./sqlite-analytics.js";
 import { SqliteQueue } from "./sqlite-queue.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 
@@ -48,6 +52,7 @@ const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|
 /** The embedded driver: one SQLite file (or ":memory:") through better-sqlite3. */
 export class SqliteStore implements Store {
   readonly driver = "sqlite" as const;
+  readonly analytics: SqliteAnalytics;
   readonly db: Database.Database;
   private readonly writer: SqliteWriter;
   private readonly queue: SqliteQueue;
@@ -64,6 +69,7 @@ export class SqliteStore implements Store {
     this.db.pragma("foreign_keys = OFF");
     migrateSqlite(this.db, SQLITE_MIGRATIONS, (options.now ?? Date.now)());
     this.writer = new SqliteWriter(this.db);
+    this.analytics = new SqliteAnalytics(this.db);
 
     // Fast path: ops run straight in the batch transaction, because the writer reports
     // domain errors before writing anything. Only an unexpected exception could leave an op
@@ -71,14 +77,27 @@ export class SqliteStore implements Store {
     // failing op leaves nothing behind while the others commit. (Savepoints on every op cost
     // about a fifth of ingest throughput: bench/ingest.)
     this.queue = new SqliteQueue(this.db, this.writer);
-    const applyDirect = (op: AnyOp): OpResult =>
-      isQueueOp(op) ? { ok: true, queue: this.queue.apply(op) } : this.writer.apply(op);
+    const applyDirect = (op: AnyOp): OpResult => {
+      this.writer.takeChanges(); // drop what a rolled-back attempt may have left
+      const result: OpResult = isQueueOp(op)
+        ? { ok: true, queue: this.queue.apply(op) }
+        : this.writer.apply(op);
+      const changes = this.writer.takeChanges();
+      return result.ok && changes.length > 0 ? { ...result, changes } : result;
+    };
     const applyOne = this.db.transaction(applyDirect);
+    // Rollups change in the same transaction as the rows they summarize.
     const run = (ops: readonly AnyOp[], dedupe: boolean, one: (op: AnyOp) => OpResult) =>
-      ops.map((op): OpResult =>
-        dedupe && !isQueueOp(op) && !this.writer.markApplied(op.opId, op.at)
-          ? { ok: true, duplicate: true }
-          : one(op),
+      this.writer.rollups.within(() =>
+        ops.map((op): OpResult => {
+          if (isQueueOp(op) || !(dedupe || op.dedupe)) return one(op);
+          if (!this.writer.markApplied(op.opId, op.at)) return { ok: true, duplicate: true };
+          const result = one(op);
+          // A refused op changed nothing: forget its id, so a resend is judged again (and
+          // answered with its error) instead of passing as an applied duplicate.
+          if (!result.ok) this.writer.unmarkApplied(op.opId);
+          return result;
+        }),
       );
     const fast = this.db.transaction((ops: readonly AnyOp[], dedupe: boolean) =>
       run(ops, dedupe, applyDirect),
@@ -103,7 +122,11 @@ export class SqliteStore implements Store {
     };
   }
 
-  async apply(ops: readonly AnyOp[], options: { dedupe?: boolean } = {}): Promise<OpResult[]> {
+  async apply(
+    ops: readonly AnyOp[],
+    options: { dedupe?: boolean; changes?: boolean } = {},
+  ): Promise<OpResult[]> {
+    this.writer.captureChanges = options.changes ?? false;
     return this.applyBatch(ops, options.dedupe ?? false);
   }
 
@@ -125,6 +148,7 @@ export class SqliteStore implements Store {
     const ids = this.prepare("SELECT id FROM requests WHERE created_at < ? LIMIT ?").pluck();
     const inIds = "IN (SELECT value FROM json_each(?))";
     const purgeBatch = this.db.transaction((batch: string) => {
+      this.writer.rollups.within(() => this.writer.rollups.forget(JSON.parse(batch) as string[]));
       counts.stages += this.prepare(`DELETE FROM stages WHERE request_id ${inIds}`).run(
         batch,
       ).changes;
@@ -164,11 +188,49 @@ export class SqliteStore implements Store {
     return { ...toRequestRecord(row), stages: stages.map(toStage), costs: costs.map(toCost) };
   }
 
-  async getStatus(id: string): Promise<RequestStatus | null> {
-    const status = this.prepare("SELECT status FROM requests WHERE id = ? AND deleted_at IS NULL")
-      .pluck()
-      .get(id) as RequestStatus | undefined;
-    return status ?? null;
+  async getScope(id: string): Promise<RequestScope | null> {
+    const scope = this.prepare(
+      `SELECT status, tenant_id AS tenantId, kind FROM requests
+      WHERE id = ? AND deleted_at IS NULL`,
+    ).get(id) as RequestScope | undefined;
+    return scope ?? null;
+  }
+
+  async saveApiKey(key: ApiKey & { hash: string }): Promise<void> {
+    this.prepare(
+      `INSERT INTO api_keys (id, name, hash, role, tenant_id, created_at, revoked_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      key.id,
+      key.name,
+      key.hash,
+      key.role,
+      key.tenantId,
+      key.createdAt.getTime(),
+      key.revokedAt?.getTime() ?? null,
+    );
+  }
+
+  async findApiKey(hash: string): Promise<ApiKey | null> {
+    const row = this.prepare("SELECT * FROM api_keys WHERE hash = ?").get(hash) as
+      ApiKeyRow | undefined;
+    return row ? toApiKey(row) : null;
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    const rows = this.prepare(
+      "SELECT * FROM api_keys ORDER BY created_at, id",
+    ).all() as ApiKeyRow[];
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, at: number): Promise<boolean> {
+    return (
+      this.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(
+        at,
+        id,
+      ).changes === 1
+    );
   }
 
   async getEvents(id: string): Promise<RequestEvent[]> {
@@ -222,8 +284,10 @@ export class SqliteStore implements Store {
     if (filter.cursor !== undefined) {
       const position = decodeCursor(filter.cursor);
       if (!position) throw new ValidationError("cursor", "is not a cursor this server issued");
-      pageWhere.push("(created_at < ? OR (created_at = ? AND id < ?))");
-      pageParams.push(position.createdAt, position.createdAt, position.id);
+      // A row value, so SQLite seeks straight to the cursor in the (…, created_at, id) index:
+      // page 1,000 costs what page 1 does.
+      pageWhere.push("(created_at, id) < (?, ?)");
+      pageParams.push(position.createdAt, position.id);
     }
     const sql = `SELECT * FROM requests${clause(pageWhere)}
       ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`;

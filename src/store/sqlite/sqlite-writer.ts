@@ -8,6 +8,7 @@ import {
   planTransition,
 } from "../../core/lifecycle.js";
 import type {
+  ChangeEvent,
   CostOp,
   CreateOp,
   DeleteOp,
@@ -22,12 +23,13 @@ import type {
 } from "../../core/ops.js";
 import type { RequestStatus, Severity } from "../../core/types.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
+import { SqliteRollups } from "./sqlite-rollups.js";
 
 const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS startedAt,
   completed_at AS completedAt, queue_ms AS queueMs, duration_ms AS durationMs, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, worker_id AS workerId,
   lease_expires_at AS leaseExpiresAt, lease_ms AS leaseMs, result, error_message AS errorMessage,
-  error_stage AS errorStage, error_details AS errorDetails`;
+  error_stage AS errorStage, error_details AS errorDetails, tenant_id AS tenantId, kind`;
 
 const SEVERITY_OF: Partial<Record<RequestStatus, Severity>> = {
   failed: "error",
@@ -35,8 +37,16 @@ const SEVERITY_OF: Partial<Record<RequestStatus, Severity>> = {
   cancelled: "warning",
 };
 
+/** Who a request belongs to, carried by every change event. */
+interface Scope {
+  tenantId: string | null;
+  kind: string | null;
+}
+
+type ScopedState = LifecycleState & Scope;
+
 /** The request's status with the latest attempt of one of its stages (nulls when none). */
-interface StageState {
+interface StageState extends Scope {
   status: RequestStatus;
   stageStatus: string | null;
   attempt: number;
@@ -56,14 +66,22 @@ export class SqliteWriter {
   private readonly insertStage: Database.Statement;
   private readonly finishStage: Database.Statement;
   private readonly insertEvent: Database.Statement;
+  private readonly selectScope: Database.Statement;
+  private changes: ChangeEvent[] = [];
+  /** Change events cost a little per op; they are recorded only while someone listens. */
+  captureChanges = false;
   private readonly insertEventIfExists: Database.Statement;
   private readonly insertCost: Database.Statement;
   private readonly addCost: Database.Statement;
   private readonly incrementCounter: Database.Statement;
   private readonly recordOp: Database.Statement;
+  private readonly forgetOp: Database.Statement;
   private readonly markDeleted: Database.Statement;
+  /** Stats rollups, updated from hooks at the end of each change (see sqlite-rollups.ts). */
+  readonly rollups: SqliteRollups;
 
   constructor(db: Database.Database) {
+    this.rollups = new SqliteRollups(db);
     this.insertRequest = db.prepare(`INSERT INTO requests (id, status, priority, lane, user_id,
       channel_id, tenant_id, session_id, kind, source, tags, initial_message, input, intent,
       entities, parent_id, correlation_id, max_attempts, timeout_ms, deadline_at, created_at,
@@ -95,7 +113,8 @@ export class SqliteWriter {
     this.failRunningStages = db.prepare(`UPDATE stages SET status = 'failed', completed_at = @at,
       duration_ms = @at - started_at, error_message = @message, retryable = @retryable
       WHERE request_id = @id AND status = 'running'`);
-    this.selectStageState = db.prepare(`SELECT r.status AS status, s.status AS stageStatus,
+    this.selectStageState = db.prepare(`SELECT r.status AS status, r.tenant_id AS tenantId,
+      r.kind AS kind, s.status AS stageStatus,
       s.attempt AS attempt, s.started_at AS startedAt
       FROM requests r LEFT JOIN stages s ON s.request_id = r.id AND s.name = ?
       WHERE r.id = ? AND r.deleted_at IS NULL ORDER BY s.attempt DESC LIMIT 1`);
@@ -107,21 +126,26 @@ export class SqliteWriter {
       WHERE request_id = @id AND name = @name AND attempt = @attempt`);
     this.insertEvent = db.prepare(`INSERT INTO events (request_id, ts, type, stage, severity,
       message, data) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.selectScope = db.prepare(`SELECT status, tenant_id AS tenantId, kind FROM requests
+      WHERE id = ? AND deleted_at IS NULL`);
     this.insertEventIfExists = db.prepare(`INSERT INTO events (request_id, ts, type, stage,
-      severity, message, data) SELECT ?, ?, ?, ?, ?, ?, ?
-      WHERE EXISTS (SELECT 1 FROM requests WHERE id = ? AND deleted_at IS NULL)`);
+      severity, message, data) SELECT @requestId, @at, @eventType, @stage, @severity, @message,
+      @data WHERE EXISTS (SELECT 1 FROM requests WHERE id = @requestId AND deleted_at IS NULL)`);
     this.insertCost = db.prepare(`INSERT INTO costs (request_id, ts, service, amount_micros,
       usage, stage) VALUES (?, ?, ?, ?, ?, ?)`);
     this.addCost = db.prepare(`UPDATE requests SET cost_micros = cost_micros + ?, updated_at = ?
-      WHERE id = ? AND deleted_at IS NULL`);
+      WHERE id = ? AND deleted_at IS NULL RETURNING status, tenant_id AS tenantId, kind`);
     // Counter names are validated as snake_case before they get here, so the JSON path is safe.
     this.incrementCounter = db.prepare(`UPDATE requests SET
       counters = json_set(counters, '$.' || @counter,
         coalesce(json_extract(counters, '$.' || @counter), 0) + @by),
-      updated_at = @at WHERE id = @id AND deleted_at IS NULL`);
+      updated_at = @at WHERE id = @id AND deleted_at IS NULL
+      RETURNING status, tenant_id AS tenantId, kind`);
     this.markDeleted = db.prepare(
-      "UPDATE requests SET deleted_at = @at, updated_at = @at WHERE id = @id AND deleted_at IS NULL",
+      `UPDATE requests SET deleted_at = @at, updated_at = @at WHERE id = @id AND deleted_at IS NULL
+      RETURNING status, tenant_id AS tenantId, kind`,
     );
+    this.forgetOp = db.prepare("DELETE FROM applied_ops WHERE op_id = ?");
     this.recordOp = db.prepare(
       "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
     );
@@ -130,6 +154,10 @@ export class SqliteWriter {
   /** Records `opId` as applied; false when it already was (the op must be skipped). */
   markApplied(opId: string, at: number): boolean {
     return this.recordOp.run(opId, at).changes === 1;
+  }
+
+  unmarkApplied(opId: string): void {
+    this.forgetOp.run(opId);
   }
 
   /**
@@ -144,6 +172,32 @@ export class SqliteWriter {
       if (error instanceof ReqtrackError) return { ok: false, error };
       throw error;
     }
+  }
+
+  /** The change events recorded since the last call; the store attaches them to op results. */
+  takeChanges(): ChangeEvent[] {
+    const taken = this.changes;
+    this.changes = [];
+    return taken;
+  }
+
+  private emit(
+    type: ChangeEvent["type"],
+    requestId: string,
+    scope: Scope & { status: RequestStatus },
+    at: number,
+    data: ChangeEvent["data"],
+  ): void {
+    if (!this.captureChanges) return;
+    this.changes.push({
+      type,
+      requestId,
+      tenantId: scope.tenantId,
+      kind: scope.kind,
+      status: scope.status,
+      at,
+      data,
+    });
   }
 
   private applyOp(op: Op): OpResult {
@@ -170,7 +224,7 @@ export class SqliteWriter {
    * longer running on `workerId` (it finished, or another worker has it): nothing to do.
    */
   requeue(op: RequeueOp): SweepChange | null {
-    const state = this.selectLifecycle.get(op.requestId) as LifecycleState | undefined;
+    const state = this.selectLifecycle.get(op.requestId) as ScopedState | undefined;
     if (!state || state.status !== "running") return null;
     if (op.workerId !== null && state.workerId !== op.workerId) return null;
     const activeStage =
@@ -178,7 +232,9 @@ export class SqliteWriter {
       null;
     const { next } = planRequeue(state, op.at, op.reason, activeStage);
     this.updateLifecycle.run({ ...next, id: op.requestId, at: op.at });
+    this.rollups.requestChanged(op.requestId, state, next);
     const why = op.reason === "released" ? "released by its worker" : LEASE_EXPIRED_MESSAGE;
+    this.rollups.runningStagesFailing(op.requestId, op.at);
     this.failRunningStages.run({ id: op.requestId, at: op.at, message: why, retryable: 1 });
     this.insertEvent.run(
       op.requestId,
@@ -194,6 +250,12 @@ export class SqliteWriter {
         reason: op.reason,
       }),
     );
+    this.emit("request.updated", op.requestId, { ...state, status: next.status }, op.at, {
+      from: "running",
+      to: next.status,
+      reason: op.reason,
+      attempts: next.attempts,
+    });
     return {
       requestId: op.requestId,
       from: "running",
@@ -217,6 +279,11 @@ export class SqliteWriter {
       return { ok: true, duplicate: true, created: toRequestRecord(existing) };
     }
     for (const tag of r.tags) this.insertTag.run(tag, r.id);
+    this.emit("request.created", r.id, { ...r, status: "pending" }, r.createdAt, {
+      userId: r.userId,
+      priority: r.priority,
+      lane: r.lane,
+    });
     this.insertEvent.run(
       r.id,
       r.createdAt,
@@ -226,11 +293,12 @@ export class SqliteWriter {
       "Request created",
       null,
     );
+    this.rollups.requestCreated(r);
     return { ok: true, duplicate: false };
   }
 
   private transition(op: TransitionOp): OpResult {
-    const state = this.selectLifecycle.get(op.requestId) as LifecycleState | undefined;
+    const state = this.selectLifecycle.get(op.requestId) as ScopedState | undefined;
     if (!state) return { ok: false, error: new NotFoundError(op.requestId) };
     const ending = op.to === "failed" || op.to === "timeout" || op.to === "cancelled";
     const activeStage =
@@ -243,8 +311,10 @@ export class SqliteWriter {
       return { ok: true, transition: outcome(state, next, true) };
     }
     this.updateLifecycle.run({ ...next, id: op.requestId, at: op.at });
+    this.rollups.requestChanged(op.requestId, state, next);
     if (!noop) {
       if (ending) {
+        this.rollups.runningStagesFailing(op.requestId, op.at);
         this.failRunningStages.run({
           id: op.requestId,
           at: op.at,
@@ -263,6 +333,14 @@ export class SqliteWriter {
           : `${state.status} -> ${op.to}`,
         JSON.stringify({ from: state.status, to: op.to, attempt: next.attempts }),
       );
+      this.emit("request.updated", op.requestId, { ...state, status: op.to }, op.at, {
+        from: state.status,
+        to: op.to,
+        attempts: next.attempts,
+        workerId: next.workerId,
+        durationMs: next.durationMs,
+        errorMessage: ending ? next.errorMessage : null,
+      });
     }
     return { ok: true, transition: outcome(state, next, noop) };
   }
@@ -299,6 +377,10 @@ export class SqliteWriter {
         `Stage ${op.stage} started`,
         null,
       );
+      this.emit("stage.updated", op.requestId, found, op.at, {
+        stage: op.stage,
+        status: "running",
+      });
       return { ok: true };
     }
 
@@ -326,6 +408,7 @@ export class SqliteWriter {
       errorDetails: toJsonText(failure?.details),
       retryable: failure ? Number(failure.retryable) : null,
     });
+    this.rollups.stageFinished(op.requestId, op.stage, target, durationMs);
     this.insertEvent.run(
       op.requestId,
       op.at,
@@ -335,11 +418,26 @@ export class SqliteWriter {
       failure ? `Stage ${op.stage} failed: ${failure.message}` : `Stage ${op.stage} completed`,
       JSON.stringify(failure ? { durationMs, retryable: failure.retryable } : { durationMs }),
     );
+    this.emit("stage.updated", op.requestId, found, op.at, {
+      stage: op.stage,
+      status: target,
+      durationMs,
+      errorMessage: failure?.message ?? null,
+    });
     return { ok: true };
   }
 
   private event(op: EventOp): OpResult {
-    const inserted = this.insertEventIfExists.run(
+    if (!this.captureChanges) {
+      const inserted = this.insertEventIfExists.run({ ...op, data: toJsonText(op.data) });
+      return inserted.changes === 1
+        ? { ok: true }
+        : { ok: false, error: new NotFoundError(op.requestId) };
+    }
+    const scope = this.selectScope.get(op.requestId) as
+      (Scope & { status: RequestStatus }) | undefined;
+    if (!scope) return { ok: false, error: new NotFoundError(op.requestId) };
+    this.insertEvent.run(
       op.requestId,
       op.at,
       op.eventType,
@@ -347,17 +445,24 @@ export class SqliteWriter {
       op.severity,
       op.message,
       toJsonText(op.data),
-      op.requestId,
     );
-    return inserted.changes === 0
-      ? { ok: false, error: new NotFoundError(op.requestId) }
-      : { ok: true };
+    this.emit("event.logged", op.requestId, scope, op.at, {
+      type: op.eventType,
+      severity: op.severity,
+      message: op.message,
+      stage: op.stage,
+    });
+    return { ok: true };
   }
 
   private cost(op: CostOp): OpResult {
-    if (this.addCost.run(op.amountMicros, op.at, op.requestId).changes === 0) {
-      return { ok: false, error: new NotFoundError(op.requestId) };
-    }
+    const scope = this.addCost.get(op.amountMicros, op.at, op.requestId) as
+      (Scope & { status: RequestStatus }) | undefined;
+    if (!scope) return { ok: false, error: new NotFoundError(op.requestId) };
+    this.emit("request.updated", op.requestId, scope, op.at, {
+      costAddedMicros: op.amountMicros,
+      service: op.service,
+    });
     this.insertCost.run(
       op.requestId,
       op.at,
@@ -366,24 +471,32 @@ export class SqliteWriter {
       toJsonText(op.usage),
       op.stage,
     );
+    this.rollups.costRecorded(op.requestId, op.service, op.amountMicros);
     return { ok: true };
   }
 
   private softDelete(op: DeleteOp): OpResult {
-    if (this.markDeleted.run({ at: op.at, id: op.requestId }).changes === 1) return { ok: true };
+    const scope = this.markDeleted.get({ at: op.at, id: op.requestId }) as
+      (Scope & { status: RequestStatus }) | undefined;
+    if (scope) {
+      this.emit("request.updated", op.requestId, scope, op.at, { deleted: true });
+      return { ok: true };
+    }
     // Deleting twice is a no-op; deleting what never existed is not.
     const exists = this.selectRow.get(op.requestId) !== undefined;
     return exists ? { ok: true } : { ok: false, error: new NotFoundError(op.requestId) };
   }
 
   private increment(op: IncrementOp): OpResult {
-    const changed = this.incrementCounter.run({
+    const scope = this.incrementCounter.get({
       id: op.requestId,
       counter: op.counter,
       by: op.by,
       at: op.at,
-    }).changes;
-    return changed === 0 ? { ok: false, error: new NotFoundError(op.requestId) } : { ok: true };
+    }) as (Scope & { status: RequestStatus }) | undefined;
+    if (!scope) return { ok: false, error: new NotFoundError(op.requestId) };
+    this.emit("request.updated", op.requestId, scope, op.at, { counter: op.counter, by: op.by });
+    return { ok: true };
   }
 }
 

@@ -1,0 +1,65 @@
+import { GRAIN_MS, type TimeRange } from "../store/analytics-store.js";
+
+/**
+ * Calendar arithmetic, all in UTC: days start at 00:00Z, weeks are ISO weeks (Monday
+ * 00:00Z), months are calendar months. Stats windows are whole rollup buckets, so a figure
+ * never depends on how far into the current hour the clock happens to be.
+ */
+export type CalendarBucket = "day" | "week" | "month";
+
+const HOUR = GRAIN_MS.hour;
+const DAY = GRAIN_MS.day;
+
+export function floorTo(ms: number, grainMs: number): number {
+  return Math.floor(ms / grainMs) * grainMs;
+}
+
+/** Start of the day, ISO week or month holding `ms`. */
+export function calendarStart(ms: number, bucket: CalendarBucket): number {
+  const day = floorTo(ms, DAY);
+  if (bucket === "day") return day;
+  if (bucket === "week") {
+    // getUTCDay: Sunday 0 ... Saturday 6; ISO weeks start on Monday.
+    const sinceMonday = (new Date(day).getUTCDay() + 6) % 7;
+    return day - sinceMonday * DAY;
+  }
+  const d = new Date(day);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+/** Start of the bucket after the one starting at `start`. */
+export function calendarNext(start: number, bucket: CalendarBucket): number {
+  if (bucket === "day") return start + DAY;
+  if (bucket === "week") return start + 7 * DAY;
+  const d = new Date(start);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+/** Every bucket start from the one holding `from` up to (not including) `to`. */
+export function calendarStarts(range: TimeRange, bucket: CalendarBucket): number[] {
+  const starts: number[] = [];
+  for (let s = calendarStart(range.from, bucket); s < range.to; s = calendarNext(s, bucket)) {
+    starts.push(s);
+  }
+  return starts;
+}
+
+/** "24h" -> 24, "7d" -> 168. The format is checked by the input schema. */
+export function windowHours(window: string): number {
+  const amount = Number.parseInt(window, 10);
+  return window.endsWith("d") ? amount * 24 : amount;
+}
+
+/**
+ * The last `hours` whole hours, the current one included: [start of the hour `hours - 1`
+ * hours ago, end of the current hour). A "24h" window at 12:20 covers 13:00 yesterday to 13:00.
+ */
+export function hourWindow(now: number, hours: number): TimeRange {
+  const to = floorTo(now, HOUR) + HOUR;
+  return { from: to - hours * HOUR, to };
+}
+
+/** [from, to) widened to whole UTC days. */
+export function dayRange(from: number, to: number): TimeRange {
+  return { from: floorTo(from, DAY), to: Math.ceil(to / DAY) * DAY };
+}

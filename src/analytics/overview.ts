@@ -1,0 +1,60 @@
+import type { Lane } from "../core/types.js";
+import { type AnalyticsStore, emptyTotals, mergeTotals } from "../store/analytics-store.js";
+import { hourWindow, windowHours } from "./buckets.js";
+import { failureRatePct, percentiles, type StatusCounts, terminal, usd } from "./figures.js";
+
+/** The global dashboard (seed 001): the window's requests, and what is live right now. */
+export interface Overview {
+  /** As asked, e.g. "24h". */
+  window: string;
+  /** The whole hours covered: [from, to), the current hour included. */
+  from: Date;
+  to: Date;
+  /** Requests created in the window (soft-deleted ones included). */
+  total: number;
+  countsByStatus: StatusCounts;
+  /** (failed + timeout) / terminal requests, in percent; null when none has ended. */
+  failureRatePct: number | null;
+  /** Durations of completed requests, each percentile within 1 %. */
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  /** Time from creation to start, of requests that started. */
+  queueMs: { p50: number | null; p95: number | null };
+  /** Terminal requests per minute of the window. */
+  throughputPerMin: number;
+  /** Running now (whenever created). */
+  active: number;
+  /** Pending now, per lane. */
+  queueDepthByLane: Record<Lane, number>;
+  costUsd: number;
+}
+
+/** Computes the overview for `window` ending with the current hour of `now`. */
+export async function overview(
+  store: AnalyticsStore,
+  input: { window: string; tenantId?: string | undefined },
+  now: number,
+): Promise<Overview> {
+  const hours = windowHours(input.window);
+  const range = hourWindow(now, hours);
+  const scope = input.tenantId !== undefined ? { tenantId: input.tenantId } : {};
+  const [series, live] = await Promise.all([
+    store.requestSeries(range, "hour", scope),
+    store.live(scope),
+  ]);
+  const totals = emptyTotals();
+  for (const point of series) mergeTotals(totals, point.totals);
+  return {
+    window: input.window,
+    from: new Date(range.from),
+    to: new Date(range.to),
+    total: totals.requests,
+    countsByStatus: totals.byStatus,
+    failureRatePct: failureRatePct(totals.byStatus),
+    latencyMs: percentiles(totals.latency, [50, 95, 99]),
+    queueMs: percentiles(totals.queue, [50, 95]),
+    throughputPerMin: terminal(totals.byStatus) / (hours * 60),
+    active: live.running,
+    queueDepthByLane: live.pendingByLane,
+    costUsd: usd(totals.costMicros),
+  };
+}

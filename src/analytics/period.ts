@@ -1,0 +1,23 @@
+import { ValidationError } from "../core/errors.js";
+import { GRAIN_MS, type TimeRange } from "../store/analytics-store.js";
+import { dayRange } from "./buckets.js";
+
+const DEFAULT_DAYS = 30;
+
+/**
+ * The whole UTC days a report covers: `from`'s day up to the end of `to`'s day. Without
+ * `to`, up to the end of today; without `from`, the 30 days ending there.
+ */
+export function reportPeriod(
+  from: number | undefined,
+  to: number | undefined,
+  now: number,
+): TimeRange {
+  if (from !== undefined && to !== undefined && from >= to) {
+    throw new ValidationError("to", "must be after from");
+  }
+  const end = dayRange(to ?? now, to ?? now).to;
+  const start = from !== undefined ? dayRange(from, from).from : end - DEFAULT_DAYS * GRAIN_MS.day;
+  if (start >= end) throw new ValidationError("from", "must be before to");
+  return { from: start, to: end };
+}

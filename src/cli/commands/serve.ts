@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { createTracker } from "../../tracker/create-tracker.js";
+import { serve } from "../../server/serve.js";
+import { startDemoTrickle } from "./demo-trickle.js";
+
+/** `reqtrack serve`: the HTTP API on one tracker, with graceful shutdown on SIGTERM/SIGINT. */
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("Run the HTTP API, live stream, metrics and OpenAPI docs")
+    .option(
+      "--storage <path>",
+      "SQLite file (or postgres:// URL)",
+      process.env.REQTRACK_STORAGE ?? "data/reqtrack.db",
+    )
+    .option("--host <host>", "address to bind", process.env.HOST ?? "127.0.0.1")
+    .option("--port <port>", "port to listen on", process.env.PORT ?? "7600")
+    .option("--demo", "feed a steady trickle of realistic demo requests")
+    .action(async (options: { storage: string; host: string; port: string; demo?: boolean }) => {
+      const port = Number(options.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new Error(`--port must be a port number, not ${options.port}`);
+      }
+      const tracker = await createTracker({ storage: options.storage });
+      const server = await serve({ tracker, host: options.host, port }).catch(
+        async (error: unknown) => {
+          await tracker.close();
+          throw error;
+        },
+      );
+      const demo = options.demo ? startDemoTrickle(tracker) : null;
+      const say = (line: string) => process.stderr.write(`${line}\n`);
+      say(`reqtrack listening on ${server.url}  (storage: ${options.storage})`);
+      say(`  API docs:   ${server.url}/docs`);
+      say(`  live:       curl -N ${server.url}/api/v1/stream`);
+      say(`  metrics:    ${server.url}/metrics`);
+      if (server.open) {
+        say("  No API key exists: the API is open and bound to this machine only.");
+        say(`  Create a key: npx reqtrack keys create --role admin --storage ${options.storage}`);
+      }
+      if (demo) say("  Demo: a trickle of made-up requests across three tenants is running.");
+      const stop = async (signal: string) => {
+        say(`${signal}: shutting down (draining requests, flushing writes)`);
+        await demo?.stop();
+        await server.close();
+        process.exit(0);
+      };
+      process.once("SIGTERM", () => void stop("SIGTERM"));
+      process.once("SIGINT", () => void stop("SIGINT"));
+    });
+}

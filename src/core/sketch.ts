@@ -1,0 +1,162 @@
+/**
+ * A mergeable latency sketch (DDSketch-style log histogram). A value v > 0 lands in bucket
+ * ceil(log_gamma(v)) with gamma = (1 + a) / (1 - a), and every bucket answers with the one
+ * number that is within `a` of anything it holds, so each quantile is within
+ * SKETCH_RELATIVE_ACCURACY (1 %) of the exact nearest-rank value. Sketches add and subtract
+ * bucket by bucket, which is what lets rollups keep one per time bucket, update it in the
+ * writer's transaction (a retried request takes its duration back out), and merge any range
+ * of buckets at query time.
+ *
+ * Pure and I/O-free: the store drivers persist it with `toBytes` and `fromBytes`.
+ */
+export const SKETCH_RELATIVE_ACCURACY = 0.01;
+
+const GAMMA = (1 + SKETCH_RELATIVE_ACCURACY) / (1 - SKETCH_RELATIVE_ACCURACY);
+const LOG_GAMMA = Math.log(GAMMA);
+// Key 0 holds zeros (and negative durations from a clock that moved back); key k >= 1 holds
+// (gamma^(k-2), gamma^(k-1)]. Values are clamped to 2^53, so keys stay below 2^16.
+const MAX_VALUE = 2 ** 53;
+const ENTRY_BYTES = 6;
+
+// One value usually goes into several sketches in a row (one per rollup level): remember the
+// last key rather than take its logarithm again each time.
+let lastValue = Number.NaN;
+let lastKey = 0;
+
+/** The bucket key of `value`. */
+export function sketchKey(value: number): number {
+  if (value === lastValue) return lastKey;
+  const key =
+    value > 0 ? Math.max(1, 1 + Math.ceil(Math.log(Math.min(value, MAX_VALUE)) / LOG_GAMMA)) : 0;
+  lastValue = value;
+  lastKey = key;
+  return key;
+}
+
+/** The value a bucket answers with: within the relative accuracy of everything in it. */
+export function sketchValue(key: number): number {
+  return key === 0 ? 0 : (2 * GAMMA ** (key - 1)) / (GAMMA + 1);
+}
+
+/** Counts per bucket key. Counts may go negative only while a sketch is used as a delta. */
+export class Sketch {
+  private readonly counts = new Map<number, number>();
+
+  /** Adds `n` occurrences of `value` (negative `n` removes them). */
+  add(value: number, n = 1): this {
+    return this.addKey(sketchKey(value), n);
+  }
+
+  /** Adds (sign 1) or subtracts (sign -1) every bucket of `other`. */
+  merge(other: Sketch, sign: 1 | -1 = 1): this {
+    for (const [key, n] of other.counts) this.addKey(key, sign * n);
+    return this;
+  }
+
+  /** Merges a sketch stored with `toBytes` without building it first. */
+  mergeBytes(bytes: Uint8Array | null | undefined): this {
+    if (!bytes) return this;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let at = 0; at + ENTRY_BYTES <= bytes.byteLength; at += ENTRY_BYTES) {
+      this.addKey(view.getUint16(at, true), view.getInt32(at + 2, true));
+    }
+    return this;
+  }
+
+  /** How many values the sketch holds. */
+  get count(): number {
+    let total = 0;
+    for (const n of this.counts.values()) total += n;
+    return total;
+  }
+
+  get isEmpty(): boolean {
+    return this.counts.size === 0;
+  }
+
+  /**
+   * The nearest-rank `percent`-th percentile (rank ceil(percent / 100 * count), from 1), within
+   * 1 % of the exact one; null for an empty sketch. Percents are integers so that the rank is
+   * exact: 95 * 20 / 100 is 19, where 0.95 * 20 rounds up to 19.000000000000004.
+   */
+  percentile(percent: number): number | null {
+    const total = this.count;
+    if (total <= 0) return null;
+    const rank = Math.max(1, Math.ceil((percent * total) / 100));
+    let seen = 0;
+    for (const key of [...this.counts.keys()].sort((a, b) => a - b)) {
+      seen += this.counts.get(key) ?? 0;
+      if (seen >= rank) return sketchValue(key);
+    }
+    return null;
+  }
+
+  /** Buckets as [key, count] pairs in key order. */
+  entries(): [number, number][] {
+    return [...this.counts.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Compact storage: 6 bytes per non-empty bucket; null when empty. */
+  toBytes(): Buffer | null {
+    if (this.counts.size === 0) return null;
+    const entries = this.entries();
+    const bytes = Buffer.allocUnsafe(entries.length * ENTRY_BYTES);
+    entries.forEach(([key, n], i) => {
+      bytes.writeUInt16LE(key, i * ENTRY_BYTES);
+      bytes.writeInt32LE(n, i * ENTRY_BYTES + 2);
+    });
+    return bytes;
+  }
+
+  static fromBytes(bytes: Uint8Array | null | undefined): Sketch {
+    return new Sketch().mergeBytes(bytes);
+  }
+
+  private addKey(key: number, n: number): this {
+    if (n === 0) return this;
+    const next = (this.counts.get(key) ?? 0) + n;
+    if (next === 0) this.counts.delete(key);
+    else this.counts.set(key, next);
+    return this;
+  }
+}
+
+/**
+ * Sum of two stored sketches, as stored (null when empty); used by SQL upserts to merge a
+ * delta into a rollup row. Both are sorted by key, so this is one linear merge of the bytes.
+ */
+export function mergeSketchBytes(
+  a: Uint8Array | null | undefined,
+  b: Uint8Array | null | undefined,
+): Buffer | null {
+  if (!a || a.byteLength === 0) return b && b.byteLength > 0 ? Buffer.from(b) : null;
+  if (!b || b.byteLength === 0) return Buffer.from(a);
+  const x = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const y = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const out = Buffer.allocUnsafe(x.length + y.length);
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  const put = (key: number, count: number) => {
+    if (count === 0) return;
+    out.writeUInt16LE(key, n);
+    out.writeInt32LE(count, n + 2);
+    n += ENTRY_BYTES;
+  };
+  while (i < x.length || j < y.length) {
+    const kx = i < x.length ? x.readUInt16LE(i) : Infinity;
+    const ky = j < y.length ? y.readUInt16LE(j) : Infinity;
+    if (kx === ky) {
+      put(kx, x.readInt32LE(i + 2) + y.readInt32LE(j + 2));
+      i += ENTRY_BYTES;
+      j += ENTRY_BYTES;
+    } else if (kx < ky) {
+      put(kx, x.readInt32LE(i + 2));
+      i += ENTRY_BYTES;
+    } else {
+      put(ky, y.readInt32LE(j + 2));
+      j += ENTRY_BYTES;
+    }
+  }
+  return n === 0 ? null : out.subarray(0, n);
+}

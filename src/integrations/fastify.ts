@@ -1,0 +1,67 @@
+import type { FastifyPluginCallback, FastifyRequest } from "fastify";
+import type { Tracker } from "../tracker/tracker.js";
+import {
+  firstHeader,
+  HttpTracking,
+  type HttpTrackingOptions,
+  type TrackedCall,
+} from "./http-core.js";
+
+export type { HttpExtractor, HttpRequestInfo, HttpTrackingOptions } from "./http-core.js";
+export type { RouteTable } from "./route-table.js";
+
+/** Options of the Fastify plugin: the tracker, plus the shared HTTP options. */
+export interface FastifyTrackingOptions extends HttpTrackingOptions {
+  tracker: Tracker;
+}
+
+const calls = new WeakMap<FastifyRequest, TrackedCall>();
+
+/**
+ * Fastify plugin: tracks every `/api` call as a request (id, kind, tenant, status code,
+ * processing time, costs, error on 5xx) and runs its handler in the request scope. Its hooks
+ * apply to the whole app, like a `fastify-plugin` plugin.
+ *
+ * @example
+ * await app.register(reqtrack, { tracker, routes: { "POST /api/chat": "chat_message" } });
+ */
+export const reqtrack: FastifyPluginCallback<FastifyTrackingOptions> = (app, options, done) => {
+  const core = new HttpTracking(options.tracker, options);
+  app.addHook("onRequest", (request, reply, next) => {
+    const call = core.begin({
+      method: request.method,
+      path: request.url,
+      route: request.routeOptions.url ?? null,
+      params: request.params as Record<string, unknown>,
+      header: (name) => firstHeader(request.headers[name]),
+    });
+    if (!call) return next();
+    calls.set(request, call);
+    reply.header("x-request-id", call.id);
+    call.run(next);
+  });
+  // The body parser calls back from stream events, outside the scope: step back in.
+  app.addHook("preValidation", (request, _reply, next) => {
+    const call = calls.get(request);
+    return call ? call.resume(next) : next();
+  });
+  app.addHook("onError", (request, _reply, error, next) => {
+    calls.get(request)?.fail(error);
+    next();
+  });
+  app.addHook("onResponse", (request, reply, next) => {
+    calls.get(request)?.end(reply.statusCode);
+    next();
+  });
+  app.addHook("onRequestAbort", (request, next) => {
+    calls.get(request)?.abort();
+    next();
+  });
+  done();
+};
+
+// What fastify-plugin sets: register the hooks on the parent instead of an encapsulated child.
+Object.assign(reqtrack, {
+  [Symbol.for("skip-override")]: true,
+  [Symbol.for("fastify.display-name")]: "reqtrack",
+});

@@ -1,0 +1,117 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { Logger } from "../context/logger.js";
+import { ReqtrackError } from "../core/errors.js";
+import type { Tracker } from "../tracker/tracker.js";
+import { authenticate } from "./auth.js";
+import { errorHandler } from "./errors.js";
+import { ServerMetrics } from "./metrics.js";
+import { queueRoutes } from "./routes/queue.js";
+import { requestRoutes } from "./routes/requests.js";
+import { streamRoutes } from "./routes/stream.js";
+import { SseHub } from "./sse.js";
+
+export interface AppOptions {
+  tracker: Tracker;
+  /**
+   * Without keys the API is open (every caller is admin). `serve` allows that only on
+   * 127.0.0.1; default: open exactly when no active key exists when the app is built.
+   */
+  open?: boolean;
+  /** Largest accepted request body. Default 1 MiB. */
+  bodyLimit?: number;
+  /** Events kept for `Last-Event-ID` resumes. Default 1000. */
+  streamBuffer?: number;
+  /** SSE keep-alive comment period. Default 15 s. */
+  keepAliveMs?: number;
+  /** Fastify's logger; default: the tracker's logger at warn. */
+  logger?: Logger | false;
+}
+
+/**
+ * Builds the HTTP app (Fastify) on a tracker. It never listens: `serve()` does, and tests
+ * call `app.inject()` or listen on port 0.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { tracker } = options;
+  const open = options.open ?? (await tracker.keys.countActive()) === 0;
+  const app = Fastify({
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    ...(options.logger === false
+      ? {}
+      : {
+          loggerInstance: (options.logger ??
+            tracker.logger.child({ component: "http" }, { level: "warn" })) as FastifyBaseLogger,
+        }),
+    // Request ids are reqtrack's business; Fastify's own stay internal.
+    requestIdHeader: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request) => {
+    throw new ReqtrackError(
+      "RT_ERR_NOT_FOUND",
+      `No route ${request.method} ${request.url.split("?")[0]}`,
+    );
+  });
+  app.decorateRequest("principal", null as never);
+  app.addHook("onRequest", (request) => authenticate(request, tracker, open));
+
+  const metrics = new ServerMetrics(tracker);
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.http.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? "unknown",
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+  const hub = new SseHub(tracker, options.streamBuffer, options.keepAliveMs);
+  app.addHook("onClose", async () => {
+    hub.close();
+    metrics.close();
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: "reqtrack",
+        version: "1",
+        description: "Request tracking for AI-generation pipelines",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  await app.register(requestRoutes, { prefix: "/api/v1", tracker });
+  await app.register(queueRoutes, { prefix: "/api/v1", tracker });
+  await app.register(streamRoutes, { prefix: "/api/v1", hub });
+
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await tracker.store.getScope("readyz-probe");
+    } catch {
+      return reply.status(503).send({ ready: false, degraded: tracker.degraded });
+    }
+    return { ready: true, degraded: tracker.degraded, open };
+  });
+  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+    reply.header("content-type", metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,73 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Tracker } from "../tracker/tracker.js";
+
+/**
+ * Prometheus metrics (prom-client), fed by the tracker's live changes: requests by status
+ * and kind, a duration histogram, queue depth by lane (read at scrape time), costs, and
+ * HTTP request durations. One registry per server, so tests and servers never share one.
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly http: Histogram<"method" | "route" | "status_code">;
+  private readonly unsubscribe: () => void;
+
+  constructor(tracker: Tracker) {
+    collectDefaultMetrics({ register: this.registry, prefix: "reqtrack_process_" });
+    const requests = new Counter({
+      name: "reqtrack_requests_total",
+      help: "Requests entering each status, by kind",
+      labelNames: ["status", "kind"] as const,
+      registers: [this.registry],
+    });
+    const duration = new Histogram({
+      name: "reqtrack_request_duration_seconds",
+      help: "Run time of finished requests (completedAt - startedAt)",
+      labelNames: ["status", "kind"] as const,
+      buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600],
+      registers: [this.registry],
+    });
+    const cost = new Counter({
+      name: "reqtrack_cost_usd_total",
+      help: "Costs recorded, in USD, by service",
+      labelNames: ["service"] as const,
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: "reqtrack_queue_depth",
+      help: "Pending requests by lane",
+      labelNames: ["lane"] as const,
+      registers: [this.registry],
+      async collect() {
+        const depth = await tracker.queueDepth();
+        for (const lane of ["high", "normal", "low"] as const) this.set({ lane }, depth[lane]);
+      },
+    });
+    this.http = new Histogram({
+      name: "reqtrack_http_request_duration_seconds",
+      help: "HTTP request durations by route",
+      labelNames: ["method", "route", "status_code"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [this.registry],
+    });
+    this.unsubscribe = tracker.subscribe((event) => {
+      if (event.type === "request.created") {
+        requests.inc({ status: "pending", kind: event.kind ?? "" });
+      } else if (event.type === "request.updated") {
+        const kind = event.kind ?? "";
+        if (typeof event.data.to === "string") {
+          requests.inc({ status: event.data.to, kind });
+          if (typeof event.data.durationMs === "number") {
+            duration.observe({ status: event.data.to, kind }, event.data.durationMs / 1000);
+          }
+        }
+        if (typeof event.data.costAddedMicros === "number") {
+          cost.inc({ service: String(event.data.service) }, event.data.costAddedMicros / 1_000_000);
+        }
+      }
+    });
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}

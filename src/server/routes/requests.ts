@@ -1,0 +1,166 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { ForbiddenError, NotFoundError } from "../../core/errors.js";
+import { logEventSchema, recordCostSchema } from "../../core/schemas.js";
+import type { Tracker } from "../../tracker/tracker.js";
+import { tenantFilter, visibleScope } from "../auth.js";
+import {
+  createRequestBody,
+  idParams,
+  listQuery,
+  stageBody,
+  stageParams,
+  toEpoch,
+  transitionBody,
+} from "../schemas.js";
+
+/** /api/v1/requests: create, list, detail, soft delete, transitions, stages, events, costs. */
+export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
+  app,
+  { tracker },
+) => {
+  const writer = { role: "writer" as const };
+  const viewer = { role: "viewer" as const };
+
+  app.post(
+    "/requests",
+    { config: writer, schema: { body: createRequestBody, tags: ["requests"] } },
+    async (request, reply) => {
+      const own = request.principal.tenantId;
+      const { deadline, ...body } = request.body;
+      if (own !== null && body.tenantId !== undefined && body.tenantId !== own) {
+        throw new ForbiddenError(`This API key is confined to tenant ${own}`);
+      }
+      const created = await tracker.createRequest({
+        ...body,
+        ...(own !== null ? { tenantId: own } : {}),
+        ...(deadline !== undefined ? { deadline: toEpoch(deadline) } : {}),
+      });
+      return reply.status(201).send(created);
+    },
+  );
+
+  app.get(
+    "/requests",
+    { config: viewer, schema: { querystring: listQuery, tags: ["requests"] } },
+    async (request) => {
+      const q = request.query;
+      return tracker.listRequests({
+        ...q,
+        tenantId: tenantFilter(request.principal, q.tenantId),
+        from: toEpoch(q.from),
+        to: toEpoch(q.to),
+        includeDeleted: q.includeDeleted === "true",
+      });
+    },
+  );
+
+  app.get(
+    "/requests/:id",
+    { config: viewer, schema: { params: idParams, tags: ["requests"] } },
+    async (request) => {
+      const found = await tracker.getRequest(request.params.id);
+      const own = request.principal.tenantId;
+      if (!found || (own !== null && found.tenantId !== own))
+        throw new NotFoundError(request.params.id);
+      return found;
+    },
+  );
+
+  app.delete(
+    "/requests/:id",
+    { config: writer, schema: { params: idParams, tags: ["requests"] } },
+    async (request, reply) => {
+      await visibleScope(tracker, request.principal, request.params.id);
+      await tracker.deleteRequest(request.params.id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    "/requests/:id/transitions",
+    { config: writer, schema: { params: idParams, body: transitionBody, tags: ["requests"] } },
+    async (request) => {
+      const { id } = request.params;
+      await visibleScope(tracker, request.principal, id);
+      const b = request.body;
+      switch (b.to) {
+        case "running":
+          await tracker.startRequest(id, b.workerId);
+          break;
+        case "completed":
+          await tracker.completeRequest(id, b.result);
+          break;
+        case "failed":
+          await tracker.failRequest(id, b.error ?? "failed");
+          break;
+        case "timeout":
+          await tracker.timeoutRequest(id);
+          break;
+        case "cancelled":
+          await tracker.cancelRequest(id, b.reason);
+          break;
+        case "pending":
+          await tracker.retryRequest(id);
+          break;
+      }
+      return tracker.getRequest(id);
+    },
+  );
+
+  app.post(
+    "/requests/:id/stages/:name/:action",
+    {
+      config: writer,
+      schema: {
+        params: stageParams.extend({ action: z.enum(["start", "complete", "fail"]) }),
+        body: stageBody,
+        tags: ["stages"],
+      },
+    },
+    async (request, reply) => {
+      const { id, name, action } = request.params;
+      await visibleScope(tracker, request.principal, id);
+      const body = request.body ?? {};
+      if (action === "start") await tracker.startStage(id, name);
+      else if (action === "complete") await tracker.completeStage(id, name, body.output);
+      else {
+        await tracker.failStage(id, name, {
+          message: body.message ?? "failed",
+          ...(body.details !== undefined ? { details: body.details } : {}),
+          ...(body.retryable !== undefined ? { retryable: body.retryable } : {}),
+        });
+      }
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    "/requests/:id/events",
+    { config: viewer, schema: { params: idParams, tags: ["events"] } },
+    async (request) => {
+      await visibleScope(tracker, request.principal, request.params.id);
+      return { items: await tracker.getEvents(request.params.id) };
+    },
+  );
+
+  app.post(
+    "/requests/:id/events",
+    { config: writer, schema: { params: idParams, body: logEventSchema, tags: ["events"] } },
+    async (request, reply) => {
+      await visibleScope(tracker, request.principal, request.params.id);
+      await tracker.logEvent(request.params.id, request.body);
+      return reply.status(201).send();
+    },
+  );
+
+  app.post(
+    "/requests/:id/costs",
+    { config: writer, schema: { params: idParams, body: recordCostSchema, tags: ["costs"] } },
+    async (request, reply) => {
+      await visibleScope(tracker, request.principal, request.params.id);
+      await tracker.recordCost(request.params.id, request.body);
+      return reply.status(201).send();
+    },
+  );
+};

@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { tenantFilter } from "../auth.js";
+import { streamQuery } from "../schemas.js";
+import type { SseHub } from "../sse.js";
+
+/** GET /api/v1/stream: live changes as Server-Sent Events, filtered, resumable. */
+export const streamRoutes: FastifyPluginAsyncZod<{ hub: SseHub }> = async (app, { hub }) => {
+  app.get(
+    "/stream",
+    { config: { role: "viewer" }, schema: { querystring: streamQuery, tags: ["stream"] } },
+    async (request, reply) => {
+      const q = request.query;
+      const header = request.headers["last-event-id"];
+      const lastEventId =
+        typeof header === "string" && /^\d+$/.test(header) ? Number(header) : null;
+      const tenantId = tenantFilter(request.principal, q.tenantId);
+      reply.hijack();
+      hub.attach(
+        reply.raw,
+        {
+          ...(tenantId !== undefined ? { tenantId } : {}),
+          ...(q.status ? { statuses: q.status } : {}),
+          ...(q.kind ? { kind: q.kind } : {}),
+          ...(q.requestId ? { requestId: q.requestId } : {}),
+        },
+        lastEventId,
+      );
+    },
+  );
+};

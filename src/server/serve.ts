@@ -1,0 +1,62 @@
+import type { FastifyInstance } from "fastify";
+import { ValidationError } from "../core/errors.js";
+import type { Tracker } from "../tracker/tracker.js";
+import { buildApp } from "./app.js";
+
+export interface ServeOptions {
+  tracker: Tracker;
+  host?: string;
+  port?: number;
+  bodyLimit?: number;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  /** True when no API key exists: every caller is admin, and only loopback is bound. */
+  open: boolean;
+  /** Stops accepting, lets in-flight requests finish, then flushes and closes the tracker. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/**
+ * Listens on `host:port` (default 127.0.0.1:7600). With no API key the API is open, so it
+ * refuses any address but loopback until a key exists.
+ */
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const { tracker } = options;
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 7600;
+  const open = (await tracker.keys.countActive()) === 0;
+  if (open && !LOOPBACK.has(host)) {
+    throw new ValidationError(
+      "host",
+      `no API key exists, so the API would be open to anyone on ${host}; create one first ` +
+        "(reqtrack keys create --role admin) or bind 127.0.0.1",
+    );
+  }
+  const app = await buildApp({
+    tracker,
+    open,
+    ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+  });
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const actualPort = typeof address === "object" && address ? address.port : port;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    url,
+    open,
+    close: () => {
+      closing ??= (async () => {
+        await app.close();
+        await tracker.close();
+      })();
+      return closing;
+    },
+  };
+}

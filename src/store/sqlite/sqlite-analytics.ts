@@ -1,0 +1,297 @@
+import type Database from "better-sqlite3";
+import { Sketch } from "../../core/sketch.js";
+import type { Lane, RequestStatus } from "../../core/types.js";
+import {
+  type AnalyticsStore,
+  addRequest,
+  type CostScope,
+  type CostTotals,
+  emptyTotals,
+  GRAIN_MS,
+  type Grain,
+  type LiveCounts,
+  mergeTotals,
+  type PromptCount,
+  type RequestScope,
+  type RequestTotals,
+  type SeriesPoint,
+  type StageScope,
+  type StageTotals,
+  type TimeRange,
+} from "../analytics-store.js";
+import { bucketOf, LEVEL, type RequestLevel, STAGE_LEVELS } from "./rollup-levels.js";
+import { SqliteCosts } from "./sqlite-costs.js";
+
+/** Columns a raw-row filter may use, with the index that serves it. */
+const SCOPE_COLUMNS = {
+  tenantId: "tenant_id",
+  kind: "kind",
+  source: "source",
+  userId: "user_id",
+  channelId: "channel_id",
+} as const satisfies Record<keyof RequestScope, string>;
+
+interface RollupRow {
+  bucket: number;
+  requests: number;
+  pending: number;
+  running: number;
+  completed: number;
+  failed: number;
+  timeout: number;
+  cancelled: number;
+  duration_sum: number;
+  queue_count: number;
+  queue_sum: number;
+  cost_micros: number;
+  latency?: Buffer | null;
+  queue?: Buffer | null;
+}
+
+const STATUS_COLUMNS = ["pending", "running", "completed", "failed", "timeout", "cancelled"];
+
+/**
+ * Stats queries on SQLite. Scopes the rollups cover (everything, a tenant, a kind, a tenant
+ * and a kind, a source by day) read rollup rows: O(buckets). Users and channels, which are
+ * too many to roll up, read their own rows through their indexes: O(their requests).
+ */
+export class SqliteAnalytics implements AnalyticsStore {
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly costs: SqliteCosts;
+
+  constructor(private readonly db: Database.Database) {
+    this.costs = new SqliteCosts(db);
+  }
+
+  async requestSeries(
+    range: TimeRange,
+    grain: Grain,
+    scope: RequestScope,
+    options: { sketches?: boolean } = {},
+  ): Promise<SeriesPoint[]> {
+    const grainMs = GRAIN_MS[grain];
+    assertAligned(range, grainMs);
+    const level = rollupLevel(grain, scope, options.sketches !== false);
+    const points = new Map<number, RequestTotals>();
+    const at = (ms: number) => {
+      const start = bucketOf(ms, grainMs);
+      let totals = points.get(start);
+      if (!totals) points.set(start, (totals = emptyTotals()));
+      return totals;
+    };
+    if (level) {
+      const sketches = options.sketches !== false && level.parts === "full";
+      for (const row of this.rollupRows(level, range, scope, sketches)) {
+        mergeTotals(at(row.bucket), toTotals(row));
+      }
+    } else {
+      for (const row of this.rawRows(range, scope)) addRequest(at(row.createdAt), row, 1);
+    }
+    return [...points.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([start, totals]) => ({ start, totals }));
+  }
+
+  async stageTotals(range: TimeRange, scope: StageScope): Promise<StageTotals[]> {
+    assertAligned(range, GRAIN_MS.hour);
+    const stages = new Map<string, StageTotals>();
+    const totalsOf = (name: string) => {
+      let totals = stages.get(name);
+      if (!totals) {
+        totals = { name, completed: 0, failed: 0, durationSumMs: 0, durations: new Sketch() };
+        stages.set(name, totals);
+      }
+      return totals;
+    };
+    if (scope.tenantId !== undefined && scope.kind !== undefined) {
+      for (const run of this.stageRuns(range, scope.tenantId, scope.kind)) {
+        const totals = totalsOf(run.name);
+        totals[run.status] += 1;
+        totals.durationSumMs += run.durationMs;
+        totals.durations.add(run.durationMs);
+      }
+    } else {
+      for (const row of this.stageRows(range, scope)) {
+        const totals = totalsOf(row.stage);
+        totals.completed += row.completed;
+        totals.failed += row.failed;
+        totals.durationSumMs += row.duration_sum;
+        totals.durations.mergeBytes(row.durations);
+      }
+    }
+    return [...stages.values()].filter((s) => s.completed + s.failed > 0);
+  }
+
+  async live(scope: { tenantId?: string }): Promise<LiveCounts> {
+    const tenant = scope.tenantId !== undefined ? "AND tenant_id = @tenant" : "";
+    const params = scope.tenantId !== undefined ? { tenant: scope.tenantId } : {};
+    const running = this.prepare(
+      `SELECT count(*) FROM requests
+      WHERE status = 'running' AND deleted_at IS NULL ${tenant}`,
+    )
+      .pluck()
+      .get(params) as number;
+    const pendingByLane: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
+    const lanes = this.prepare(
+      `SELECT lane, count(*) AS n FROM requests
+      WHERE status = 'pending' AND deleted_at IS NULL ${tenant} GROUP BY lane`,
+    ).all(params) as {
+      lane: Lane;
+      n: number;
+    }[];
+    for (const { lane, n } of lanes) pendingByLane[lane] = n;
+    return { running, pendingByLane };
+  }
+
+  async promptCounts(range: TimeRange, scope: RequestScope): Promise<PromptCount[]> {
+    const { where, params } = scopeWhere(range, scope);
+    // The tracker's rule for "the prompt": initialMessage, else a string input.prompt.
+    return this.prepare(
+      `SELECT prompt, count(*) AS count FROM (
+      SELECT coalesce(initial_message, CASE WHEN json_type(input, '$.prompt') = 'text'
+        THEN json_extract(input, '$.prompt') END) AS prompt
+      FROM requests WHERE ${where} AND deleted_at IS NULL)
+      WHERE prompt IS NOT NULL GROUP BY prompt`,
+    ).all(params) as PromptCount[];
+  }
+
+  async costTotals(range: TimeRange, scope: CostScope, topSessions: number): Promise<CostTotals> {
+    assertAligned(range, GRAIN_MS.day);
+    return this.costs.totals(range, scope, topSessions);
+  }
+
+  private rollupRows(
+    level: RequestLevel,
+    range: TimeRange,
+    scope: RequestScope,
+    sketches: boolean,
+  ): RollupRow[] {
+    const filters = [
+      level.tenant ? "AND tenant = @tenant" : "AND tenant = ''",
+      scope.kind !== undefined && level.kind ? "AND kind = @kind" : "",
+      scope.source !== undefined && level.source ? "AND source = @source" : "",
+    ].join(" ");
+    return this.prepare(
+      `SELECT bucket, requests, ${STATUS_COLUMNS.join(", ")}, duration_sum,
+      queue_count, queue_sum, cost_micros ${sketches ? ", latency, queue" : ""}
+      FROM rollup_requests WHERE level = @level AND bucket >= @from AND bucket < @to ${filters}`,
+    ).all({
+      level: level.id,
+      ...(level.tenant ? { tenant: scope.tenantId ?? "" } : {}),
+      from: range.from,
+      to: range.to,
+      ...(filters.includes("@kind") ? { kind: scope.kind } : {}),
+      ...(filters.includes("@source") ? { source: scope.source } : {}),
+    }) as RollupRow[];
+  }
+
+  private stageRows(range: TimeRange, scope: StageScope) {
+    const tenant = scope.tenantId !== undefined;
+    return this.prepare(
+      `SELECT stage, completed, failed, duration_sum, durations FROM rollup_stages
+      WHERE level = @level AND bucket >= @from AND bucket < @to
+      ${tenant ? "AND tenant = @tenant" : scope.kind !== undefined ? "AND kind = @kind" : ""}`,
+    ).all({
+      level: STAGE_LEVELS[tenant ? 0 : 1].id,
+      from: range.from,
+      to: range.to,
+      ...(tenant ? { tenant: scope.tenantId } : {}),
+      ...(!tenant && scope.kind !== undefined ? { kind: scope.kind } : {}),
+    }) as {
+      stage: string;
+      completed: number;
+      failed: number;
+      duration_sum: number;
+      durations: Buffer | null;
+    }[];
+  }
+
+  /** Finished stage runs of one tenant's requests of one kind: no level keeps both. */
+  private stageRuns(range: TimeRange, tenantId: string, kind: string) {
+    return this.prepare(
+      `SELECT s.name, s.status, s.duration_ms AS durationMs FROM requests r
+      JOIN stages s ON s.request_id = r.id
+      WHERE r.tenant_id = @tenant AND r.created_at >= @from AND r.created_at < @to
+      AND r.kind = @kind AND s.status IN ('completed', 'failed')`,
+    ).all({ tenant: tenantId, kind, from: range.from, to: range.to }) as {
+      name: string;
+      status: "completed" | "failed";
+      durationMs: number;
+    }[];
+  }
+
+  private rawRows(range: TimeRange, scope: RequestScope) {
+    const { where, params } = scopeWhere(range, scope);
+    return this.prepare(
+      `SELECT created_at AS createdAt, status, duration_ms AS durationMs,
+      queue_ms AS queueMs, cost_micros AS costMicros FROM requests WHERE ${where}`,
+    ).all(params) as {
+      createdAt: number;
+      status: RequestStatus;
+      durationMs: number | null;
+      queueMs: number | null;
+      costMicros: number;
+    }[];
+  }
+
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+/**
+ * The rollup level that answers `scope` at `grain`, or null when only the rows can: users and
+ * channels, minutes of one tenant or kind, and mixes of dimensions no level keeps together.
+ */
+function rollupLevel(grain: Grain, scope: RequestScope, sketches: boolean): RequestLevel | null {
+  const { tenantId, kind, source } = scope;
+  if (scope.userId !== undefined || scope.channelId !== undefined) return null;
+  const days = grain === "day" && !sketches;
+  if (source !== undefined) {
+    return days && tenantId === undefined && kind === undefined ? LEVEL.sourceDay : null;
+  }
+  if (tenantId !== undefined) {
+    if (days) return LEVEL.tenantKindDay;
+    return grain !== "minute" && kind === undefined ? LEVEL.tenantHour : null;
+  }
+  return grain === "minute" ? (kind === undefined ? LEVEL.minute : null) : LEVEL.kindHour;
+}
+
+function scopeWhere(range: TimeRange, scope: RequestScope) {
+  const where = ["created_at >= @from", "created_at < @to"];
+  const params: Record<string, string | number> = { from: range.from, to: range.to };
+  for (const [key, column] of Object.entries(SCOPE_COLUMNS)) {
+    const value = scope[key as keyof RequestScope];
+    if (value === undefined) continue;
+    // Scope column first, so SQLite picks that column's (column, created_at) index.
+    where.unshift(`${column} = @${key}`);
+    params[key] = value;
+  }
+  return { where: where.join(" AND "), params };
+}
+
+function toTotals(row: RollupRow): RequestTotals {
+  const totals = emptyTotals();
+  totals.requests = row.requests;
+  for (const status of STATUS_COLUMNS) {
+    totals.byStatus[status as RequestStatus] = row[status as keyof RollupRow] as number;
+  }
+  totals.durationSumMs = row.duration_sum;
+  totals.queueCount = row.queue_count;
+  totals.queueSumMs = row.queue_sum;
+  totals.costMicros = row.cost_micros;
+  totals.latency.mergeBytes(row.latency);
+  totals.queue.mergeBytes(row.queue);
+  return totals;
+}
+
+function assertAligned(range: TimeRange, grainMs: number): void {
+  if (range.from % grainMs !== 0 || range.to % grainMs !== 0 || range.from > range.to) {
+    throw new RangeError(`range ${range.from}..${range.to} is not whole ${grainMs} ms buckets`);
+  }
+}

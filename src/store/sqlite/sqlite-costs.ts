@@ -1,0 +1,190 @@
+import type Database from "better-sqlite3";
+import type { CostScope, CostTotals, TimeRange } from "../analytics-store.js";
+import { COST_LEVEL, LEVEL } from "./rollup-levels.js";
+
+interface Breakdown {
+  key: string | null;
+  requests: number;
+  costMicros: number;
+}
+
+interface SessionRow {
+  kind: string | null;
+  tenant: string | null;
+  requests: number;
+  costMicros: number;
+}
+
+// Rows emptied by hard deletes stay behind with zero sums; they are not part of any report.
+const NOT_EMPTY = "HAVING sum(requests) != 0 OR sum(cost_micros) != 0";
+
+/**
+ * Cost report figures on SQLite. Without a session filter they come from the rollups (per
+ * kind from the hourly request levels, per tenant from the daily one, per service and per
+ * session from their own daily tables); one session is small enough to read from its rows.
+ */
+export class SqliteCosts {
+  constructor(private readonly db: Database.Database) {}
+
+  totals(range: TimeRange, scope: CostScope, topSessions: number): CostTotals {
+    return scope.sessionId !== undefined
+      ? this.forSession(range, scope.sessionId, scope.tenantId)
+      : this.fromRollups(range, scope.tenantId, topSessions);
+  }
+
+  private fromRollups(range: TimeRange, tenantId: string | undefined, top: number): CostTotals {
+    const tenant = tenantId ?? "";
+    const params = { from: range.from, to: range.to, tenant };
+    const tenantFilter = tenantId !== undefined ? "AND tenant = @tenant" : "";
+    // Per kind and per tenant from the daily level; all tenants' kinds from the hourly one,
+    // which is smaller than every tenant's days.
+    const byKind = this.db
+      .prepare(
+        `SELECT kind AS key, sum(requests) AS requests, sum(cost_micros) AS costMicros
+        FROM rollup_requests WHERE level = @level AND bucket >= @from AND bucket < @to
+        AND tenant = @tenant GROUP BY kind ${NOT_EMPTY}`,
+      )
+      .all({
+        ...params,
+        level: tenantId !== undefined ? LEVEL.tenantKindDay.id : LEVEL.kindHour.id,
+      }) as Breakdown[];
+    const byTenant = this.db
+      .prepare(
+        `SELECT tenant AS key, sum(requests) AS requests, sum(cost_micros) AS costMicros
+        FROM rollup_requests WHERE level = @level AND bucket >= @from AND bucket < @to
+        ${tenantFilter} GROUP BY tenant ${NOT_EMPTY}`,
+      )
+      .all({ ...params, level: LEVEL.tenantKindDay.id }) as Breakdown[];
+    const byService = this.db
+      .prepare(
+        `SELECT service, sum(records) AS records, sum(cost_micros) AS costMicros
+        FROM rollup_costs WHERE level = @level AND bucket >= @from AND bucket < @to
+        AND tenant = @tenant GROUP BY service
+        HAVING sum(records) != 0 OR sum(cost_micros) != 0`,
+      )
+      .all({
+        ...params,
+        level: tenantId !== undefined ? COST_LEVEL.tenantDay : COST_LEVEL.allDay,
+      }) as CostTotals["byService"];
+    const { topSessions, otherSessions } = this.sessions(params, tenantFilter, top);
+    return assemble(byKind, byTenant, byService, topSessions, otherSessions);
+  }
+
+  /**
+   * The `top` costliest sessions and the rest summed, in one pass over the grouped sessions:
+   * a second query for the totals would group them all again.
+   */
+  private sessions(params: Record<string, unknown>, tenantFilter: string, top: number) {
+    const rows = this.db
+      .prepare(
+        `SELECT session, sum(requests) AS requests, sum(cost_micros) AS costMicros
+        FROM rollup_sessions WHERE bucket >= @from AND bucket < @to ${tenantFilter}
+        GROUP BY session ${NOT_EMPTY}`,
+      )
+      .raw()
+      .iterate(params) as IterableIterator<[string, number, number]>;
+    const best: CostTotals["topSessions"] = [];
+    const rest = { sessions: 0, requests: 0, costMicros: 0 };
+    // Costliest first, then by id; `best` stays sorted and never longer than `top`.
+    const before = (a: { sessionId: string; costMicros: number }, b: typeof a) =>
+      a.costMicros > b.costMicros || (a.costMicros === b.costMicros && a.sessionId < b.sessionId);
+    for (const [sessionId, requests, costMicros] of rows) {
+      rest.sessions += 1;
+      rest.requests += requests;
+      rest.costMicros += costMicros;
+      const entry = { sessionId, requests, costMicros };
+      const last = best[best.length - 1];
+      if (best.length === top && last && !before(entry, last)) continue;
+      let at = best.length;
+      while (at > 0 && before(entry, best[at - 1] as typeof entry)) at--;
+      best.splice(at, 0, entry);
+      if (best.length > top) best.pop();
+    }
+    return {
+      topSessions: best,
+      otherSessions: {
+        sessions: rest.sessions - best.length,
+        requests: rest.requests - sum(best, "requests"),
+        costMicros: rest.costMicros - sum(best, "costMicros"),
+      },
+    };
+  }
+
+  private forSession(range: TimeRange, sessionId: string, tenantId?: string): CostTotals {
+    const tenantFilter = tenantId !== undefined ? "AND r.tenant_id = @tenant" : "";
+    const params = {
+      from: range.from,
+      to: range.to,
+      session: sessionId,
+      ...(tenantId !== undefined ? { tenant: tenantId } : {}),
+    };
+    const where = `r.session_id = @session AND r.created_at >= @from AND r.created_at < @to
+      ${tenantFilter}`;
+    const rows = this.db
+      .prepare(
+        `SELECT r.kind AS kind, r.tenant_id AS tenant, count(*) AS requests,
+        sum(r.cost_micros) AS costMicros FROM requests r WHERE ${where}
+        GROUP BY r.kind, r.tenant_id`,
+      )
+      .all(params) as SessionRow[];
+    const group = (key: "kind" | "tenant") => {
+      const out = new Map<string | null, Breakdown>();
+      for (const row of rows) {
+        const entry = out.get(row[key]) ?? { key: row[key], requests: 0, costMicros: 0 };
+        entry.requests += row.requests;
+        entry.costMicros += row.costMicros;
+        out.set(row[key], entry);
+      }
+      return [...out.values()];
+    };
+    const byService = this.db
+      .prepare(
+        `SELECT c.service AS service, count(*) AS records, sum(c.amount_micros) AS costMicros
+        FROM costs c JOIN requests r ON r.id = c.request_id WHERE ${where} GROUP BY c.service`,
+      )
+      .all(params) as CostTotals["byService"];
+    const byKind = group("kind");
+    const requests = sum(byKind, "requests");
+    const topSessions =
+      requests > 0 ? [{ sessionId, requests, costMicros: sum(byKind, "costMicros") }] : [];
+    return assemble(byKind, group("tenant"), byService, topSessions, {
+      sessions: 0,
+      requests: 0,
+      costMicros: 0,
+    });
+  }
+}
+
+function assemble(
+  byKind: Breakdown[],
+  byTenant: Breakdown[],
+  byService: CostTotals["byService"],
+  topSessions: CostTotals["topSessions"],
+  otherSessions: CostTotals["otherSessions"],
+): CostTotals {
+  // Rollup rows use '' for "none"; raw rows use null.
+  const none = (key: string | null) => (key === "" ? null : key);
+  return {
+    requests: sum(byKind, "requests"),
+    costMicros: sum(byKind, "costMicros"),
+    byService,
+    byKind: byKind.map((b) => ({
+      kind: none(b.key),
+      requests: b.requests,
+      costMicros: b.costMicros,
+    })),
+    byTenant: byTenant.map((b) => ({
+      tenantId: none(b.key),
+      requests: b.requests,
+      costMicros: b.costMicros,
+    })),
+    topSessions,
+    otherSessions,
+  };
+}
+
+function sum<K extends string>(rows: readonly Record<K, number>[], key: K): number {
+  let total = 0;
+  for (const row of rows) total += row[key];
+  return total;
+}

@@ -1,0 +1,200 @@
+import { ValidationError } from "../core/errors.js";
+import { newRequestId } from "../core/ids.js";
+import { jsonProblem } from "../core/json.js";
+import { laneFor } from "../core/lanes.js";
+import type {
+  CostOp,
+  CreateOp,
+  DeleteOp,
+  EventOp,
+  IncrementOp,
+  StageOp,
+  TransitionOp,
+} from "../core/ops.js";
+import {
+  counterSchema,
+  createRequestSchema,
+  type ErrorInput,
+  errorInfoSchema,
+  logEventSchema,
+  nameSchema,
+  parse,
+  recordCostSchema,
+  requestId,
+  stageFailureSchema,
+} from "../core/schemas.js";
+import type { JsonValue, RequestStatus } from "../core/types.js";
+import type { ResolvedOptions } from "./options.js";
+
+/** Where an op comes from: its id (for exactly-once replays and ingest) and its time. */
+export interface OpOrigin {
+  opId: string;
+  at: number;
+}
+
+/**
+ * Turns validated public input into ops. Every write path (the tracker's methods, HTTP
+ * ingest) builds its ops here, so validation and defaults exist once. Throws
+ * `ValidationError` naming the field; builds nothing on bad input.
+ */
+export class OpBuilder {
+  constructor(private readonly options: ResolvedOptions) {}
+
+  requestId(id: unknown, field = "id"): string {
+    return parse(requestId, id, field);
+  }
+
+  create(input: unknown, origin: OpOrigin): CreateOp {
+    const data = parse(createRequestSchema, input);
+    return {
+      type: "create",
+      ...origin,
+      request: {
+        id: data.id ?? newRequestId(origin.at),
+        priority: data.priority,
+        lane: laneFor(data.priority),
+        userId: data.userId,
+        channelId: data.channelId ?? null,
+        tenantId: data.tenantId ?? null,
+        sessionId: data.sessionId ?? null,
+        kind: data.kind ?? null,
+        source: data.source ?? null,
+        tags: [...new Set(data.tags)],
+        initialMessage: data.initialMessage ?? null,
+        input: (data.input as JsonValue | undefined) ?? null,
+        intent: data.intent ?? null,
+        entities: (data.entities as JsonValue | undefined) ?? null,
+        parentId: data.parentId ?? null,
+        correlationId: data.correlationId ?? null,
+        maxAttempts: data.maxAttempts ?? this.options.defaultMaxAttempts,
+        timeoutMs: data.timeoutMs ?? this.timeoutFor(data.kind),
+        deadlineAt: data.deadline === undefined ? null : new Date(data.deadline).getTime(),
+        createdAt: origin.at,
+      },
+    };
+  }
+
+  /** A status change; `reason` (cancel) and `error` (fail) become the error message. */
+  transition(
+    id: unknown,
+    to: RequestStatus,
+    fields: {
+      workerId?: unknown;
+      result?: unknown;
+      error?: ErrorInput | string | unknown;
+      reason?: unknown;
+    },
+    origin: OpOrigin,
+  ): TransitionOp {
+    const op: TransitionOp = { type: "transition", ...origin, requestId: this.requestId(id), to };
+    if (fields.workerId !== undefined && fields.workerId !== null) {
+      op.workerId = parse(nameSchema, fields.workerId, "workerId");
+    }
+    if (fields.result !== undefined) op.result = checkJson("result", fields.result);
+    if (fields.error !== undefined) {
+      const error = typeof fields.error === "string" ? { message: fields.error } : fields.error;
+      const info = parse(errorInfoSchema, error, "error");
+      op.error = {
+        message: info.message,
+        stage: info.stage ?? null,
+        details: (info.details as JsonValue) ?? null,
+      };
+    } else if (to === "cancelled") {
+      const reason = fields.reason ?? "cancelled";
+      if (typeof reason !== "string" || reason.length > 2000) {
+        throw new ValidationError("reason", "must be a string of at most 2000 characters");
+      }
+      op.error = { message: reason };
+    }
+    return op;
+  }
+
+  stage(
+    id: unknown,
+    stage: unknown,
+    action: StageOp["action"],
+    payload: { output?: unknown; failure?: unknown },
+    origin: OpOrigin,
+  ): StageOp {
+    const op: StageOp = {
+      type: "stage",
+      ...origin,
+      requestId: this.requestId(id),
+      stage: parse(nameSchema, stage, "stage"),
+      action,
+    };
+    if (action === "complete" && payload.output !== undefined) {
+      op.output = checkJson("output", payload.output);
+    }
+    if (action === "fail") {
+      const raw =
+        typeof payload.failure === "string" ? { message: payload.failure } : payload.failure;
+      const failure = parse(stageFailureSchema, raw, "failure");
+      op.error = {
+        message: failure.message,
+        details: (failure.details as JsonValue) ?? null,
+        retryable: failure.retryable,
+      };
+    }
+    return op;
+  }
+
+  event(id: unknown, input: unknown, origin: OpOrigin): EventOp {
+    const data = parse(logEventSchema, input, "event");
+    return {
+      type: "event",
+      ...origin,
+      requestId: this.requestId(id),
+      eventType: data.type,
+      severity: data.severity,
+      message: data.message,
+      stage: data.stage ?? null,
+      data: (data.data as JsonValue | undefined) ?? null,
+    };
+  }
+
+  /** Amounts become integer micro-USD here, so every later sum is exact. */
+  cost(id: unknown, input: unknown, origin: OpOrigin): CostOp {
+    const data = parse(recordCostSchema, input, "cost");
+    return {
+      type: "cost",
+      ...origin,
+      requestId: this.requestId(id),
+      service: data.service,
+      amountMicros: Math.round(data.amountUsd * 1_000_000),
+      usage: (data.usage as JsonValue | undefined) ?? null,
+      stage: data.stage ?? null,
+    };
+  }
+
+  increment(id: unknown, counter: unknown, by: unknown, origin: OpOrigin): IncrementOp {
+    const amount = by ?? 1;
+    if (typeof amount !== "number" || !Number.isFinite(amount)) {
+      throw new ValidationError("by", "must be a finite number");
+    }
+    return {
+      type: "increment",
+      ...origin,
+      requestId: this.requestId(id),
+      counter: parse(counterSchema, counter, "counter"),
+      by: amount,
+    };
+  }
+
+  delete(id: unknown, origin: OpOrigin): DeleteOp {
+    return { type: "delete", ...origin, requestId: this.requestId(id) };
+  }
+
+  private timeoutFor(kind: string | undefined): number {
+    return (
+      (kind !== undefined ? this.options.timeouts[kind] : undefined) ??
+      this.options.defaultTimeoutMs
+    );
+  }
+}
+
+function checkJson(field: string, value: unknown): JsonValue {
+  const problem = jsonProblem(value);
+  if (problem) throw new ValidationError(field, problem);
+  return value as JsonValue;
+}

@@ -1,0 +1,100 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createTracker } from "../../src/index.js";
+import { serve } from "../../src/server/serve.js";
+import { hashSecret } from "../../src/tracker/api-keys.js";
+import { captureLogger, tempDir } from "../support/helpers.js";
+
+const run = promisify(execFile);
+const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+describe("serve and keys", () => {
+  let dir: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => dir.cleanup());
+
+  it("runs open on loopback without keys, and refuses any other address until a key exists", async () => {
+    const storage = dir.file("serve.db");
+    let tracker = await createTracker({ storage, logger: captureLogger("error").logger });
+    await expect(serve({ tracker, host: "0.0.0.0", port: 0 })).rejects.toMatchObject({
+      code: "RT_ERR_VALIDATION",
+      field: "host",
+    });
+    const server = await serve({ tracker, host: "127.0.0.1", port: 0 });
+    expect(server.open).toBe(true);
+    const created = await fetch(`${server.url}/api/v1/requests`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ userId: "u" }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    await server.close();
+
+    // Graceful shutdown flushed and closed the store: the request is there after a restart.
+    tracker = await createTracker({ storage, logger: captureLogger("error").logger });
+    expect((await tracker.getRequest(id))?.status).toBe("pending");
+    await tracker.keys.create({ role: "admin" });
+    const guarded = await serve({ tracker, host: "0.0.0.0", port: 0 });
+    expect(guarded.open).toBe(false);
+    const port = new URL(guarded.url).port;
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/requests`)).status).toBe(401);
+    await guarded.close();
+  });
+
+  it("creates keys whose secret is shown once and stored only as SHA-256; lists and revokes them", async () => {
+    const storage = dir.file("keys.db");
+    const exec = (...args: string[]) =>
+      run(process.execPath, ["--import", "tsx", cli, "keys", ...args, "--storage", storage]);
+    const { stdout } = await exec(
+      "create",
+      "--role",
+      "writer",
+      "--tenant",
+      "guild-42",
+      "--name",
+      "bot",
+      "--json",
+    );
+    const created = JSON.parse(stdout) as {
+      id: string;
+      key: string;
+      role: string;
+      tenantId: string;
+    };
+    expect(created).toMatchObject({
+      role: "writer",
+      tenantId: "guild-42",
+      id: expect.stringMatching(/^key_/),
+    });
+    expect(created.key).toMatch(/^rt_[A-Za-z0-9_-]{32,}$/);
+
+    const tracker = await createTracker({ storage, logger: captureLogger("error").logger });
+    const verified = await tracker.keys.verify(created.key);
+    expect(verified).toMatchObject({ id: created.id, role: "writer", tenantId: "guild-42" });
+    const db = (
+      tracker.store as unknown as {
+        db: { prepare(sql: string): { all(): Record<string, unknown>[] } };
+      }
+    ).db;
+    const rows = db.prepare("SELECT * FROM api_keys").all();
+    expect(rows[0]?.hash).toBe(hashSecret(created.key));
+    expect(JSON.stringify(rows)).not.toContain(created.key);
+    await tracker.close();
+
+    const listed = JSON.parse((await exec("list", "--json")).stdout) as { id: string }[];
+    expect(listed.map((k) => k.id)).toEqual([created.id]);
+    expect(JSON.stringify(listed)).not.toContain(created.key);
+    expect((await exec("revoke", created.id)).stdout).toContain("Revoked");
+    const after = await createTracker({ storage, logger: captureLogger("error").logger });
+    expect(await after.keys.verify(created.key)).toBeNull();
+    await after.close();
+    await expect(exec("create", "--role", "writer")).rejects.toMatchObject({
+      stderr: expect.stringContaining("tenant"),
+    });
+  }, 30_000);
+});
