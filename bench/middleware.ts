@@ -17,7 +17,7 @@
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
@@ -128,6 +128,7 @@ async function run(): Promise<BenchmarkReport> {
     connections: envPositiveInt("BENCH_CONNECTIONS", 50),
     rate: envPositiveInt("BENCH_RATE", 1_000),
   };
+  const loadBefore = loadavg()[0] ?? 0;
   const dir = mkdtempSync(join(tmpdir(), "reqtrack-bench-mw-"));
   const keys = Object.keys(VARIANTS) as VariantKey[];
   const runs: Record<VariantKey, Run[]> = { bare: [], noop: [], tracked: [] };
@@ -149,10 +150,15 @@ async function run(): Promise<BenchmarkReport> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return report(settings, runs);
+  // Other work on a 2-core machine skews every figure: say how busy it was.
+  return report(settings, runs, [loadBefore, loadavg()[0] ?? 0]);
 }
 
-function report(settings: Settings, runs: Record<VariantKey, Run[]>): BenchmarkReport {
+function report(
+  settings: Settings,
+  runs: Record<VariantKey, Run[]>,
+  load1m: [before: number, after: number],
+): BenchmarkReport {
   const summarize = (key: VariantKey) => {
     const of = (pick: (r: Run) => number) => median(runs[key].map(pick));
     return {
@@ -186,6 +192,7 @@ function report(settings: Settings, runs: Record<VariantKey, Run[]>): BenchmarkR
         "reqtrack/fastify plugin, route table { GET /api/ping: ping }, fresh SQLite file per " +
         "run (WAL, synchronous NORMAL), logger silent, watchdog off",
       fastifyLogger: false,
+      loadAverage1mBeforeAfter: load1m,
     },
     table: {
       columns: [
@@ -218,6 +225,8 @@ function report(settings: Settings, runs: Record<VariantKey, Run[]>): BenchmarkR
       `p99 tracked - bare, one call at a time = ${ms(p99ExtraMs)} ms ` +
         `(goal <= ${GOAL_P99_EXTRA_MS} ms); at full load ${ms(p99ExtraAtSaturationMs)} ms`,
       `goal ${goalMet ? "met" : "NOT met"}`,
+      `1-minute load average before / after: ${load1m.map((l) => formatNumber(l, 2)).join(" / ")} ` +
+        "(2 cores; anything above ~1 beyond this benchmark skews the figures)",
     ],
     figures: {
       ratio,

@@ -232,6 +232,8 @@ function rawQueries(
 
 async function run(): Promise<BenchmarkReport> {
   const requests = envPositiveInt("BENCH_REQUESTS", 1_000_000);
+  // The heaviest user gets 1 % of the requests; paging needs at least two pages of them.
+  if (requests < 10_000) throw new Error("BENCH_REQUESTS must be at least 10,000");
   const keep = process.env.BENCH_QUERIES_DB;
   const path = keep ?? join(tmpdir(), `reqtrack-queries-${process.pid}.db`);
   // Queries run at SEED_NOW; the seed runs a day later so no op of it is in the future.
@@ -289,7 +291,8 @@ async function run(): Promise<BenchmarkReport> {
   } finally {
     await tracker.close();
     if (!keep)
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+      for (const suffix of ["", "-wal", "-shm", ".outbox.ndjson"])
+        rmSync(`${path}${suffix}`, { force: true });
   }
 }
 

@@ -135,8 +135,19 @@ class Countdown {
 interface Measurement {
   enqueueSeconds: number;
   drainSeconds: number;
+  /**
+   * CPU time of enqueue + drain: this process (user + system), plus redis-server's for BullMQ.
+   * On a shared machine it moves far less than wall time does.
+   */
+  cpuSeconds: number;
   /** Jobs handled after a job of a less urgent class. */
   outOfOrder: number;
+}
+
+/** CPU seconds (user + system) this process has used so far. */
+function processCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,15 +170,18 @@ async function runReqtrack(path: string, jobs: number): Promise<Measurement> {
   const handled = new Countdown(jobs);
   let enqueueSeconds: number;
   let drainSeconds: number;
+  let cpuSeconds: number;
   try {
     let next = 0;
     const caller = async () => {
       while (next < jobs) await tracker.createRequest(requestInput(next++));
     };
+    let cpuBefore = processCpuSeconds();
     let started = performance.now();
     await Promise.all(Array.from({ length: ENQUEUE_CALLERS }, () => caller()));
     await tracker.flush();
     enqueueSeconds = (performance.now() - started) / 1000;
+    cpuSeconds = processCpuSeconds() - cpuBefore;
 
     const depth = await tracker.queueDepth();
     CLASSES.forEach(({ lane }, i) => {
@@ -176,6 +190,7 @@ async function runReqtrack(path: string, jobs: number): Promise<Measurement> {
       }
     });
 
+    cpuBefore = processCpuSeconds();
     started = performance.now();
     const worker = tracker.work({ concurrency: DRAIN_CONCURRENCY, pollMs: POLL_MS }, async (r) => {
       handled.tick(classOfPriority(r.priority));
@@ -189,6 +204,7 @@ async function runReqtrack(path: string, jobs: number): Promise<Measurement> {
     }
     await tracker.flush();
     drainSeconds = (performance.now() - started) / 1000;
+    cpuSeconds += processCpuSeconds() - cpuBefore;
 
     const left = await tracker.queueDepth();
     const running = await tracker.activeRequests();
@@ -199,7 +215,7 @@ async function runReqtrack(path: string, jobs: number): Promise<Measurement> {
     await tracker.close();
   }
   verifyReqtrack(path, jobs, handled.count);
-  return { enqueueSeconds, drainSeconds, outOfOrder: handled.outOfOrder };
+  return { enqueueSeconds, drainSeconds, cpuSeconds, outOfOrder: handled.outOfOrder };
 }
 
 /**
@@ -335,19 +351,33 @@ async function ensureRedis(): Promise<RedisStatus> {
   return { available: false, reason: "redis-server was started but did not answer within 5 s" };
 }
 
+/** CPU seconds (user + system) redis-server has used so far, from INFO. */
+async function redisCpuSeconds(client: Redis): Promise<number> {
+  const info = await client.info("cpu");
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, "m").exec(info)?.[1]);
+  const seconds = field("used_cpu_user") + field("used_cpu_sys");
+  if (!Number.isFinite(seconds)) throw new Error("INFO cpu: no used_cpu_user/used_cpu_sys");
+  return seconds;
+}
+
 let bullQueues = 0;
 
 async function runBullmq(jobs: number): Promise<Measurement> {
   const name = `reqtrack-bench-${process.pid}-${Date.now()}-${++bullQueues}`;
   const queue = new Queue<BullData, null>(name, { connection: BULL_CONNECTION });
+  // Its own connection, for INFO only: the CPU time Redis spends on BullMQ's behalf.
+  const stats = new Redis({ host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null });
+  const cpuNow = async () => processCpuSeconds() + (await redisCpuSeconds(stats));
   try {
     await queue.waitUntilReady();
+    let cpuBefore = await cpuNow();
     let started = performance.now();
     for (let first = 0; first < jobs; first += BULL_CHUNK) {
       const size = Math.min(BULL_CHUNK, jobs - first);
       await queue.addBulk(Array.from({ length: size }, (_, i) => bullJob(first + i)));
     }
     const enqueueSeconds = (performance.now() - started) / 1000;
+    let cpuSeconds = (await cpuNow()) - cpuBefore;
 
     const waiting = await queue.getJobCounts("prioritized", "wait");
     if (waiting.prioritized !== jobs || waiting.wait !== 0) {
@@ -380,12 +410,14 @@ async function runBullmq(jobs: number): Promise<Measurement> {
     try {
       // Connections are made before the clock starts, as the tracker is opened before it.
       await worker.waitUntilReady();
+      cpuBefore = await cpuNow();
       started = performance.now();
       running = worker.run().catch((error: unknown) => {
         runError = error;
       });
       await completed.finished("BullMQ drain ('completed' events)");
       drainSeconds = (performance.now() - started) / 1000;
+      cpuSeconds += (await cpuNow()) - cpuBefore;
     } finally {
       await worker.close();
       await running;
@@ -402,10 +434,11 @@ async function runBullmq(jobs: number): Promise<Measurement> {
       ["completed jobs (getJobCounts)", counts.completed ?? 0, jobs],
       ...others.map(([state, n]): [string, number, number] => [`${state} jobs`, n, 0]),
     ]);
-    return { enqueueSeconds, drainSeconds, outOfOrder: handled.outOfOrder };
+    return { enqueueSeconds, drainSeconds, cpuSeconds, outOfOrder: handled.outOfOrder };
   } finally {
     await queue.obliterate({ force: true });
     await queue.close();
+    stats.disconnect();
   }
 }
 
@@ -428,6 +461,7 @@ interface Run extends Measurement {
   enqueuePerSecond: number;
   drainPerSecond: number;
   endToEndPerSecond: number;
+  cpuMicrosPerJob: number;
 }
 
 interface Summary {
@@ -436,6 +470,7 @@ interface Summary {
   enqueuePerSecond: number;
   drainPerSecond: number;
   endToEndPerSecond: number;
+  cpuMicrosPerJob: number;
 }
 
 async function run(): Promise<BenchmarkReport> {
@@ -477,6 +512,7 @@ async function measureSystems(settings: Settings, systems: System[]): Promise<Su
       enqueuePerSecond: jobs / measured.enqueueSeconds,
       drainPerSecond: jobs / measured.drainSeconds,
       endToEndPerSecond: jobs / (measured.enqueueSeconds + measured.drainSeconds),
+      cpuMicrosPerJob: (measured.cpuSeconds * 1e6) / jobs,
     };
   };
 
@@ -493,7 +529,8 @@ async function measureSystems(settings: Settings, systems: System[]): Promise<Su
           `round ${round + 1}/${settings.rounds} ${system.label}: ` +
             `enqueue ${formatNumber(result.enqueueSeconds, 2)} s, ` +
             `drain ${formatNumber(result.drainSeconds, 2)} s, ` +
-            `${formatNumber(result.endToEndPerSecond)} jobs/s end to end (verified)`,
+            `${formatNumber(result.endToEndPerSecond)} jobs/s end to end, ` +
+            `${formatNumber(result.cpuMicrosPerJob, 1)} CPU µs/job (verified)`,
         );
       }
     }
@@ -509,6 +546,7 @@ async function measureSystems(settings: Settings, systems: System[]): Promise<Su
       enqueuePerSecond: median(systemRuns.map((r) => r.enqueuePerSecond)),
       drainPerSecond: median(systemRuns.map((r) => r.drainPerSecond)),
       endToEndPerSecond: median(systemRuns.map((r) => r.endToEndPerSecond)),
+      cpuMicrosPerJob: median(systemRuns.map((r) => r.cpuMicrosPerJob)),
     };
   });
 }
@@ -572,6 +610,7 @@ function report(settings: Settings, redis: RedisStatus, summary: Summary[]): Ben
         { title: "drain jobs/s", align: "right" },
         { title: "end-to-end jobs/s", align: "right" },
         { title: "vs BullMQ", align: "right" },
+        { title: "CPU µs/job", align: "right" },
         { title: "runs (end-to-end jobs/s)", align: "left" },
       ],
       rows: summary.map((s) => {
@@ -582,6 +621,7 @@ function report(settings: Settings, redis: RedisStatus, summary: Summary[]): Ben
           formatNumber(s.drainPerSecond),
           formatNumber(s.endToEndPerSecond),
           versus === null ? "n/a" : `${formatNumber(versus, 2)}x`,
+          formatNumber(s.cpuMicrosPerJob, 1),
           s.runs.map((r) => formatNumber(r.endToEndPerSecond)).join(" / "),
         ];
       }),
@@ -603,6 +643,9 @@ function report(settings: Settings, redis: RedisStatus, summary: Summary[]): Ben
           "share of the work in its own process (another core); reqtrack does all of it, " +
           "SQLite included, on this process's main thread."
         : `BullMQ SKIPPED: ${redis.available ? "did not run" : redis.reason}.`,
+      "CPU µs/job: CPU time of enqueue + drain per job; this process's user + system time, " +
+        "plus for BullMQ redis-server's (INFO cpu). Wall-clock rates on a shared machine move " +
+        "with its load; CPU time per job much less.",
       `Jobs handled out of priority order: ${summary
         .map((s) => `${s.system.key} ${s.runs.map((r) => r.outOfOrder).join("/")}`)
         .join(", ")}.`,
@@ -627,6 +670,7 @@ function report(settings: Settings, redis: RedisStatus, summary: Summary[]): Ben
             label: s.system.label,
             medianEnqueuePerSecond: s.enqueuePerSecond,
             medianDrainPerSecond: s.drainPerSecond,
+            medianCpuMicrosPerJob: s.cpuMicrosPerJob,
             medianEndToEndPerSecond: s.endToEndPerSecond,
             ratioToBullmq: ratioOf(s, "endToEndPerSecond"),
             runs: s.runs,

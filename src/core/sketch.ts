@@ -38,27 +38,53 @@ export function sketchValue(key: number): number {
   return key === 0 ? 0 : (2 * GAMMA ** (key - 1)) / (GAMMA + 1);
 }
 
-/** Counts per bucket key. Counts may go negative only while a sketch is used as a delta. */
+/**
+ * Counts per bucket key, in a dense array over the keys in use (a few hundred for real
+ * latencies): merging a stored sketch is one pass of additions, which is what dashboards do
+ * hundreds of times per query. Counts may go negative only while a sketch is used as a delta.
+ */
 export class Sketch {
-  private readonly counts = new Map<number, number>();
+  /** Key of counts[0]. */
+  private offset = 0;
+  private counts = new Float64Array(0);
 
   /** Adds `n` occurrences of `value` (negative `n` removes them). */
   add(value: number, n = 1): this {
     return this.addKey(sketchKey(value), n);
   }
 
+  /** Adds `n` to the bucket `key` (see `sketchKey`). */
+  addKey(key: number, n: number): this {
+    if (n === 0) return this;
+    this.cover(key, key);
+    const at = key - this.offset;
+    this.counts[at] = (this.counts[at] as number) + n;
+    return this;
+  }
+
   /** Adds (sign 1) or subtracts (sign -1) every bucket of `other`. */
   merge(other: Sketch, sign: 1 | -1 = 1): this {
-    for (const [key, n] of other.counts) this.addKey(key, sign * n);
+    const size = other.counts.length;
+    if (size === 0) return this;
+    this.cover(other.offset, other.offset + size - 1);
+    const shift = other.offset - this.offset;
+    for (let i = 0; i < size; i++) {
+      this.counts[shift + i] =
+        (this.counts[shift + i] as number) + sign * (other.counts[i] as number);
+    }
     return this;
   }
 
   /** Merges a sketch stored with `toBytes` without building it first. */
   mergeBytes(bytes: Uint8Array | null | undefined): this {
-    if (!bytes) return this;
+    if (!bytes || bytes.byteLength < ENTRY_BYTES) return this;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let at = 0; at + ENTRY_BYTES <= bytes.byteLength; at += ENTRY_BYTES) {
-      this.addKey(view.getUint16(at, true), view.getInt32(at + 2, true));
+    const end = bytes.byteLength - (bytes.byteLength % ENTRY_BYTES);
+    // Stored keys are sorted: the first and last bound the range to cover.
+    this.cover(view.getUint16(0, true), view.getUint16(end - ENTRY_BYTES, true));
+    for (let at = 0; at < end; at += ENTRY_BYTES) {
+      const i = view.getUint16(at, true) - this.offset;
+      this.counts[i] = (this.counts[i] as number) + view.getInt32(at + 2, true);
     }
     return this;
   }
@@ -66,12 +92,12 @@ export class Sketch {
   /** How many values the sketch holds. */
   get count(): number {
     let total = 0;
-    for (const n of this.counts.values()) total += n;
+    for (const n of this.counts) total += n;
     return total;
   }
 
   get isEmpty(): boolean {
-    return this.counts.size === 0;
+    return this.counts.every((n) => n === 0);
   }
 
   /**
@@ -84,22 +110,26 @@ export class Sketch {
     if (total <= 0) return null;
     const rank = Math.max(1, Math.ceil((percent * total) / 100));
     let seen = 0;
-    for (const key of [...this.counts.keys()].sort((a, b) => a - b)) {
-      seen += this.counts.get(key) ?? 0;
-      if (seen >= rank) return sketchValue(key);
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i] as number;
+      if (seen >= rank) return sketchValue(this.offset + i);
     }
     return null;
   }
 
-  /** Buckets as [key, count] pairs in key order. */
+  /** Non-empty buckets as [key, count] pairs in key order. */
   entries(): [number, number][] {
-    return [...this.counts.entries()].sort((a, b) => a[0] - b[0]);
+    const out: [number, number][] = [];
+    this.counts.forEach((n, i) => {
+      if (n !== 0) out.push([this.offset + i, n]);
+    });
+    return out;
   }
 
-  /** Compact storage: 6 bytes per non-empty bucket; null when empty. */
+  /** Compact storage: 6 bytes per non-empty bucket, sorted by key; null when empty. */
   toBytes(): Buffer | null {
-    if (this.counts.size === 0) return null;
     const entries = this.entries();
+    if (entries.length === 0) return null;
     const bytes = Buffer.allocUnsafe(entries.length * ENTRY_BYTES);
     entries.forEach(([key, n], i) => {
       bytes.writeUInt16LE(key, i * ENTRY_BYTES);
@@ -112,12 +142,17 @@ export class Sketch {
     return new Sketch().mergeBytes(bytes);
   }
 
-  private addKey(key: number, n: number): this {
-    if (n === 0) return this;
-    const next = (this.counts.get(key) ?? 0) + n;
-    if (next === 0) this.counts.delete(key);
-    else this.counts.set(key, next);
-    return this;
+  /** Grows the array (with some room) so that it covers keys `low` to `high`. */
+  private cover(low: number, high: number): void {
+    const size = this.counts.length;
+    if (size > 0 && low >= this.offset && high < this.offset + size) return;
+    const from = size === 0 ? low : Math.min(low, this.offset);
+    const to = size === 0 ? high : Math.max(high, this.offset + size - 1);
+    const start = Math.max(0, from - 16);
+    const grown = new Float64Array(to + 17 - start);
+    if (size > 0) grown.set(this.counts, this.offset - start);
+    this.offset = start;
+    this.counts = grown;
   }
 }
 

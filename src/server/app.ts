@@ -15,6 +15,7 @@ import { errorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { queueRoutes } from "./routes/queue.js";
 import { requestRoutes } from "./routes/requests.js";
+import { statsRoutes } from "./routes/stats.js";
 import { streamRoutes } from "./routes/stream.js";
 import { SseHub } from "./sse.js";
 
@@ -99,6 +100,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(requestRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueRoutes, { prefix: "/api/v1", tracker });
   await app.register(streamRoutes, { prefix: "/api/v1", hub });
+  await app.register(statsRoutes, { prefix: "/api/v1", tracker });
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {

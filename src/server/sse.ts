@@ -13,7 +13,8 @@ export interface StreamFilter {
 interface Entry {
   id: number;
   event: LiveEvent;
-  frame: string;
+  /** Serialized on first use: with no client connected, most events are never sent. */
+  frame: string | null;
 }
 
 interface Client {
@@ -61,7 +62,7 @@ export class SseHub {
     res.write("retry: 2000\n\n");
     if (lastEventId !== null) {
       for (const entry of this.buffer) {
-        if (entry.id > lastEventId && matches(entry.event, filter)) res.write(entry.frame);
+        if (entry.id > lastEventId && matches(entry.event, filter)) res.write(frameOf(entry));
       }
     }
     const client = { filter, res };
@@ -77,14 +78,18 @@ export class SseHub {
   }
 
   private publish(event: LiveEvent): void {
-    const id = this.nextId++;
-    const frame = `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(toWire(event))}\n\n`;
-    this.buffer.push({ id, event, frame });
+    const entry: Entry = { id: this.nextId++, event, frame: null };
+    this.buffer.push(entry);
     if (this.buffer.length > this.bufferSize) this.buffer.shift();
     for (const client of this.clients) {
-      if (matches(event, client.filter)) client.res.write(frame);
+      if (matches(event, client.filter)) client.res.write(frameOf(entry));
     }
   }
+}
+
+function frameOf(entry: Entry): string {
+  entry.frame ??= `id: ${entry.id}\nevent: ${entry.event.type}\ndata: ${JSON.stringify(toWire(entry.event))}\n\n`;
+  return entry.frame;
 }
 
 function matches(event: LiveEvent, filter: StreamFilter): boolean {

@@ -417,6 +417,12 @@ export class Tracker {
       failRequest: (id, error) => this.failRequest(id, error as ErrorInput),
       releaseRequest: (id, workerId) => this.releaseRequest(id, workerId),
       waitForWork: (ms) => this.queue.waitForWork(ms),
+      withRequest: (request, fn) =>
+        this.withRequest(
+          request,
+          fn,
+          request.correlationId ? { correlationId: request.correlationId } : {},
+        ),
     };
     const worker = new Worker(
       host,

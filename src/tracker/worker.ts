@@ -1,6 +1,5 @@
 import { hostname } from "node:os";
 import type { Logger } from "../context/logger.js";
-import { runInScope } from "../context/scope.js";
 import { InvalidTransitionError } from "../core/errors.js";
 import { jsonProblem } from "../core/json.js";
 import type { Request } from "../core/types.js";
@@ -19,6 +18,8 @@ export interface WorkerHost {
     error: { message: string; stage?: string; details?: unknown },
   ): Promise<void>;
   releaseRequest(ref: string, workerId: string): Promise<boolean>;
+  /** Runs `fn` in the request's context scope (currentRequestId(), currentRequest()). */
+  withRequest<T>(request: Request, fn: () => T): T;
   /** Resolves when a request is created here, or after `ms`, whichever comes first. */
   waitForWork(ms: number): Promise<void>;
 }
@@ -192,8 +193,7 @@ export class Worker {
     }, this.options.heartbeatMs);
     heartbeat.unref();
     try {
-      const scope = { requestId: request.id, correlationId: request.correlationId };
-      const result = await runInScope(scope, () =>
+      const result = await this.host.withRequest(request, () =>
         this.handler(request, { workerId: this.workerId, signal: controller.signal }),
       );
       clearInterval(heartbeat);

@@ -328,12 +328,12 @@ describe("rollups", () => {
     const report = await tracker.costs.report();
     await tracker.close();
 
-    // Back to schema version 2: no rollup tables, no source index.
+    // Back to before migration 10: no rollup tables or their indexes.
     const raw = new Database(path);
     raw.exec(`DROP TABLE rollup_requests; DROP TABLE rollup_stages; DROP TABLE rollup_costs;
       DROP TABLE rollup_sessions; DROP TABLE rollup_state; DROP INDEX requests_source;
       DROP INDEX requests_user_history;
-      DELETE FROM schema_migrations WHERE version = 10;`);
+      DELETE FROM schema_migrations WHERE version IN (10, 11);`);
     raw.close();
 
     const store = new SqliteStore(path);

@@ -97,11 +97,11 @@ describe("remote client across server outages", () => {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();
-    await vi.waitFor(() => expect(produced).toBeGreaterThanOrEqual(20));
+    await vi.waitFor(() => expect(produced).toBeGreaterThanOrEqual(20), { timeout: 10_000 });
     const first = server;
     const port = server.port;
     await server.stop();
-    await vi.waitFor(() => expect(produced).toBe(60));
+    await vi.waitFor(() => expect(produced).toBe(60), { timeout: 10_000 });
     const offline = await client.createRequest({ userId: "restart", kind: "render" });
     await client.startRequest(offline, "worker-2");
     await client.trackStage(offline, "render", () => ({ frames: 240 }));

@@ -1,3 +1,4 @@
+import * as http from "node:http";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTracker, type Tracker } from "../../src/index.js";
@@ -11,7 +12,9 @@ interface Endpoint {
   name: string;
   method: "GET" | "POST" | "DELETE";
   /** Builds the URL for a request of `tenant` (a fresh one for writes). */
-  url: (id: string) => string;
+  url: (id: string, tenant: string) => string;
+  /** A stream that never ends: checked over a real connection, by its status line. */
+  live?: boolean;
   body?: unknown;
   role: Role;
   /** Whether the endpoint addresses one request (404 across tenants). */
@@ -135,7 +138,75 @@ const ENDPOINTS: Endpoint[] = [
     perRequest: false,
     ok: 200,
   },
+  {
+    name: "stream",
+    method: "GET",
+    url: () => "/api/v1/stream",
+    role: "viewer",
+    perRequest: false,
+    ok: 200,
+    live: true,
+  },
+  {
+    name: "stats overview",
+    method: "GET",
+    url: () => "/api/v1/stats/overview?window=24h",
+    role: "viewer",
+    perRequest: false,
+    ok: 200,
+  },
+  {
+    name: "stats timeseries",
+    method: "GET",
+    url: () => "/api/v1/stats/timeseries?hours=2",
+    role: "viewer",
+    perRequest: false,
+    ok: 200,
+  },
+  {
+    name: "stats stages",
+    method: "GET",
+    url: () => "/api/v1/stats/stages",
+    role: "viewer",
+    perRequest: false,
+    ok: 200,
+  },
+  {
+    name: "tenant group stats",
+    method: "GET",
+    url: (_id, tenant) => `/api/v1/stats/groups/tenantId/${tenant}`,
+    role: "viewer",
+    perRequest: true,
+    ok: 200,
+  },
+  {
+    name: "cost report",
+    method: "GET",
+    url: () => "/api/v1/costs/report",
+    role: "viewer",
+    perRequest: false,
+    ok: 200,
+  },
+  {
+    name: "breakers",
+    method: "GET",
+    url: () => "/api/v1/breakers",
+    role: "viewer",
+    perRequest: false,
+    ok: 200,
+  },
 ];
+
+/** The status of a streaming answer, read from its head over a real connection. */
+function statusOf(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { headers }, (response) => {
+      resolve(response.statusCode ?? 0);
+      request.destroy();
+    });
+    request.on("error", reject);
+  });
+}
 
 const RANK: Record<Role, number> = { viewer: 0, writer: 1, admin: 2 };
 const CALLERS: Record<
@@ -151,6 +222,7 @@ const CALLERS: Record<
 describe("access: role x tenant x endpoint", () => {
   let tracker: Tracker;
   let app: FastifyInstance;
+  let base = "";
   const secrets = {} as Record<Caller, string | null>;
 
   beforeAll(async () => {
@@ -170,6 +242,8 @@ describe("access: role x tenant x endpoint", () => {
     secrets.none = null;
     secrets.bad = "rt_not-a-real-key-000000000000000000";
     app = await buildApp({ tracker, logger: false });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   });
   afterAll(async () => {
     await app.close();
@@ -202,13 +276,21 @@ describe("access: role x tenant x endpoint", () => {
     async (_name, caller, target, { endpoint }) => {
       const id = await fresh(target, endpoint.running ?? false);
       const secret = secrets[caller];
+      const want = expected(caller, endpoint, target);
+      if (endpoint.live) {
+        const status = await statusOf(
+          `${base}${endpoint.url(id, target)}`,
+          secret ? { authorization: `Bearer ${secret}` } : {},
+        );
+        expect(status).toBe(want);
+        return;
+      }
       const response = await app.inject({
         method: endpoint.method,
-        url: endpoint.url(id),
+        url: endpoint.url(id, target),
         ...(endpoint.body !== undefined ? { payload: endpoint.body as object } : {}),
         headers: secret ? { authorization: `Bearer ${secret}` } : {},
       });
-      const want = expected(caller, endpoint, target);
       expect(response.statusCode, response.body).toBe(want);
       if (want >= 400) {
         expect(response.json()).toMatchObject({
@@ -222,6 +304,9 @@ describe("access: role x tenant x endpoint", () => {
 
   it("confines lists, queue claims and creations to the key's tenant whatever the query asks", async () => {
     const b = await fresh("B", false);
+    await fresh("A", false);
+    await tracker.recordCost(await fresh("A", true), { service: "openai", amountUsd: 0.25 });
+    await tracker.recordCost(await fresh("B", true), { service: "openai", amountUsd: 0.5 });
     const auth = (caller: Caller) => ({ authorization: `Bearer ${secrets[caller]}` });
     const list = await app.inject({
       url: "/api/v1/requests?tenantId=B&limit=1000",
@@ -264,6 +349,24 @@ describe("access: role x tenant x endpoint", () => {
     }
     expect((await tracker.getRequest(b))?.status).toBe("pending");
 
+    const overview = await app.inject({
+      url: "/api/v1/stats/overview?tenantId=B",
+      headers: auth("viewerA"),
+    });
+    const countA = (await tracker.listRequests({ tenantId: "A", includeDeleted: true, limit: 0 }))
+      .total;
+    expect(overview.json().total).toBe(countA);
+    const report = await app.inject({
+      url: "/api/v1/costs/report?tenantId=B",
+      headers: auth("viewerA"),
+    });
+    const tenants = (report.json().byTenant as { tenantId: string }[]).map((t) => t.tenantId);
+    expect(tenants).toEqual(["A"]);
+    const byUser = await app.inject({
+      url: "/api/v1/stats/groups/userId/u",
+      headers: auth("viewerA"),
+    });
+    expect(byUser.statusCode).toBe(403);
     const ingest = await app.inject({
       method: "POST",
       url: "/api/v1/ingest",

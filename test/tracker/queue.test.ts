@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createTracker,
+  currentRequest,
   currentRequestId,
   InvalidTransitionError,
   type Tracker,
@@ -347,6 +348,7 @@ describe("queue", () => {
       const worker = tracker.work({ concurrency: 2, pollMs: 10 }, async (req) => {
         await Promise.resolve();
         seen.push([req.id, currentRequestId()]);
+        await currentRequest()?.logEvent({ type: "handled", message: "via the scope handle" });
         if (req.userId === "bad") {
           await tracker.startStage(req, "render");
           throw Object.assign(new TypeError("bad frame"), { stage: "render" });
@@ -377,6 +379,7 @@ describe("queue", () => {
         errorDetails: { exceptionType: "TypeError" },
       });
       expect(currentRequestId()).toBe("unknown");
+      expect((await tracker.getEvents(ok)).map((e) => e.type)).toContain("handled");
     });
 
     it("heartbeats while a handler runs", async () => {

@@ -228,4 +228,14 @@ CREATE INDEX requests_user_history ON requests (user_id, status, created_at, id)
   WHERE deleted_at IS NULL;
 `,
   },
+  {
+    version: 11,
+    name: "analytics_tenant_indexes",
+    // One tenant's rollup rows without reading every other tenant's (their keys lead with the
+    // time bucket). Keys never change, so writers touch these only when a new row appears.
+    up: `
+CREATE INDEX rollup_requests_tenant ON rollup_requests (level, tenant, bucket);
+CREATE INDEX rollup_stages_tenant ON rollup_stages (level, tenant, bucket);
+`,
+  },
 ];

@@ -48,6 +48,9 @@ interface RollupRow {
   queue?: Buffer | null;
 }
 
+// One tenant's rows through the (level, tenant, bucket) index, not a scan of every tenant's.
+const BY_TENANT = "INDEXED BY rollup_requests_tenant";
+
 const STATUS_COLUMNS = ["pending", "running", "completed", "failed", "timeout", "cancelled"];
 
 /**
@@ -123,7 +126,8 @@ export class SqliteAnalytics implements AnalyticsStore {
   }
 
   async live(scope: { tenantId?: string }): Promise<LiveCounts> {
-    const tenant = scope.tenantId !== undefined ? "AND tenant_id = @tenant" : "";
+    // "+": keep SQLite on the status index (a few live rows), not the tenant's whole history.
+    const tenant = scope.tenantId !== undefined ? "AND +tenant_id = @tenant" : "";
     const params = scope.tenantId !== undefined ? { tenant: scope.tenantId } : {};
     const running = this.prepare(
       `SELECT count(*) FROM requests
@@ -167,14 +171,15 @@ export class SqliteAnalytics implements AnalyticsStore {
     sketches: boolean,
   ): RollupRow[] {
     const filters = [
-      level.tenant ? "AND tenant = @tenant" : "AND tenant = ''",
+      level.tenant ? "AND tenant = @tenant" : "",
       scope.kind !== undefined && level.kind ? "AND kind = @kind" : "",
       scope.source !== undefined && level.source ? "AND source = @source" : "",
     ].join(" ");
     return this.prepare(
       `SELECT bucket, requests, ${STATUS_COLUMNS.join(", ")}, duration_sum,
       queue_count, queue_sum, cost_micros ${sketches ? ", latency, queue" : ""}
-      FROM rollup_requests WHERE level = @level AND bucket >= @from AND bucket < @to ${filters}`,
+      FROM rollup_requests ${level.tenant ? BY_TENANT : ""}
+      WHERE level = @level AND bucket >= @from AND bucket < @to ${filters}`,
     ).all({
       level: level.id,
       ...(level.tenant ? { tenant: scope.tenantId ?? "" } : {}),
@@ -189,6 +194,7 @@ export class SqliteAnalytics implements AnalyticsStore {
     const tenant = scope.tenantId !== undefined;
     return this.prepare(
       `SELECT stage, completed, failed, duration_sum, durations FROM rollup_stages
+      ${tenant ? "INDEXED BY rollup_stages_tenant" : ""}
       WHERE level = @level AND bucket >= @from AND bucket < @to
       ${tenant ? "AND tenant = @tenant" : scope.kind !== undefined ? "AND kind = @kind" : ""}`,
     ).all({

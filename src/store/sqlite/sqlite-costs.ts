@@ -15,6 +15,8 @@ interface SessionRow {
   costMicros: number;
 }
 
+const BY_TENANT = "INDEXED BY rollup_requests_tenant";
+
 // Rows emptied by hard deletes stay behind with zero sums; they are not part of any report.
 const NOT_EMPTY = "HAVING sum(requests) != 0 OR sum(cost_micros) != 0";
 
@@ -41,8 +43,9 @@ export class SqliteCosts {
     const byKind = this.db
       .prepare(
         `SELECT kind AS key, sum(requests) AS requests, sum(cost_micros) AS costMicros
-        FROM rollup_requests WHERE level = @level AND bucket >= @from AND bucket < @to
-        AND tenant = @tenant GROUP BY kind ${NOT_EMPTY}`,
+        FROM rollup_requests ${tenantId !== undefined ? BY_TENANT : ""}
+        WHERE level = @level AND bucket >= @from AND bucket < @to ${tenantFilter}
+        GROUP BY kind ${NOT_EMPTY}`,
       )
       .all({
         ...params,
@@ -51,7 +54,8 @@ export class SqliteCosts {
     const byTenant = this.db
       .prepare(
         `SELECT tenant AS key, sum(requests) AS requests, sum(cost_micros) AS costMicros
-        FROM rollup_requests WHERE level = @level AND bucket >= @from AND bucket < @to
+        FROM rollup_requests ${tenantId !== undefined ? BY_TENANT : ""}
+        WHERE level = @level AND bucket >= @from AND bucket < @to
         ${tenantFilter} GROUP BY tenant ${NOT_EMPTY}`,
       )
       .all({ ...params, level: LEVEL.tenantKindDay.id }) as Breakdown[];
@@ -59,7 +63,7 @@ export class SqliteCosts {
       .prepare(
         `SELECT service, sum(records) AS records, sum(cost_micros) AS costMicros
         FROM rollup_costs WHERE level = @level AND bucket >= @from AND bucket < @to
-        AND tenant = @tenant GROUP BY service
+        ${tenantFilter} GROUP BY service
         HAVING sum(records) != 0 OR sum(cost_micros) != 0`,
       )
       .all({
@@ -71,41 +75,39 @@ export class SqliteCosts {
   }
 
   /**
-   * The `top` costliest sessions and the rest summed, in one pass over the grouped sessions:
-   * a second query for the totals would group them all again.
+   * The `top` costliest sessions and the rest summed. One statement, so SQLite groups the
+   * sessions once and hands back only the top rows with the totals beside them.
    */
   private sessions(params: Record<string, unknown>, tenantFilter: string, top: number) {
     const rows = this.db
       .prepare(
-        `SELECT session, sum(requests) AS requests, sum(cost_micros) AS costMicros
-        FROM rollup_sessions WHERE bucket >= @from AND bucket < @to ${tenantFilter}
-        GROUP BY session ${NOT_EMPTY}`,
+        `WITH s AS (SELECT session, sum(requests) AS requests, sum(cost_micros) AS costMicros
+          FROM rollup_sessions WHERE bucket >= @from AND bucket < @to ${tenantFilter}
+          GROUP BY session ${NOT_EMPTY})
+        SELECT session, requests, costMicros, count(*) OVER () AS allSessions,
+          sum(requests) OVER () AS allRequests, sum(costMicros) OVER () AS allCost
+        FROM s ORDER BY costMicros DESC, session LIMIT @top`,
       )
-      .raw()
-      .iterate(params) as IterableIterator<[string, number, number]>;
-    const best: CostTotals["topSessions"] = [];
-    const rest = { sessions: 0, requests: 0, costMicros: 0 };
-    // Costliest first, then by id; `best` stays sorted and never longer than `top`.
-    const before = (a: { sessionId: string; costMicros: number }, b: typeof a) =>
-      a.costMicros > b.costMicros || (a.costMicros === b.costMicros && a.sessionId < b.sessionId);
-    for (const [sessionId, requests, costMicros] of rows) {
-      rest.sessions += 1;
-      rest.requests += requests;
-      rest.costMicros += costMicros;
-      const entry = { sessionId, requests, costMicros };
-      const last = best[best.length - 1];
-      if (best.length === top && last && !before(entry, last)) continue;
-      let at = best.length;
-      while (at > 0 && before(entry, best[at - 1] as typeof entry)) at--;
-      best.splice(at, 0, entry);
-      if (best.length > top) best.pop();
-    }
+      .all({ ...params, top }) as {
+      session: string;
+      requests: number;
+      costMicros: number;
+      allSessions: number;
+      allRequests: number;
+      allCost: number;
+    }[];
+    const topSessions = rows.map((s) => ({
+      sessionId: s.session,
+      requests: s.requests,
+      costMicros: s.costMicros,
+    }));
+    const first = rows[0];
     return {
-      topSessions: best,
+      topSessions,
       otherSessions: {
-        sessions: rest.sessions - best.length,
-        requests: rest.requests - sum(best, "requests"),
-        costMicros: rest.costMicros - sum(best, "costMicros"),
+        sessions: (first?.allSessions ?? 0) - topSessions.length,
+        requests: (first?.allRequests ?? 0) - sum(topSessions, "requests"),
+        costMicros: (first?.allCost ?? 0) - sum(topSessions, "costMicros"),
       },
     };
   }

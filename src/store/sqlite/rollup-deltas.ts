@@ -1,0 +1,270 @@
+import type Database from "better-sqlite3";
+import { mergeSketchBytes, Sketch } from "../../core/sketch.js";
+import {
+  addRequest,
+  emptyTotals,
+  type RequestFacts,
+  type RequestTotals,
+} from "../analytics-store.js";
+import {
+  bucketOf,
+  COST_LEVEL,
+  REQUEST_LEVELS,
+  type RequestLevel,
+  STAGE_LEVELS,
+} from "./rollup-levels.js";
+
+/** The dimensions of a request; they never change after it is created. */
+export interface Dims {
+  createdAt: number;
+  tenant: string;
+  kind: string;
+  source: string;
+  session: string | null;
+  /** Its request-cell keys, per level, once worked out. */
+  keys?: string[];
+}
+
+interface RequestCell {
+  level: RequestLevel;
+  bucket: number;
+  tenant: string;
+  kind: string;
+  source: string;
+  totals: RequestTotals;
+}
+
+interface StageCell {
+  level: number;
+  bucket: number;
+  tenant: string;
+  kind: string;
+  stage: string;
+  completed: number;
+  failed: number;
+  durationSum: number;
+  durations: Sketch;
+}
+
+/** [level, tenant, bucket, service] or [bucket, tenant, session] with their two sums. */
+interface SumCell {
+  key: (string | number)[];
+  n: number;
+  micros: number;
+}
+
+const DAY = 86_400_000;
+
+/**
+ * Changes to the rollup tables, summed in memory per rollup row while a write transaction
+ * runs, then written with one upsert per row by `flush` (inside that transaction). Sketches
+ * are merged by the SQL function `reqtrack_sketch_merge`, registered here on the connection.
+ */
+export class RollupDeltas {
+  private requests = new Map<string, RequestCell>();
+  private stages = new Map<string, StageCell>();
+  private costs = new Map<string, SumCell>();
+  private sessions = new Map<string, SumCell>();
+  private readonly upsertRequests: Database.Statement;
+  private readonly upsertStages: Database.Statement;
+  private readonly upsertCosts: Database.Statement;
+  private readonly upsertSessions: Database.Statement;
+
+  constructor(db: Database.Database) {
+    db.function("reqtrack_sketch_merge", { deterministic: true }, (a, b) =>
+      mergeSketchBytes(a as Buffer | null, b as Buffer | null),
+    );
+    const merge = (column: string) =>
+      `${column} = CASE WHEN excluded.${column} IS NULL THEN ${column}
+        ELSE reqtrack_sketch_merge(${column}, excluded.${column}) END`;
+    const add = (columns: string[]) => columns.map((c) => `${c} = ${c} + excluded.${c}`).join(", ");
+    const counters = ["requests", "pending", "running", "completed", "failed", "timeout"];
+    this.upsertRequests = db.prepare(`INSERT INTO rollup_requests (level, tenant, bucket, kind,
+      source, requests, pending, running, completed, failed, timeout, cancelled, duration_sum,
+      queue_count, queue_sum, cost_micros, latency, queue)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET ${add([...counters, "cancelled", "duration_sum", "queue_count", "queue_sum", "cost_micros"])},
+      ${merge("latency")}, ${merge("queue")}`);
+    this.upsertStages = db.prepare(`INSERT INTO rollup_stages (level, tenant, bucket, kind, stage,
+      completed, failed, duration_sum, durations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET ${add(["completed", "failed", "duration_sum"])}, ${merge("durations")}`);
+    this.upsertCosts = db.prepare(`INSERT INTO rollup_costs (level, tenant, bucket, service,
+      records, cost_micros) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET ${add(["records", "cost_micros"])}`);
+    this.upsertSessions = db.prepare(`INSERT INTO rollup_sessions (bucket, tenant, session,
+      requests, cost_micros) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET ${add(["requests", "cost_micros"])}`);
+  }
+
+  /** Adds (sign 1) or takes back (sign -1) a request's contribution to every level. */
+  addRequest(dims: Dims, facts: RequestFacts, sign: 1 | -1): void {
+    for (let i = 0; i < REQUEST_LEVELS.length; i++) {
+      addRequest(this.requestCell(i, dims).totals, facts, sign);
+    }
+  }
+
+  /** A cost recorded on a request: its totals, its session and the service's row. */
+  addCost(dims: Dims, service: string, micros: number): void {
+    for (let i = 0; i < REQUEST_LEVELS.length; i++) {
+      this.requestCell(i, dims).totals.costMicros += micros;
+    }
+    if (dims.session !== null) this.addSession(dims, 0, micros);
+    this.addServiceCost(dims, service, 1, micros);
+  }
+
+  /** A whole stored request (for rebuilds and hard deletes), session included. */
+  addRequestRow(row: Dims & RequestFacts, sign: 1 | -1): void {
+    this.addRequest(row, row, sign);
+    if (row.session !== null) this.addSession(row, sign, sign * row.costMicros);
+  }
+
+  /** Cost rows by service (the request totals and sessions hold the same money per request). */
+  addServiceCost(dims: Dims, service: string, records: number, micros: number): void {
+    const day = bucketOf(dims.createdAt, DAY);
+    for (const [level, tenant] of [
+      [COST_LEVEL.tenantDay, dims.tenant],
+      [COST_LEVEL.allDay, ""],
+    ] as const) {
+      const cell = this.sumCell(this.costs, [level, tenant, day, service]);
+      cell.n += records;
+      cell.micros += micros;
+    }
+  }
+
+  addSession(dims: Dims, requests: number, micros: number): void {
+    const cell = this.sumCell(this.sessions, [
+      bucketOf(dims.createdAt, DAY),
+      dims.tenant,
+      dims.session ?? "",
+    ]);
+    cell.n += requests;
+    cell.micros += micros;
+  }
+
+  addStage(
+    dims: Dims,
+    stage: string,
+    status: "completed" | "failed",
+    durationMs: number,
+    sign: 1 | -1,
+  ): void {
+    for (const level of STAGE_LEVELS) {
+      const tenant = level.tenant ? dims.tenant : "";
+      const kind = level.kind ? dims.kind : "";
+      const bucket = bucketOf(dims.createdAt, level.grainMs);
+      const key = `${level.id}:${bucket}:${tenant.length}:${tenant}${kind.length}:${kind}${stage}`;
+      let cell = this.stages.get(key);
+      if (!cell) {
+        cell = {
+          level: level.id,
+          bucket,
+          tenant,
+          kind,
+          stage,
+          completed: 0,
+          failed: 0,
+          durationSum: 0,
+          durations: new Sketch(),
+        };
+        this.stages.set(key, cell);
+      }
+      cell[status] += sign;
+      cell.durationSum += sign * durationMs;
+      cell.durations.add(durationMs, sign);
+    }
+  }
+
+  /** Writes every delta with one upsert per rollup row, then starts over. */
+  flush(): void {
+    for (const { level, bucket, tenant, kind, source, totals: t } of this.requests.values()) {
+      const full = level.parts === "full";
+      const s = t.byStatus;
+      const row = [
+        t.requests,
+        s.pending,
+        s.running,
+        s.completed,
+        s.failed,
+        s.timeout,
+        s.cancelled,
+        t.durationSumMs,
+        full ? t.queueCount : 0,
+        full ? t.queueSumMs : 0,
+        t.costMicros,
+      ];
+      const latency = full ? t.latency.toBytes() : null;
+      const queue = full ? t.queue.toBytes() : null;
+      if (latency === null && queue === null && row.every((n) => n === 0)) continue;
+      this.upsertRequests.run(level.id, tenant, bucket, kind, source, ...row, latency, queue);
+    }
+    for (const c of this.stages.values()) {
+      const durations = c.durations.toBytes();
+      if (durations === null && c.completed === 0 && c.failed === 0 && c.durationSum === 0)
+        continue;
+      this.upsertStages.run(
+        c.level,
+        c.tenant,
+        c.bucket,
+        c.kind,
+        c.stage,
+        c.completed,
+        c.failed,
+        c.durationSum,
+        durations,
+      );
+    }
+    for (const c of this.costs.values()) {
+      if (c.n !== 0 || c.micros !== 0) this.upsertCosts.run(...c.key, c.n, c.micros);
+    }
+    for (const c of this.sessions.values()) {
+      if (c.n !== 0 || c.micros !== 0) this.upsertSessions.run(...c.key, c.n, c.micros);
+    }
+    this.reset();
+  }
+
+  /** Drops the deltas (the transaction they belong to did not commit). */
+  reset(): void {
+    if (this.requests.size > 0) this.requests = new Map();
+    if (this.stages.size > 0) this.stages = new Map();
+    if (this.costs.size > 0) this.costs = new Map();
+    if (this.sessions.size > 0) this.sessions = new Map();
+  }
+
+  private requestCell(levelIndex: number, dims: Dims): RequestCell {
+    const level = REQUEST_LEVELS[levelIndex] as RequestLevel;
+    const keys = (dims.keys ??= []);
+    let key = keys[levelIndex];
+    if (key === undefined) {
+      const { tenant, kind, source } = cellDims(level, dims);
+      // Length prefixes keep keys unambiguous whatever characters the ids hold.
+      key = `${level.id}:${bucketOf(dims.createdAt, level.grainMs)}:${tenant.length}:${tenant}${kind.length}:${kind}${source}`;
+      keys[levelIndex] = key;
+    }
+    let cell = this.requests.get(key);
+    if (!cell) {
+      const bucket = bucketOf(dims.createdAt, level.grainMs);
+      cell = { level, bucket, ...cellDims(level, dims), totals: emptyTotals() };
+      this.requests.set(key, cell);
+    }
+    return cell;
+  }
+
+  private sumCell(cells: Map<string, SumCell>, key: (string | number)[]): SumCell {
+    const id = key.map((part) => `${String(part).length}:${part}`).join("");
+    let cell = cells.get(id);
+    if (!cell) {
+      cell = { key, n: 0, micros: 0 };
+      cells.set(id, cell);
+    }
+    return cell;
+  }
+}
+
+/** The dimensions `level` keeps; '' for the others. */
+function cellDims(level: RequestLevel, dims: Dims) {
+  return {
+    tenant: level.tenant ? dims.tenant : "",
+    kind: level.kind ? dims.kind : "",
+    source: level.source ? dims.source : "",
+  };
+}
