@@ -1,7 +1,8 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTracker } from "../../src/index.js";
 import { serve } from "../../src/server/serve.js";
 import { hashSecret } from "../../src/tracker/api-keys.js";
@@ -97,4 +98,53 @@ describe("serve and keys", () => {
       stderr: expect.stringContaining("tenant"),
     });
   }, 30_000);
+});
+
+describe("reqtrack serve --demo (npm start)", () => {
+  it("prints its URL and how to get a key, feeds demo requests, and shuts down cleanly on SIGTERM", async () => {
+    const dir = tempDir();
+    try {
+      const storage = dir.file("demo.db");
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", cli, "serve", "--demo", "--port", "0", "--storage", storage],
+        {
+          stdio: ["ignore", "ignore", "pipe"],
+          env: { ...process.env, REQTRACK_LOG_LEVEL: "error" },
+        },
+      );
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk;
+      });
+      await vi.waitFor(() => expect(stderr).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/), {
+        timeout: 20_000,
+      });
+      expect(stderr).toContain("keys create --role admin");
+      const url = /listening on (\S+)/.exec(stderr)?.[1] as string;
+      await vi.waitFor(
+        async () => {
+          const page = (await (await fetch(`${url}/api/v1/requests?tag=demo&limit=1`)).json()) as {
+            total: number;
+          };
+          expect(page.total).toBeGreaterThan(0);
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+      child.kill("SIGTERM");
+      const [code] = (await once(child, "exit")) as [number | null];
+      expect(code).toBe(0);
+      expect(stderr).toContain("SIGTERM: shutting down");
+      const tracker = await createTracker({
+        storage,
+        logger: captureLogger("error").logger,
+        watchdogIntervalMs: 0,
+      });
+      expect((await tracker.listRequests({ tag: "demo" })).total).toBeGreaterThan(0);
+      expect(tracker.degraded).toBe(false);
+      await tracker.close();
+    } finally {
+      dir.cleanup();
+    }
+  }, 60_000);
 });
