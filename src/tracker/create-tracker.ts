@@ -1,3 +1,4 @@
+import { isPostgresUrl, PostgresStore } from "../store/postgres/postgres-store.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { resolveOptions, type TrackerOptions } from "./options.js";
 import { FileOutbox, MemoryOutbox } from "./outbox.js";
@@ -8,18 +9,22 @@ import { Tracker } from "./tracker.js";
  *
  * @example
  * const tracker = await createTracker({ storage: "data/requests.db" });
+ * // or, for several servers on one database:
+ * const shared = await createTracker({ storage: "postgres://localhost/reqtrack" });
  * const req = await tracker.createRequest({ userId: "user-1", initialMessage: "Make a video" });
  */
 export async function createTracker(options: TrackerOptions = {}): Promise<Tracker> {
   const resolved = resolveOptions(options);
   const store =
-    typeof resolved.storage === "string"
-      ? new SqliteStore(resolved.storage, {
-          busyTimeoutMs: resolved.busyTimeoutMs,
-          durability: resolved.durability,
-          now: resolved.clock,
-        })
-      : resolved.storage;
+    typeof resolved.storage === "string" && isPostgresUrl(resolved.storage)
+      ? await PostgresStore.open({ connectionString: resolved.storage, now: resolved.clock })
+      : typeof resolved.storage === "string"
+        ? new SqliteStore(resolved.storage, {
+            busyTimeoutMs: resolved.busyTimeoutMs,
+            durability: resolved.durability,
+            now: resolved.clock,
+          })
+        : resolved.storage;
   const outbox = resolved.outboxPath ? new FileOutbox(resolved.outboxPath) : new MemoryOutbox();
   return new Tracker(store, outbox, resolved);
 }

@@ -1,11 +1,15 @@
 import type { Logger } from "../context/logger.js";
 import { createDefaultLogger } from "../context/logger.js";
 import { ValidationError } from "../core/errors.js";
+import { isPostgresUrl } from "../store/postgres/postgres-store.js";
 import type { Store } from "../store/store.js";
 
 /** Options of `createTracker`. Every field is optional; defaults live in `resolveOptions`. */
 export interface TrackerOptions {
-  /** A SQLite file path, ":memory:", or a `Store` you opened yourself. Default "data/reqtrack.db". */
+  /**
+   * A SQLite file path, ":memory:", a `postgres://` URL, or a `Store` you opened yourself.
+   * Default "data/reqtrack.db".
+   */
   storage?: string | Store;
   /** Epoch-ms clock. Inject one in tests to move time without sleeping. */
   clock?: () => number;
@@ -87,7 +91,13 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
     throw new ValidationError("onStoreError", 'must be "degrade" or "throw"');
   }
   let outboxPath: string | null = options.outboxPath ?? null;
-  if (outboxPath === null && typeof storage === "string" && storage !== ":memory:") {
+  // A PostgreSQL URL names no file to put the outbox beside: it stays in memory unless given.
+  if (
+    outboxPath === null &&
+    typeof storage === "string" &&
+    storage !== ":memory:" &&
+    !isPostgresUrl(storage)
+  ) {
     outboxPath = `${storage}.outbox.ndjson`;
   }
   return Object.freeze({

@@ -238,4 +238,17 @@ CREATE INDEX rollup_requests_tenant ON rollup_requests (level, tenant, bucket);
 CREATE INDEX rollup_stages_tenant ON rollup_stages (level, tenant, bucket);
 `,
   },
+  {
+    version: 12,
+    name: "user_history_by_time",
+    // Status moved to the end of the user-history key: a claim or completion then rewrites
+    // its entry in place instead of moving it to another status range of the user, which
+    // dirtied many more pages per commit (bench/queue: about +45% drain throughput). Status
+    // filters and counts still read only this index.
+    up: `
+DROP INDEX requests_user_history;
+CREATE INDEX requests_user_history ON requests (user_id, created_at, id, status)
+  WHERE deleted_at IS NULL;
+`,
+  },
 ];

@@ -1,0 +1,159 @@
+import type { Migration } from "./migration.js";
+
+/**
+ * PostgreSQL schema, version for version the SQLite one (sqlite.ts) where both have it. Times
+ * are BIGINT epoch ms and money BIGINT micro-USD (the pool reads int8 as a JS number); JSON
+ * stays text, exactly as written, so rows map through the same rows.ts as SQLite's.
+ * Versions 10 and 11 (analytics rollups) are not here yet: the PostgreSQL store has no
+ * `analytics` part.
+ */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial",
+    up: `
+CREATE TABLE requests (
+  id               TEXT PRIMARY KEY,
+  status           TEXT NOT NULL,
+  priority         DOUBLE PRECISION NOT NULL,
+  lane             TEXT NOT NULL,
+  user_id          TEXT NOT NULL,
+  channel_id       TEXT,
+  tenant_id        TEXT,
+  session_id       TEXT,
+  kind             TEXT,
+  source           TEXT,
+  tags             TEXT NOT NULL DEFAULT '[]',
+  initial_message  TEXT,
+  input            TEXT,
+  intent           TEXT,
+  entities         TEXT,
+  parent_id        TEXT,
+  correlation_id   TEXT,
+  result           TEXT,
+  error_message    TEXT,
+  error_stage      TEXT,
+  error_details    TEXT,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL,
+  timeout_ms       BIGINT NOT NULL,
+  worker_id        TEXT,
+  lease_expires_at BIGINT,
+  deadline_at      BIGINT,
+  created_at       BIGINT NOT NULL,
+  started_at       BIGINT,
+  completed_at     BIGINT,
+  updated_at       BIGINT NOT NULL,
+  deleted_at       BIGINT,
+  queue_ms         BIGINT,
+  duration_ms      BIGINT,
+  cost_micros      BIGINT NOT NULL DEFAULT 0,
+  counters         TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX requests_created ON requests (created_at, id);
+CREATE INDEX requests_user ON requests (user_id, created_at, id);
+CREATE INDEX requests_status ON requests (status, created_at);
+CREATE INDEX requests_tenant ON requests (tenant_id, created_at, id) WHERE tenant_id IS NOT NULL;
+CREATE INDEX requests_channel ON requests (channel_id, created_at) WHERE channel_id IS NOT NULL;
+CREATE INDEX requests_session ON requests (session_id, created_at) WHERE session_id IS NOT NULL;
+CREATE INDEX requests_kind ON requests (kind, created_at) WHERE kind IS NOT NULL;
+
+CREATE TABLE request_tags (
+  tag        TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  PRIMARY KEY (tag, request_id)
+);
+
+CREATE TABLE stages (
+  request_id    TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  attempt       INTEGER NOT NULL,
+  status        TEXT NOT NULL,
+  started_at    BIGINT NOT NULL,
+  completed_at  BIGINT,
+  duration_ms   BIGINT,
+  output        TEXT,
+  error_message TEXT,
+  error_details TEXT,
+  retryable     BOOLEAN,
+  PRIMARY KEY (request_id, name, attempt)
+);
+
+CREATE TABLE events (
+  id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  ts         BIGINT NOT NULL,
+  type       TEXT NOT NULL,
+  stage      TEXT,
+  severity   TEXT NOT NULL,
+  message    TEXT NOT NULL,
+  data       TEXT
+);
+CREATE INDEX events_request ON events (request_id, id);
+
+CREATE TABLE costs (
+  id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  request_id    TEXT NOT NULL,
+  ts            BIGINT NOT NULL,
+  service       TEXT NOT NULL,
+  amount_micros BIGINT NOT NULL,
+  usage         TEXT,
+  stage         TEXT
+);
+CREATE INDEX costs_request ON costs (request_id);
+
+CREATE TABLE applied_ops (
+  op_id      TEXT PRIMARY KEY,
+  applied_at BIGINT NOT NULL
+);
+`,
+  },
+  {
+    version: 2,
+    name: "queue",
+    // As in SQLite: partial indexes hold the queue, not the history, in claim order (lane,
+    // deadline with none last, age), so a claim's SKIP LOCKED scan starts at the right row.
+    up: `
+ALTER TABLE requests ADD COLUMN lease_ms BIGINT;
+ALTER TABLE requests ADD COLUMN lane_at BIGINT;
+UPDATE requests SET lane_at = created_at;
+CREATE INDEX requests_pending ON requests
+  (lane, (coalesce(deadline_at, 9007199254740991)), created_at)
+  WHERE status = 'pending' AND deleted_at IS NULL;
+CREATE INDEX requests_pending_kind ON requests
+  (kind, lane, (coalesce(deadline_at, 9007199254740991)), created_at)
+  WHERE status = 'pending' AND deleted_at IS NULL;
+CREATE INDEX requests_leases ON requests (lease_expires_at) WHERE status = 'running';
+CREATE INDEX requests_run_deadline ON requests ((started_at + timeout_ms))
+  WHERE status = 'running';
+CREATE INDEX requests_deadline ON requests (deadline_at)
+  WHERE status = 'pending' AND deadline_at IS NOT NULL;
+`,
+  },
+  {
+    version: 3,
+    name: "api_keys",
+    // Only the SHA-256 of a key's secret is stored; the secret is shown once, at creation.
+    up: `
+CREATE TABLE api_keys (
+  id         TEXT PRIMARY KEY,
+  name       TEXT,
+  hash       TEXT NOT NULL UNIQUE,
+  role       TEXT NOT NULL,
+  tenant_id  TEXT,
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT
+);
+`,
+  },
+  {
+    version: 4,
+    name: "tenant_claims",
+    // Workers with a tenant-scoped key claim only their tenant's requests.
+    up: `
+CREATE INDEX requests_pending_tenant ON requests
+  (tenant_id, lane, (coalesce(deadline_at, 9007199254740991)), created_at)
+  WHERE status = 'pending' AND deleted_at IS NULL AND tenant_id IS NOT NULL;
+`,
+  },
+];

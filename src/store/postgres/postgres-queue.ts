@@ -1,0 +1,217 @@
+import type {
+  ClaimOp,
+  HeartbeatOp,
+  QueueOp,
+  QueueResult,
+  SweepChange,
+  SweepOp,
+  TransitionOp,
+} from "../../core/ops.js";
+import { LANES, type Request } from "../../core/types.js";
+import {
+  type CostRow,
+  type RequestRow,
+  type StageRow,
+  toCost,
+  toRequestRecord,
+  toStage,
+} from "../rows.js";
+import type { Sql } from "./pg-connection.js";
+import type { PostgresWriter } from "./postgres-writer.js";
+
+// Matches the expression of the requests_pending indexes, so "no deadline" sorts last.
+const DEADLINE_KEY = "coalesce(deadline_at, 9007199254740991)";
+
+/**
+ * Queue operations on PostgreSQL: claims, heartbeats and the watchdog's sweep, inside the
+ * store's batch transaction. Many servers claim at once, so every row a queue op is about to
+ * change is picked with `FOR UPDATE SKIP LOCKED`: a row another transaction holds is passed
+ * over (it is being claimed or swept there), never waited for, never taken twice.
+ */
+export class PostgresQueue {
+  constructor(
+    private readonly sql: Sql,
+    private readonly writer: PostgresWriter,
+  ) {}
+
+  async apply(op: QueueOp): Promise<QueueResult> {
+    switch (op.type) {
+      case "claim":
+        return { type: "claim", request: await this.claim(op) };
+      case "heartbeat":
+        return { type: "heartbeat", alive: await this.heartbeat(op) };
+      case "requeue":
+        return { type: "requeue", change: await this.writer.requeue(op) };
+      case "sweep":
+        return { type: "sweep", result: await this.sweep(op) };
+    }
+  }
+
+  /** The best pending request (lane, then earliest deadline, then oldest) becomes running. */
+  private async claim(op: ClaimOp): Promise<Request | null> {
+    const id = await this.next(op.kinds, op.tenantId ?? null);
+    if (id === null) return null;
+    const started = await this.writer.apply({
+      type: "transition",
+      opId: "",
+      at: op.at,
+      requestId: id,
+      to: "running",
+      workerId: op.workerId,
+      leaseMs: op.leaseMs,
+    });
+    if (!started.ok) throw started.error;
+    const row = await this.sql.row<RequestRow>("SELECT * FROM requests WHERE id = $1", [id]);
+    const record = toRequestRecord(row as RequestRow);
+    // A first run has no stages yet; a retried one sees what its earlier runs did.
+    const stages =
+      record.attempts > 1
+        ? (
+            await this.sql.rows<StageRow>(
+              "SELECT * FROM stages WHERE request_id = $1 ORDER BY started_at, attempt, name",
+              [id],
+            )
+          ).map(toStage)
+        : [];
+    const costs = await this.sql.rows<CostRow>(
+      "SELECT * FROM costs WHERE request_id = $1 ORDER BY id",
+      [id],
+    );
+    return { ...record, stages, costs: costs.map(toCost) };
+  }
+
+  /** Lane by lane, the first pending row no other transaction holds; locked for this one. */
+  private async next(kinds: string[] | null, tenantId: string | null): Promise<string | null> {
+    const where = ["status = 'pending'", "deleted_at IS NULL", "lane = $1"];
+    const values: unknown[] = [];
+    if (kinds !== null) {
+      values.push(kinds);
+      where.push(`kind = ANY($${values.length + 1}::text[])`);
+    }
+    if (tenantId !== null) {
+      values.push(tenantId);
+      where.push(`tenant_id = $${values.length + 1}`);
+    }
+    const sql = `SELECT id FROM requests WHERE ${where.join(" AND ")}
+      ORDER BY ${DEADLINE_KEY}, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`;
+    for (const lane of LANES) {
+      const row = await this.sql.row<{ id: string }>(sql, [lane, ...values]);
+      if (row) return row.id;
+    }
+    return null;
+  }
+
+  private async heartbeat(op: HeartbeatOp): Promise<boolean> {
+    const changed = await this.sql.run(
+      `UPDATE requests SET lease_expires_at = $1 + lease_ms, updated_at = $1
+      WHERE id = $2 AND status = 'running' AND worker_id = $3
+      AND lease_ms IS NOT NULL AND deleted_at IS NULL`,
+      [op.at, op.requestId, op.workerId],
+    );
+    return changed === 1;
+  }
+
+  /** Up to `limit` ids matching `where`, oldest first, locked unless another sweep has them. */
+  private async due(where: string, order: string, bound: number, limit: number) {
+    const rows = await this.sql.rows<{ id: string }>(
+      `SELECT id FROM requests WHERE ${where} ORDER BY ${order}, id LIMIT $2
+      FOR UPDATE SKIP LOCKED`,
+      [bound, limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * One watchdog pass, in SqliteQueue's order: run timeouts, expired leases, passed deadlines,
+   * stale pending requests, then aging. Servers may sweep at once; each takes the rows the
+   * others have not locked.
+   */
+  private async sweep(op: SweepOp): Promise<{ changes: SweepChange[]; promoted: number }> {
+    const changes: SweepChange[] = [];
+    const end = async (
+      requestId: string,
+      to: TransitionOp["to"],
+      reason: SweepChange["reason"],
+      message?: string,
+    ) => {
+      const result = await this.writer.apply({
+        type: "transition",
+        opId: "",
+        at: op.at,
+        requestId,
+        to,
+        ...(message ? { error: { message } } : {}),
+      });
+      if (result.ok && result.transition && !result.transition.noop) {
+        const t = result.transition;
+        changes.push({
+          requestId,
+          from: t.from,
+          to: t.to,
+          reason,
+          attempts: 0,
+          errorMessage: t.errorMessage,
+        });
+      }
+    };
+    const running = "status = 'running'";
+    const pending = "status = 'pending' AND deleted_at IS NULL";
+    for (const id of await this.due(
+      `${running} AND started_at + timeout_ms <= $1`,
+      "started_at + timeout_ms",
+      op.at,
+      op.limit,
+    )) {
+      await end(id, "timeout", "timeout");
+    }
+    for (const id of await this.due(
+      `${running} AND lease_expires_at <= $1`,
+      "lease_expires_at",
+      op.at,
+      op.limit,
+    )) {
+      const change = await this.writer.requeue({
+        type: "requeue",
+        at: op.at,
+        requestId: id,
+        workerId: null,
+        reason: "lease_expired",
+      });
+      if (change) changes.push(change);
+    }
+    for (const id of await this.due(
+      `${pending} AND deadline_at <= $1`,
+      "deadline_at",
+      op.at,
+      op.limit,
+    )) {
+      await end(id, "timeout", "deadline", "Deadline passed before the request started");
+    }
+    if (op.staleAfterMs !== null) {
+      for (const id of await this.due(
+        `${pending} AND created_at <= $1`,
+        "created_at",
+        op.at - op.staleAfterMs,
+        op.limit,
+      )) {
+        await end(id, "cancelled", "stale", "stale");
+      }
+    }
+    // normal -> high first, so that one pass never moves a request up two lanes.
+    let promoted = 0;
+    for (const [from, to] of [
+      ["normal", "high"],
+      ["low", "normal"],
+    ] as const) {
+      const wait = op.maxWaitMs[from];
+      if (wait === undefined) continue;
+      const bound = op.at - wait;
+      promoted += await this.sql.run(
+        `UPDATE requests SET lane = $1, lane_at = $2
+        WHERE ${pending} AND lane = $3 AND created_at <= $4 AND lane_at <= $4`,
+        [to, op.at, from, bound],
+      );
+    }
+    return { changes, promoted };
+  }
+}

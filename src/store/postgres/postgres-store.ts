@@ -1,0 +1,378 @@
+import type * as Pg from "pg";
+import { ValidationError } from "../../core/errors.js";
+import { type AnyOp, isQueueOp, type OpResult } from "../../core/ops.js";
+import type {
+  ApiKey,
+  Lane,
+  Page,
+  Request,
+  RequestEvent,
+  RequestFilter,
+  RequestRecord,
+  RequestScope,
+} from "../../core/types.js";
+import { POSTGRES_MIGRATIONS } from "../migrations/postgres.js";
+import {
+  type ApiKeyRow,
+  type CostRow,
+  type EventRow,
+  type RequestRow,
+  type StageRow,
+  toApiKey,
+  toCost,
+  toEvent,
+  toRequestRecord,
+  toStage,
+} from "../rows.js";
+import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../store.js";
+import { createPool, loadPg, Sql } from "./pg-connection.js";
+import { isPostgresUnavailable, isRetryable } from "./postgres-errors.js";
+import { migratePostgres } from "./postgres-migrate.js";
+import { PostgresQueue } from "./postgres-queue.js";
+import { PostgresWriter } from "./postgres-writer.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/database`; libpq's PG* variables fill in the rest. */
+  connectionString?: string;
+  /**
+   * Schema for reqtrack's tables (the connections' search_path), created when missing.
+   * Default: the server's search_path (usually "public").
+   */
+  schema?: string;
+  /** Most connections this store opens. Default 10. */
+  maxConnections?: number;
+  /** Clock for migration bookkeeping. */
+  now?: () => number;
+}
+
+/** True for a `postgres://` or `postgresql://` connection string (a storage that is no file). */
+export function isPostgresUrl(storage: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(storage);
+}
+
+/** Attempts of a batch that keeps losing deadlocks or serialization checks to other servers. */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The scale-out driver: PostgreSQL through a `pg` Pool, for several servers on one
+ * database. Each `apply` batch is one transaction on one pooled connection; queue ops pick
+ * rows with `FOR UPDATE SKIP LOCKED`, so servers claiming at once never take a request twice.
+ *
+ * @example
+ * const store = await PostgresStore.open({ connectionString: "postgres://localhost/reqtrack" });
+ */
+export class PostgresStore implements Store {
+  readonly driver = "postgres" as const;
+  private readonly sql: Sql;
+
+  private constructor(private readonly pool: Pg.Pool) {
+    this.sql = new Sql(pool);
+  }
+
+  /** Connects, brings the schema up to date, and returns the store. */
+  static async open(options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const pg = await loadPg();
+    const config: Pg.PoolConfig = { max: options.maxConnections ?? 10 };
+    if (options.connectionString !== undefined) config.connectionString = options.connectionString;
+    if (options.schema !== undefined) {
+      config.options = `-c search_path=${pg.escapeIdentifier(options.schema)}`;
+    }
+    const pool = createPool(pg, config);
+    // An idle connection that dies (server restart) must not crash the process; the next
+    // query gets a fresh connection or reports the store unavailable.
+    pool.on("error", () => {});
+    try {
+      if (options.schema !== undefined) {
+        // Two servers creating it at once: one wins, the other sees a unique violation.
+        await pool
+          .query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(options.schema)}`)
+          .catch((error: unknown) => {
+            if ((error as { code?: unknown }).code !== "23505") throw error;
+          });
+      }
+      await migratePostgres(pool, POSTGRES_MIGRATIONS, (options.now ?? Date.now)());
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return new PostgresStore(pool);
+  }
+
+  async apply(
+    ops: readonly AnyOp[],
+    options: { dedupe?: boolean; changes?: boolean } = {},
+  ): Promise<OpResult[]> {
+    const dedupe = options.dedupe ?? false;
+    const changes = options.changes ?? false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Fast path: the writer reports domain errors before writing anything, so ops run
+        // straight in the batch transaction. An unexpected error aborts the transaction; then
+        // the batch runs again with a savepoint per op, so that the failing op leaves nothing
+        // behind while the others commit. (A savepoint per op costs a round trip per op.)
+        try {
+          return await this.transaction((sql) => this.applyAll(sql, ops, dedupe, changes, false));
+        } catch (error) {
+          if (this.isUnavailable(error) || isRetryable(error)) throw error;
+          return await this.transaction((sql) => this.applyAll(sql, ops, dedupe, changes, true));
+        }
+      } catch (error) {
+        if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private async applyAll(
+    sql: Sql,
+    ops: readonly AnyOp[],
+    dedupe: boolean,
+    changes: boolean,
+    savepoints: boolean,
+  ): Promise<OpResult[]> {
+    const writer = new PostgresWriter(sql, changes);
+    const queue = new PostgresQueue(sql, writer);
+    const applyDirect = async (op: AnyOp): Promise<OpResult> => {
+      writer.takeChanges(); // drop what a rolled-back op may have left
+      const result: OpResult = isQueueOp(op)
+        ? { ok: true, queue: await queue.apply(op) }
+        : await writer.apply(op);
+      const changed = writer.takeChanges();
+      return result.ok && changed.length > 0 ? { ...result, changes: changed } : result;
+    };
+    const applyOne = async (op: AnyOp): Promise<OpResult> => {
+      if (!savepoints) return applyDirect(op);
+      await sql.exec("SAVEPOINT reqtrack_op");
+      try {
+        const result = await applyDirect(op);
+        await sql.exec("RELEASE SAVEPOINT reqtrack_op");
+        return result;
+      } catch (error) {
+        if (this.isUnavailable(error) || isRetryable(error)) throw error;
+        await sql.exec("ROLLBACK TO SAVEPOINT reqtrack_op");
+        return { ok: false, error: error as Error };
+      }
+    };
+    const results: OpResult[] = [];
+    for (const op of ops) {
+      if (isQueueOp(op) || !(dedupe || op.dedupe)) {
+        results.push(await applyOne(op));
+        continue;
+      }
+      if (!(await writer.markApplied(op.opId, op.at))) {
+        results.push({ ok: true, duplicate: true });
+        continue;
+      }
+      const result = await applyOne(op);
+      // A refused op changed nothing: forget its id, so a resend is judged again (and
+      // answered with its error) instead of passing as an applied duplicate.
+      if (!result.ok) await writer.unmarkApplied(op.opId);
+      results.push(result);
+    }
+    return results;
+  }
+
+  /**
+   * Runs `work` in one transaction on one pooled connection. Writes run at READ COMMITTED,
+   * which `SKIP LOCKED` and the writer's row locks are built for; reads that must agree with
+   * each other ask for one `snapshot`.
+   */
+  private async transaction<T>(
+    work: (sql: Sql) => Promise<T>,
+    mode: "write" | "snapshot" = "write",
+  ): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(
+        mode === "snapshot" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
+      );
+      const result = await work(new Sql(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+        broken = rollbackError as Error;
+      });
+      throw error;
+    } finally {
+      // A connection whose rollback failed is in an unknown state: the pool drops it.
+      client.release(broken);
+    }
+  }
+
+  async queueDepth(): Promise<Record<Lane, number>> {
+    const rows = await this.sql.rows<{ lane: Lane; n: number }>(
+      `SELECT lane, count(*) AS n FROM requests
+      WHERE status = 'pending' AND deleted_at IS NULL GROUP BY lane`,
+    );
+    const depth: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
+    for (const row of rows) depth[row.lane] = row.n;
+    return depth;
+  }
+
+  async purge(olderThan: number, batchSize = 1000): Promise<PurgeCounts> {
+    const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
+    for (;;) {
+      const done = await this.transaction(async (sql) => {
+        // SKIP LOCKED: rows a writer holds right now are purged by a later batch or run.
+        const ids = (
+          await sql.rows<{ id: string }>(
+            "SELECT id FROM requests WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED",
+            [olderThan, batchSize],
+          )
+        ).map((row) => row.id);
+        if (ids.length === 0) return true;
+        const inIds = "= ANY($1::text[])";
+        counts.stages += await sql.run(`DELETE FROM stages WHERE request_id ${inIds}`, [ids]);
+        counts.events += await sql.run(`DELETE FROM events WHERE request_id ${inIds}`, [ids]);
+        counts.costs += await sql.run(`DELETE FROM costs WHERE request_id ${inIds}`, [ids]);
+        await sql.run(`DELETE FROM request_tags WHERE request_id ${inIds}`, [ids]);
+        counts.requests += await sql.run(`DELETE FROM requests WHERE id ${inIds}`, [ids]);
+        return ids.length < batchSize;
+      });
+      if (done) return counts;
+    }
+  }
+
+  async getRequest(
+    id: string,
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<Request | null> {
+    // One snapshot for the row, its stages and its costs.
+    return this.transaction(async (sql) => {
+      const row = await sql.row<RequestRow>(
+        options.includeDeleted
+          ? "SELECT * FROM requests WHERE id = $1"
+          : "SELECT * FROM requests WHERE id = $1 AND deleted_at IS NULL",
+        [id],
+      );
+      if (!row) return null;
+      const stages = await sql.rows<StageRow>(
+        "SELECT * FROM stages WHERE request_id = $1 ORDER BY started_at, attempt, name",
+        [id],
+      );
+      const costs = await sql.rows<CostRow>(
+        "SELECT * FROM costs WHERE request_id = $1 ORDER BY id",
+        [id],
+      );
+      return { ...toRequestRecord(row), stages: stages.map(toStage), costs: costs.map(toCost) };
+    }, "snapshot");
+  }
+
+  async getScope(id: string): Promise<RequestScope | null> {
+    const scope = await this.sql.row<RequestScope>(
+      `SELECT status, tenant_id AS "tenantId", kind FROM requests
+      WHERE id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
+    return scope ?? null;
+  }
+
+  async saveApiKey(key: ApiKey & { hash: string }): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO api_keys (id, name, hash, role, tenant_id, created_at, revoked_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        key.id,
+        key.name,
+        key.hash,
+        key.role,
+        key.tenantId,
+        key.createdAt.getTime(),
+        key.revokedAt?.getTime() ?? null,
+      ],
+    );
+  }
+
+  async findApiKey(hash: string): Promise<ApiKey | null> {
+    const row = await this.sql.row<ApiKeyRow>("SELECT * FROM api_keys WHERE hash = $1", [hash]);
+    return row ? toApiKey(row) : null;
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    const rows = await this.sql.rows<ApiKeyRow>("SELECT * FROM api_keys ORDER BY created_at, id");
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, at: number): Promise<boolean> {
+    const changed = await this.sql.run(
+      "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+      [at, id],
+    );
+    return changed === 1;
+  }
+
+  async getEvents(id: string): Promise<RequestEvent[]> {
+    const rows = await this.sql.rows<EventRow>(
+      "SELECT * FROM events WHERE request_id = $1 ORDER BY id",
+      [id],
+    );
+    return rows.map((row, i) => toEvent(row, i + 1));
+  }
+
+  async listRequests(filter: RequestFilter): Promise<Page<RequestRecord>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (!filter.includeDeleted) where.push("deleted_at IS NULL");
+    if (filter.status !== undefined) {
+      const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+      where.push(`status = ANY(${param(statuses)}::text[])`);
+    }
+    const equal: [keyof RequestFilter, string][] = [
+      ["userId", "user_id"],
+      ["tenantId", "tenant_id"],
+      ["channelId", "channel_id"],
+      ["sessionId", "session_id"],
+      ["kind", "kind"],
+    ];
+    for (const [key, column] of equal) {
+      if (filter[key] !== undefined) where.push(`${column} = ${param(filter[key])}`);
+    }
+    if (filter.tag !== undefined) {
+      where.push(`id IN (SELECT request_id FROM request_tags WHERE tag = ${param(filter.tag)})`);
+    }
+    if (filter.from !== undefined) where.push(`created_at >= ${param(filter.from.getTime())}`);
+    if (filter.to !== undefined) where.push(`created_at < ${param(filter.to.getTime())}`);
+    const countParams = [...params];
+    const countWhere = [...where];
+
+    if (filter.cursor !== undefined) {
+      const position = decodeCursor(filter.cursor);
+      if (!position) throw new ValidationError("cursor", "is not a cursor this server issued");
+      // A row comparison, so PostgreSQL seeks straight to the cursor in a (…, created_at, id)
+      // index: page 1,000 costs what page 1 does.
+      where.push(`(created_at, id) < (${param(position.createdAt)}, ${param(position.id)})`);
+    }
+    const page = `SELECT * FROM requests${clause(where)}
+      ORDER BY created_at DESC, id DESC LIMIT ${param(filter.limit)} OFFSET ${param(filter.offset)}`;
+    // The count and the page in one snapshot, so the total matches the items.
+    const [total, rows] = await this.transaction(async (sql) => {
+      const count = `SELECT count(*) AS n FROM requests${clause(countWhere)}`;
+      const n = (await sql.row<{ n: number }>(count, countParams))?.n ?? 0;
+      return [n, await sql.rows<RequestRow>(page, params)] as const;
+    }, "snapshot");
+    const last = rows.at(-1);
+    const more = last !== undefined && rows.length === filter.limit;
+    return {
+      items: rows.map(toRequestRecord),
+      total,
+      nextCursor: more ? encodeCursor(last.created_at, last.id) : null,
+    };
+  }
+
+  isUnavailable(error: unknown): boolean {
+    return isPostgresUnavailable(error);
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+}
+
+function clause(where: string[]): string {
+  return where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "";
+}
