@@ -92,7 +92,7 @@ export class SqliteRollups {
     ) {
       return;
     }
-    const dims = this.dims(id);
+    const dims = this.known.get(id) ?? dimsOf(before) ?? this.dims(id);
     if (!dims) return;
     this.deltas.addRequest(dims, lifecycleFacts(before), -1);
     this.deltas.addRequest(dims, lifecycleFacts(after), 1);
@@ -217,5 +217,26 @@ function lifecycleFacts(state: LifecycleState): RequestFacts {
     durationMs: state.durationMs,
     queueMs: state.queueMs,
     costMicros: 0,
+  };
+}
+
+/**
+ * The dimensions a lifecycle read already carries (the writer selects them with the status),
+ * so a transition needs no lookup of its own whatever the size of the backlog.
+ */
+function dimsOf(state: LifecycleState): Dims | null {
+  const row = state as LifecycleState & {
+    tenantId?: string | null;
+    kind?: string | null;
+    source?: string | null;
+    sessionId?: string | null;
+  };
+  if (row.sessionId === undefined || row.source === undefined) return null;
+  return {
+    createdAt: row.createdAt,
+    tenant: row.tenantId ?? "",
+    kind: row.kind ?? "",
+    source: row.source ?? "",
+    session: row.sessionId ?? null,
   };
 }

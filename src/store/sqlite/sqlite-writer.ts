@@ -29,7 +29,8 @@ const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS starte
   completed_at AS completedAt, queue_ms AS queueMs, duration_ms AS durationMs, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, worker_id AS workerId,
   lease_expires_at AS leaseExpiresAt, lease_ms AS leaseMs, result, error_message AS errorMessage,
-  error_stage AS errorStage, error_details AS errorDetails, tenant_id AS tenantId, kind`;
+  error_stage AS errorStage, error_details AS errorDetails, tenant_id AS tenantId, kind,
+  source, session_id AS sessionId`;
 
 const SEVERITY_OF: Partial<Record<RequestStatus, Severity>> = {
   failed: "error",
