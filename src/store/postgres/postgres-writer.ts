@@ -1,4 +1,5 @@
-import { InvalidTransitionError, NotFoundError, ReqtrackError } from "../../core/errors.js";
+import { NotFoundError, ReqtrackError } from "../../core/errors.js";
+import { planStage } from "../../core/stage-lifecycle.js";
 import { toJsonText } from "../../core/json.js";
 import {
   LEASE_EXPIRED_MESSAGE,
@@ -347,94 +348,52 @@ export class PostgresWriter {
       [op.stage, op.requestId],
     );
     if (found === undefined) return { ok: false, error: new NotFoundError(op.requestId) };
-    const status = found.status;
-    const latest =
-      found.stageStatus === null
-        ? undefined
-        : {
-            status: found.stageStatus,
-            attempt: found.attempt ?? 0,
-            startedAt: found.startedAt ?? 0,
-          };
-    const target =
-      op.action === "start" ? "running" : op.action === "complete" ? "completed" : "failed";
-
-    if (op.action === "start") {
-      if (latest?.status === "running") return { ok: true };
-      if (status !== "running") {
-        const error = InvalidTransitionError.forStage(
-          op.stage,
-          latest?.status ?? "none",
-          target,
-          `request is ${status}; stages run only while it is running`,
-        );
-        return { ok: false, error };
-      }
+    const plan = planStage(
+      {
+        requestStatus: found.status,
+        stageStatus: found.stageStatus,
+        attempt: found.attempt ?? null,
+        startedAt: found.startedAt ?? null,
+      },
+      op,
+    );
+    if (plan.kind === "noop") return { ok: true };
+    if (plan.kind === "start") {
       await this.sql.run(
         `INSERT INTO stages (request_id, name, attempt, status, started_at)
         VALUES ($1, $2, $3, 'running', $4)`,
-        [op.requestId, op.stage, (latest?.attempt ?? 0) + 1, op.at],
+        [op.requestId, op.stage, plan.attempt, op.at],
       );
-      await this.sql.run(INSERT_EVENT, [
-        op.requestId,
-        op.at,
-        "stage_started",
-        op.stage,
-        "info",
-        `Stage ${op.stage} started`,
-        null,
-      ]);
-      this.emit("stage.updated", op.requestId, found, op.at, {
-        stage: op.stage,
-        status: "running",
-      });
-      return { ok: true };
-    }
-
-    if (latest?.status === target) return { ok: true };
-    if (latest?.status !== "running") {
-      const error = InvalidTransitionError.forStage(
-        op.stage,
-        latest?.status ?? "none",
-        target,
-        "only a running stage can complete or fail",
+    } else {
+      await this.sql.run(
+        `UPDATE stages SET status = $4, completed_at = $5, duration_ms = $6, output = $7,
+        error_message = $8, error_details = $9, retryable = $10
+        WHERE request_id = $1 AND name = $2 AND attempt = $3`,
+        [
+          op.requestId,
+          op.stage,
+          plan.attempt,
+          plan.status,
+          op.at,
+          plan.durationMs,
+          plan.output,
+          plan.errorMessage,
+          plan.errorDetails,
+          plan.retryable,
+        ],
       );
-      return { ok: false, error };
     }
-    const durationMs = op.at - latest.startedAt;
-    const failure = op.error ?? null;
-    await this.sql.run(
-      `UPDATE stages SET status = $4, completed_at = $5, duration_ms = $6, output = $7,
-      error_message = $8, error_details = $9, retryable = $10
-      WHERE request_id = $1 AND name = $2 AND attempt = $3`,
-      [
-        op.requestId,
-        op.stage,
-        latest.attempt,
-        target,
-        op.at,
-        durationMs,
-        toJsonText(op.output),
-        failure?.message ?? null,
-        toJsonText(failure?.details),
-        failure ? failure.retryable : null,
-      ],
-    );
+    const e = plan.event;
     await this.sql.run(INSERT_EVENT, [
       op.requestId,
       op.at,
-      target === "completed" ? "stage_completed" : "stage_failed",
-      op.stage,
-      target === "completed" ? "info" : "error",
-      failure ? `Stage ${op.stage} failed: ${failure.message}` : `Stage ${op.stage} completed`,
-      JSON.stringify(failure ? { durationMs, retryable: failure.retryable } : { durationMs }),
+      e.type,
+      e.stage,
+      e.severity,
+      e.message,
+      e.data,
     ]);
-    this.emit("stage.updated", op.requestId, found, op.at, {
-      stage: op.stage,
-      status: target,
-      durationMs,
-      errorMessage: failure?.message ?? null,
-    });
+    this.emit("stage.updated", op.requestId, found, op.at, plan.change);
     return { ok: true };
   }
 

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { InvalidTransitionError, NotFoundError, ReqtrackError } from "../../core/errors.js";
+import { NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
 import {
   LEASE_EXPIRED_MESSAGE,
@@ -23,6 +23,7 @@ import type {
 } from "../../core/ops.js";
 import type { RequestStatus, Severity } from "../../core/types.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
+import { planStage } from "../../core/stage-lifecycle.js";
 import { SqliteRollups } from "./sqlite-rollups.js";
 
 const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS startedAt,
@@ -349,82 +350,36 @@ export class SqliteWriter {
   private stage(op: StageOp): OpResult {
     const found = this.selectStageState.get(op.stage, op.requestId) as StageState | undefined;
     if (found === undefined) return { ok: false, error: new NotFoundError(op.requestId) };
-    const status = found.status;
-    const latest =
-      found.stageStatus === null
-        ? undefined
-        : { status: found.stageStatus, attempt: found.attempt, started_at: found.startedAt };
-    const target =
-      op.action === "start" ? "running" : op.action === "complete" ? "completed" : "failed";
-
-    if (op.action === "start") {
-      if (latest?.status === "running") return { ok: true };
-      if (status !== "running") {
-        const error = InvalidTransitionError.forStage(
-          op.stage,
-          latest?.status ?? "none",
-          target,
-          `request is ${status}; stages run only while it is running`,
-        );
-        return { ok: false, error };
-      }
-      this.insertStage.run(op.requestId, op.stage, (latest?.attempt ?? 0) + 1, op.at);
-      this.insertEvent.run(
-        op.requestId,
-        op.at,
-        "stage_started",
-        op.stage,
-        "info",
-        `Stage ${op.stage} started`,
-        null,
-      );
-      this.emit("stage.updated", op.requestId, found, op.at, {
-        stage: op.stage,
-        status: "running",
-      });
-      return { ok: true };
-    }
-
-    if (latest?.status === target) return { ok: true };
-    if (latest?.status !== "running") {
-      const error = InvalidTransitionError.forStage(
-        op.stage,
-        latest?.status ?? "none",
-        target,
-        "only a running stage can complete or fail",
-      );
-      return { ok: false, error };
-    }
-    const durationMs = op.at - latest.started_at;
-    const failure = op.error ?? null;
-    this.finishStage.run({
-      id: op.requestId,
-      name: op.stage,
-      attempt: latest.attempt,
-      status: target,
-      at: op.at,
-      durationMs,
-      output: toJsonText(op.output),
-      errorMessage: failure?.message ?? null,
-      errorDetails: toJsonText(failure?.details),
-      retryable: failure ? Number(failure.retryable) : null,
-    });
-    this.rollups.stageFinished(op.requestId, op.stage, target, durationMs);
-    this.insertEvent.run(
-      op.requestId,
-      op.at,
-      target === "completed" ? "stage_completed" : "stage_failed",
-      op.stage,
-      target === "completed" ? "info" : "error",
-      failure ? `Stage ${op.stage} failed: ${failure.message}` : `Stage ${op.stage} completed`,
-      JSON.stringify(failure ? { durationMs, retryable: failure.retryable } : { durationMs }),
+    const plan = planStage(
+      {
+        requestStatus: found.status,
+        stageStatus: found.stageStatus,
+        attempt: found.attempt,
+        startedAt: found.startedAt,
+      },
+      op,
     );
-    this.emit("stage.updated", op.requestId, found, op.at, {
-      stage: op.stage,
-      status: target,
-      durationMs,
-      errorMessage: failure?.message ?? null,
-    });
+    if (plan.kind === "noop") return { ok: true };
+    if (plan.kind === "start") {
+      this.insertStage.run(op.requestId, op.stage, plan.attempt, op.at);
+    } else {
+      this.finishStage.run({
+        id: op.requestId,
+        name: op.stage,
+        attempt: plan.attempt,
+        status: plan.status,
+        at: op.at,
+        durationMs: plan.durationMs,
+        output: plan.output,
+        errorMessage: plan.errorMessage,
+        errorDetails: plan.errorDetails,
+        retryable: plan.retryable === null ? null : Number(plan.retryable),
+      });
+      this.rollups.stageFinished(op.requestId, op.stage, plan.status, plan.durationMs);
+    }
+    const e = plan.event;
+    this.insertEvent.run(op.requestId, op.at, e.type, e.stage, e.severity, e.message, e.data);
+    this.emit("stage.updated", op.requestId, found, op.at, plan.change);
     return { ok: true };
   }
 
