@@ -44,6 +44,12 @@ export interface Store {
     options?: { dedupe?: boolean; changes?: boolean },
   ): Promise<OpResult[]>;
 
+  /**
+   * Forgets the ids of ops applied before `olderThan` (epoch ms); returns how many. Op ids
+   * are kept only for the dedupe window: a resend older than that would apply again.
+   */
+  pruneAppliedOps(olderThan: number): Promise<number>;
+
   /** Pending requests per lane (soft-deleted ones excluded). */
   queueDepth(): Promise<Record<Lane, number>>;
 

@@ -115,8 +115,12 @@ export class Tracker {
     });
     this.live.setMaxListeners(0);
     this.queue = new Queue(this.committer, this.clock, this.logger, options.leaseMs);
-    this.watchdog = new Watchdog(this.queue, options, this.logger, (olderThan) =>
-      this.purge(olderThan),
+    this.watchdog = new Watchdog(
+      this.queue,
+      options,
+      this.logger,
+      (olderThan) => this.purge(olderThan),
+      (olderThan) => store.pruneAppliedOps(olderThan),
     );
     this.watchdog.start();
   }

@@ -5,6 +5,8 @@ import type { ResolvedOptions } from "./options.js";
 import type { Queue } from "./queue.js";
 
 const DAY_MS = 86_400_000;
+/** How long applied op ids are remembered, so that a resend within it applies once. */
+export const DEDUPE_WINDOW_MS = 7 * DAY_MS;
 
 /** What one watchdog pass changed. */
 export interface SweepReport {
@@ -22,6 +24,8 @@ export interface SweepReport {
   promoted: number;
   /** What retention removed in this pass, or null when it did not run. */
   retention: PurgeCounts | null;
+  /** Op ids forgotten after the dedupe window (once a day), or null when not due. */
+  prunedOps: number | null;
   changes: SweepChange[];
   /** True when the store could not be reached and nothing was swept. */
   skipped: boolean;
@@ -35,12 +39,14 @@ export class Watchdog {
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<SweepReport> | null = null;
   private lastRetentionAt: number | null = null;
+  private lastPruneAt: number | null = null;
 
   constructor(
     private readonly queue: Queue,
     private readonly options: ResolvedOptions,
     private readonly logger: Logger,
     private readonly purge: (olderThan: number) => Promise<PurgeCounts>,
+    private readonly pruneAppliedOps: (olderThan: number) => Promise<number>,
   ) {}
 
   start(): void {
@@ -83,6 +89,7 @@ export class Watchdog {
       stale: 0,
       promoted: 0,
       retention: null,
+      prunedOps: null,
       changes: [],
       skipped: result === null,
     };
@@ -109,7 +116,20 @@ export class Watchdog {
       }
     }
     report.retention = await this.retention(at);
+    report.prunedOps = await this.pruneOps(at);
     return report;
+  }
+
+  /**
+   * Once a day, forget op ids older than the dedupe window (7 days): outbox replays and
+   * client resends arrive within minutes or hours, and the table must not grow forever.
+   */
+  private async pruneOps(at: number): Promise<number | null> {
+    if (this.lastPruneAt !== null && at - this.lastPruneAt < DAY_MS) return null;
+    this.lastPruneAt = at;
+    const pruned = await this.pruneAppliedOps(at - DEDUPE_WINDOW_MS);
+    if (pruned > 0) this.logger.info({ pruned_op_ids: pruned }, "applied op ids pruned");
+    return pruned;
   }
 
   /** Seed 001: with a retention period set, delete older requests once a day and log the counts. */

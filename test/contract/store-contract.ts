@@ -400,6 +400,30 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       }
     });
 
+    it("forgets op ids older than the dedupe window when pruned, and only those", async () => {
+      const r = newRequest();
+      await store.apply([create(r)]);
+      const note = (at: number): Op => ({
+        type: "event",
+        opId: opId(),
+        at,
+        requestId: r.id,
+        eventType: "note",
+        severity: "info",
+        message: "",
+        stage: null,
+        data: null,
+        dedupe: true,
+      });
+      const old = note(T0 + 10);
+      const recent = note(T0 + 5_000);
+      await store.apply([old, recent]);
+      expect(await store.pruneAppliedOps(T0 + 1_000)).toBe(1);
+      const resent = await store.apply([old, recent]);
+      expect(resent.map((x) => x.ok && x.duplicate === true)).toEqual([false, true]);
+      expect((await store.getEvents(r.id)).filter((e) => e.type === "note")).toHaveLength(3);
+    });
+
     it("lists with filters, newest first, with totals and cursors", async () => {
       const ops: Op[] = [];
       for (let i = 0; i < 25; i++) {

@@ -318,6 +318,24 @@ describe("queue", () => {
       });
     });
 
+    it("prunes applied op ids past the 7-day dedupe window once a day", async () => {
+      const req = await enqueue("u", 0.5);
+      await tracker.ingest([
+        { opId: "remote-1", type: "event", requestId: req.id, event: { type: "note" } },
+      ]);
+      expect((await tracker.sweep()).prunedOps).toBe(0);
+      time.advance(60 * MINUTE);
+      expect((await tracker.sweep()).prunedOps).toBeNull();
+      time.advance(8 * 24 * 60 * MINUTE);
+      expect((await tracker.sweep()).prunedOps).toBe(1);
+      // Past the window, a resend is a new op.
+      const [again] = await tracker.ingest([
+        { opId: "remote-1", type: "event", requestId: req.id, event: { type: "note" } },
+      ]);
+      expect(again).toMatchObject({ ok: true });
+      expect(again && "duplicate" in again).toBe(false);
+    });
+
     it("reads REQUEST_RETENTION_DAYS, and keeps everything when it is unset", async () => {
       vi.stubEnv("REQUEST_RETENTION_DAYS", "7");
       try {

@@ -156,4 +156,12 @@ CREATE INDEX requests_pending_tenant ON requests
   WHERE status = 'pending' AND deleted_at IS NULL AND tenant_id IS NOT NULL;
 `,
   },
+  {
+    version: 13,
+    name: "applied_ops_time",
+    // Op ids are remembered for a dedupe window, then pruned daily by the watchdog.
+    up: `
+CREATE INDEX applied_ops_time ON applied_ops (applied_at);
+`,
+  },
 ];

@@ -251,4 +251,12 @@ CREATE INDEX requests_user_history ON requests (user_id, created_at, id, status)
   WHERE deleted_at IS NULL;
 `,
   },
+  {
+    version: 13,
+    name: "applied_ops_time",
+    // Op ids are remembered for a dedupe window, then pruned daily by the watchdog.
+    up: `
+CREATE INDEX applied_ops_time ON applied_ops (applied_at);
+`,
+  },
 ];

@@ -210,6 +210,19 @@ export class PostgresStore implements Store {
     return depth;
   }
 
+  async pruneAppliedOps(olderThan: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.sql.run(
+        `DELETE FROM applied_ops WHERE op_id IN
+        (SELECT op_id FROM applied_ops WHERE applied_at < $1 LIMIT 5000)`,
+        [olderThan],
+      );
+      total += n;
+      if (n === 0) return total;
+    }
+  }
+
   async purge(olderThan: number, batchSize = 1000): Promise<PurgeCounts> {
     const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
     for (;;) {

@@ -143,6 +143,18 @@ export class SqliteStore implements Store {
     return depth;
   }
 
+  async pruneAppliedOps(olderThan: number): Promise<number> {
+    // In slices, so that a large backlog never holds the write lock for long.
+    const prune = this.prepare(`DELETE FROM applied_ops WHERE op_id IN
+      (SELECT op_id FROM applied_ops WHERE applied_at < ? LIMIT 5000)`);
+    let total = 0;
+    for (;;) {
+      const n = prune.run(olderThan).changes;
+      total += n;
+      if (n === 0) return total;
+    }
+  }
+
   async purge(olderThan: number, batchSize = 1000): Promise<PurgeCounts> {
     const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
     const ids = this.prepare("SELECT id FROM requests WHERE created_at < ? LIMIT ?").pluck();
