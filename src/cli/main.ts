@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { ReqtrackError } from "../core/errors.js";
 import { runDemo } from "./commands/demo.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerMigrate } from "./commands/migrate.js";
 import { registerServe } from "./commands/serve.js";
 
 const program = new Command()
@@ -11,6 +12,7 @@ const program = new Command()
 
 registerServe(program);
 registerKeys(program);
+registerMigrate(program);
 
 program
   .command("demo")

@@ -61,6 +61,9 @@ export interface Store {
   purge(olderThan: number, batchSize?: number): Promise<PurgeCounts>;
 
   getRequest(id: string, options?: { includeDeleted?: boolean }): Promise<Request | null>;
+  /** The schema version the database is at (the highest applied migration). */
+  schemaVersion(): Promise<number>;
+
   /** Status, tenant and kind of a live (not soft-deleted) request, or null. */
   getScope(id: string): Promise<RequestScope | null>;
   getEvents(id: string): Promise<RequestEvent[]>;

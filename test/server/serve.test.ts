@@ -2,9 +2,11 @@ import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTracker } from "../../src/index.js";
 import { serve } from "../../src/server/serve.js";
+import { SQLITE_MIGRATIONS } from "../../src/store/migrations/sqlite.js";
 import { hashSecret } from "../../src/tracker/api-keys.js";
 import { captureLogger, tempDir } from "../support/helpers.js";
 
@@ -97,6 +99,42 @@ describe("serve and keys", () => {
     await expect(exec("create", "--role", "writer")).rejects.toMatchObject({
       stderr: expect.stringContaining("tenant"),
     });
+  }, 30_000);
+});
+
+describe("reqtrack migrate", () => {
+  it("migrates a database and prints its version; refuses one newer than it knows", async () => {
+    const dir = tempDir();
+    try {
+      const storage = dir.file("migrate.db");
+      const { stdout } = await run(process.execPath, [
+        "--import",
+        "tsx",
+        cli,
+        "migrate",
+        "--storage",
+        storage,
+      ]);
+      const latest = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
+      expect(stdout.trim()).toBe(`sqlite schema at version ${latest}`);
+      const db = new Database(storage);
+      db.prepare("INSERT INTO schema_migrations VALUES (999, 'from the future', 0)").run();
+      db.close();
+      const refused = await run(process.execPath, [
+        "--import",
+        "tsx",
+        cli,
+        "migrate",
+        "--storage",
+        storage,
+      ]).catch((error: { code: number; stderr: string }) => error);
+      expect(refused).toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining("schema version 999"),
+      });
+    } finally {
+      dir.cleanup();
+    }
   }, 30_000);
 });
 

@@ -272,6 +272,13 @@ export class PostgresStore implements Store {
     }, "snapshot");
   }
 
+  async schemaVersion(): Promise<number> {
+    const row = await this.sql.row<{ version: number | string | null }>(
+      "SELECT max(version) AS version FROM schema_migrations",
+    );
+    return Number(row?.version ?? 0);
+  }
+
   async getScope(id: string): Promise<RequestScope | null> {
     const scope = await this.sql.row<RequestScope>(
       `SELECT status, tenant_id AS "tenantId", kind FROM requests

@@ -200,6 +200,12 @@ export class SqliteStore implements Store {
     return { ...toRequestRecord(row), stages: stages.map(toStage), costs: costs.map(toCost) };
   }
 
+  async schemaVersion(): Promise<number> {
+    return this.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations")
+      .pluck()
+      .get() as number;
+  }
+
   async getScope(id: string): Promise<RequestScope | null> {
     const scope = this.prepare(
       `SELECT status, tenant_id AS tenantId, kind FROM requests
