@@ -1,4 +1,4 @@
-import type { AnyOp, OpResult } from "../core/ops.js";
+import type { AnyOp, ChangeEvent, OpResult } from "../core/ops.js";
 import type { AnalyticsStore } from "./analytics-store.js";
 import type {
   ApiKey,
@@ -76,6 +76,13 @@ export interface Store {
   listApiKeys(): Promise<ApiKey[]>;
   /** Marks a key revoked; false when no such key, or already revoked. */
   revokeApiKey(id: string, at: number): Promise<boolean>;
+
+  /**
+   * Calls `listener` with changes committed by other store instances on the same database
+   * (other servers), so that their live subscribers and idle workers hear of them. Returns
+   * the unsubscribe function. Only drivers shared by several servers (PostgreSQL) have it.
+   */
+  onRemoteChanges?(listener: (changes: ChangeEvent[]) => void): () => void;
 
   /** True when `error` means "the store is down or locked", not "the input was wrong". */
   isUnavailable(error: unknown): boolean;

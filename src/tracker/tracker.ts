@@ -80,6 +80,8 @@ export class Tracker {
   private readonly watchdog: Watchdog;
   private readonly workers = new Set<Worker>();
   private readonly live = new EventEmitter();
+  /** Stops hearing other servers' changes (a shared store only). */
+  private readonly stopRemoteChanges: (() => void) | undefined;
   private readonly ops: OpBuilder;
   /** API keys for the HTTP server: create (secret shown once), list, revoke, verify. */
   readonly keys: ApiKeys;
@@ -115,6 +117,16 @@ export class Tracker {
     });
     this.live.setMaxListeners(0);
     this.queue = new Queue(this.committer, this.clock, this.logger, options.leaseMs);
+    // Changes committed through other servers (PostgreSQL LISTEN/NOTIFY): this server's
+    // subscribers see them too, and new pending work wakes idle workers at once.
+    this.stopRemoteChanges = store.onRemoteChanges?.((changes) => {
+      let work = false;
+      for (const change of changes) {
+        this.live.emit("live", change);
+        if (change.status === "pending" && change.type.startsWith("request.")) work = true;
+      }
+      if (work) this.queue.notify();
+    });
     this.watchdog = new Watchdog(
       this.queue,
       options,
@@ -365,6 +377,7 @@ export class Tracker {
     this.watchdog.stop();
     await Promise.all([...this.workers].map((worker) => worker.stop()));
     this.closed = true;
+    this.stopRemoteChanges?.();
     await this.committer.close();
     await this.store.close();
   }
@@ -421,6 +434,7 @@ export class Tracker {
       failRequest: (id, error) => this.failRequest(id, error as ErrorInput),
       releaseRequest: (id, workerId) => this.releaseRequest(id, workerId),
       waitForWork: (ms) => this.queue.waitForWork(ms),
+      wake: () => this.queue.notify(),
       withRequest: (request, fn) =>
         this.withRequest(
           request,

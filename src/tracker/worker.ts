@@ -20,6 +20,8 @@ export interface WorkerHost {
   releaseRequest(ref: string, workerId: string): Promise<boolean>;
   /** Runs `fn` in the request's context scope (currentRequestId(), currentRequest()). */
   withRequest<T>(request: Request, fn: () => T): T;
+  /** Ends every pending `waitForWork` now (used by `stop()`, so an idle worker stops at once). */
+  wake(): void;
   /** Resolves when a request is created here, or after `ms`, whichever comes first. */
   waitForWork(ms: number): Promise<void>;
 }
@@ -103,6 +105,7 @@ export class Worker {
   private async drain(graceMs: number): Promise<void> {
     this.stopping = true;
     this.wakeSlot?.();
+    this.host.wake();
     await this.loopDone;
     const all = Promise.all([...this.runs.values()].map((run) => run.done));
     let timer: NodeJS.Timeout | undefined;

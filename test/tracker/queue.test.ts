@@ -400,6 +400,16 @@ describe("queue", () => {
       expect((await tracker.getEvents(ok)).map((e) => e.type)).toContain("handled");
     });
 
+    it("stops an idle worker at once, without waiting out its poll interval", async () => {
+      const worker = tracker.work({ pollMs: 3_600_000 }, () => null);
+      await new Promise((resolve) => setImmediate(resolve));
+      const stopped = worker.stop();
+      const timedOut = new Promise((resolve) =>
+        setTimeout(() => resolve("still waiting"), 2_000).unref(),
+      );
+      expect(await Promise.race([stopped.then(() => "stopped"), timedOut])).toBe("stopped");
+    });
+
     it("heartbeats while a handler runs", async () => {
       const req = await enqueue("u", 0.5);
       let release!: () => void;

@@ -1,6 +1,7 @@
+import { randomUUID } from "node:crypto";
 import type * as Pg from "pg";
 import { ValidationError } from "../../core/errors.js";
-import { type AnyOp, isQueueOp, type OpResult } from "../../core/ops.js";
+import { type AnyOp, type ChangeEvent, isQueueOp, type OpResult } from "../../core/ops.js";
 import type {
   ApiKey,
   Lane,
@@ -28,6 +29,7 @@ import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../sto
 import { createPool, loadPg, Sql } from "./pg-connection.js";
 import { isPostgresUnavailable, isRetryable } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-migrate.js";
+import { ChangeListener, changeChannel, publishChanges } from "./postgres-notify.js";
 import { PostgresQueue } from "./postgres-queue.js";
 import { PostgresWriter } from "./postgres-writer.js";
 
@@ -43,6 +45,11 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Clock for migration bookkeeping. */
   now?: () => number;
+  /**
+   * Publish every committed change with NOTIFY and LISTEN for other servers' changes
+   * (`onRemoteChanges`), on one extra connection outside the pool. Default true.
+   */
+  notify?: boolean;
 }
 
 /** True for a `postgres://` or `postgresql://` connection string (a storage that is no file). */
@@ -64,8 +71,16 @@ const MAX_ATTEMPTS = 5;
 export class PostgresStore implements Store {
   readonly driver = "postgres" as const;
   private readonly sql: Sql;
+  /** This store instance, so that it does not hear its own notifications. */
+  private readonly origin = randomUUID();
+  private readonly remoteListeners = new Set<(changes: ChangeEvent[]) => void>();
+  private listener: ChangeListener | null = null;
 
-  private constructor(private readonly pool: Pg.Pool) {
+  private constructor(
+    private readonly pool: Pg.Pool,
+    /** The NOTIFY channel of this schema; null when notifications are off. */
+    private readonly channel: string | null,
+  ) {
     this.sql = new Sql(pool);
   }
 
@@ -95,7 +110,42 @@ export class PostgresStore implements Store {
       await pool.end();
       throw error;
     }
-    return new PostgresStore(pool);
+    const notify = options.notify ?? true;
+    const store = new PostgresStore(pool, notify ? changeChannel(options.schema) : null);
+    if (store.channel !== null) {
+      const listenConfig: Pg.ClientConfig = { keepAlive: true };
+      if (options.connectionString !== undefined) {
+        listenConfig.connectionString = options.connectionString;
+      }
+      store.listener = new ChangeListener(
+        pg,
+        listenConfig,
+        store.channel,
+        store.origin,
+        (changes) => {
+          for (const listener of store.remoteListeners) {
+            try {
+              listener(changes);
+            } catch {
+              // A failing listener must not break the LISTEN connection or the others.
+            }
+          }
+        },
+      );
+      // Listening before open() returns: a change committed afterwards is heard. When it
+      // cannot connect now, it keeps retrying in the background.
+      await store.listener.start();
+    }
+    return store;
+  }
+
+  /**
+   * Calls `listener` with the changes other stores (other servers) on this schema commit,
+   * as PostgreSQL delivers their notifications. Returns the unsubscribe function.
+   */
+  onRemoteChanges(listener: (changes: ChangeEvent[]) => void): () => void {
+    this.remoteListeners.add(listener);
+    return () => this.remoteListeners.delete(listener);
   }
 
   async apply(
@@ -103,7 +153,9 @@ export class PostgresStore implements Store {
     options: { dedupe?: boolean; changes?: boolean } = {},
   ): Promise<OpResult[]> {
     const dedupe = options.dedupe ?? false;
-    const changes = options.changes ?? false;
+    // Other servers may have live subscribers: with notifications on, changes are always
+    // recorded and published, and returned in the results only when asked for.
+    const changes = (options.changes ?? false) || this.channel !== null;
     for (let attempt = 1; ; attempt++) {
       try {
         // Fast path: the writer reports domain errors before writing anything, so ops run
@@ -111,15 +163,34 @@ export class PostgresStore implements Store {
         // the batch runs again with a savepoint per op, so that the failing op leaves nothing
         // behind while the others commit. (A savepoint per op costs a round trip per op.)
         try {
-          return await this.transaction((sql) => this.applyAll(sql, ops, dedupe, changes, false));
+          const results = await this.transaction((sql) =>
+            this.applyAndPublish(sql, ops, dedupe, changes, false),
+          );
+          return options.changes ? results : results.map(withoutChanges);
         } catch (error) {
           if (this.isUnavailable(error) || isRetryable(error)) throw error;
-          return await this.transaction((sql) => this.applyAll(sql, ops, dedupe, changes, true));
+          const results = await this.transaction((sql) =>
+            this.applyAndPublish(sql, ops, dedupe, changes, true),
+          );
+          return options.changes ? results : results.map(withoutChanges);
         }
       } catch (error) {
         if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /** Applies the batch and, in the same transaction, NOTIFYs its changes (sent on commit). */
+  private async applyAndPublish(
+    sql: Sql,
+    ops: readonly AnyOp[],
+    dedupe: boolean,
+    changes: boolean,
+    savepoints: boolean,
+  ): Promise<OpResult[]> {
+    const results = await this.applyAll(sql, ops, dedupe, changes, savepoints);
+    if (this.channel !== null) await publishChanges(sql, this.channel, this.origin, results);
+    return results;
   }
 
   private async applyAll(
@@ -389,8 +460,16 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.remoteListeners.clear();
+    await this.listener?.close();
     if (!this.pool.ended) await this.pool.end();
   }
+}
+
+function withoutChanges(result: OpResult): OpResult {
+  if (!result.ok || result.changes === undefined) return result;
+  const { changes: _changes, ...rest } = result;
+  return rest;
 }
 
 function clause(where: string[]): string {

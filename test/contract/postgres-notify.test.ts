@@ -1,0 +1,267 @@
+import { randomBytes } from "node:crypto";
+import * as http from "node:http";
+import pg from "pg";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { ChangeEvent } from "../../src/core/ops.js";
+import { buildApp } from "../../src/server/app.js";
+import { changeChannel } from "../../src/store/postgres/postgres-notify.js";
+import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
+import { createTracker } from "../../src/tracker/create-tracker.js";
+import type { LiveEvent, Tracker } from "../../src/tracker/tracker.js";
+import { captureLogger } from "../support/helpers.js";
+
+/**
+ * LISTEN/NOTIFY across servers: two trackers (or two HTTP servers) on one PostgreSQL schema
+ * see each other's changes, and idle workers wake on work created elsewhere. Same
+ * skip/require rules as postgres.test.ts; a fresh schema per test, dropped afterwards.
+ */
+const CANDIDATES = process.env.REQTRACK_PG_URL
+  ? [process.env.REQTRACK_PG_URL]
+  : ["postgres://postgres@127.0.0.1:5432/test", "postgres://root@127.0.0.1:5432/test"];
+
+async function reachable(): Promise<{ url: string } | { reason: string }> {
+  const reasons: string[] = [];
+  for (const url of CANDIDATES) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      return { url };
+    } catch (error) {
+      reasons.push(`${url.replace(/:[^:@/]*@/, ":***@")}: ${(error as Error).message}`);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+  return { reason: reasons.join("; ") };
+}
+
+const found = await reachable();
+const url = "url" in found ? found.url : null;
+const required = process.env.REQTRACK_REQUIRE_PG === "1";
+
+/** Reads Server-Sent Events from a real HTTP connection into parsed frames. */
+function sseClient(address: string) {
+  const events: { event: string; data: Record<string, unknown> }[] = [];
+  let buffer = "";
+  let connected = false;
+  const request = http.get(address, (response) => {
+    connected = true;
+    response.setEncoding("utf8");
+    response.on("data", (chunk: string) => {
+      buffer += chunk;
+      for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
+        const raw = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event: string | undefined;
+        let data: Record<string, unknown> | undefined;
+        for (const line of raw.split("\n")) {
+          if (line.startsWith("event: ")) event = line.slice(7);
+          else if (line.startsWith("data: ")) data = JSON.parse(line.slice(6));
+        }
+        if (event !== undefined && data !== undefined) events.push({ event, data });
+      }
+    });
+  });
+  request.on("error", () => {});
+  return { events, connected: () => connected, close: () => request.destroy() };
+}
+
+if (url === null) {
+  const reason = "reason" in found ? found.reason : "";
+  if (required) {
+    describe("PostgreSQL LISTEN/NOTIFY", () => {
+      it("needs a reachable PostgreSQL (REQTRACK_REQUIRE_PG=1)", () => {
+        throw new Error(`PostgreSQL is unreachable: ${reason}`);
+      });
+    });
+  } else {
+    console.warn(`Skipping the PostgreSQL LISTEN/NOTIFY tests: unreachable (${reason})`);
+    describe.skip(`PostgreSQL LISTEN/NOTIFY (skipped: unreachable: ${reason})`, () => {
+      it("delivers changes across servers", () => {});
+    });
+  }
+} else {
+  describe("PostgreSQL LISTEN/NOTIFY across servers", () => {
+    const cleanups: (() => Promise<unknown>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+      cleanups.length = 0;
+    });
+
+    /** A fresh schema (dropped after the test) and two trackers on it, as two servers. */
+    let lastSchema = "";
+    let admin: pg.Client | null = null;
+
+    async function twoServers(): Promise<[Tracker, Tracker]> {
+      const schema = `reqtrack_test_${randomBytes(6).toString("hex")}`;
+      const client = new pg.Client({ connectionString: url ?? "" });
+      await client.connect();
+      await client.query(`CREATE SCHEMA ${schema}`);
+      cleanups.push(async () => {
+        await client.query(`DROP SCHEMA ${schema} CASCADE`);
+        await client.end();
+      });
+      lastSchema = schema;
+      admin = client;
+      const open = async () => {
+        const store = await PostgresStore.open({
+          connectionString: url ?? "",
+          schema,
+          maxConnections: 4,
+        });
+        const tracker = await createTracker({
+          storage: store,
+          logger: captureLogger("error").logger,
+          watchdogIntervalMs: 0,
+        });
+        cleanups.push(() => tracker.close());
+        return tracker;
+      };
+      return [await open(), await open()];
+    }
+
+    it("delivers changes made through tracker A to tracker B's subscribers, each once", async () => {
+      const [a, b] = await twoServers();
+      const seen: LiveEvent[] = [];
+      b.subscribe((event) => seen.push(event));
+
+      const req = await a.createRequest({ userId: "u", tenantId: "t1", kind: "video" });
+      await a.startRequest(req, "w1");
+      await a.startStage(req, "render");
+      await a.logEvent(req, { type: "note", message: "halfway" });
+      await a.completeStage(req, "render", { frames: 24 });
+      await a.completeRequest(req, { ok: true });
+
+      const of = (type: ChangeEvent["type"]) =>
+        seen.filter((e): e is ChangeEvent => e.type === type && e.requestId === req.id);
+      await vi.waitFor(() => {
+        expect(of("request.updated").map((e) => e.status)).toEqual(["running", "completed"]);
+      });
+      expect(of("request.created")).toHaveLength(1);
+      expect(of("stage.updated")).toHaveLength(2);
+      expect(of("event.logged")).toHaveLength(1);
+      for (const event of seen as ChangeEvent[]) {
+        expect(event).toMatchObject({ requestId: req.id, tenantId: "t1", kind: "video" });
+      }
+      expect(of("request.created")[0]?.status).toBe("pending");
+      expect(of("event.logged")[0]?.status).toBe("running");
+
+      // B's own change reaches B's subscribers once (locally), not again through NOTIFY.
+      const own = await b.createRequest({ userId: "u", tenantId: "t2" });
+      await b.flush();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(seen.filter((e) => e.type !== "alert" && e.requestId === own.id)).toHaveLength(1);
+    });
+
+    it("batches many changes under the NOTIFY limit and drops the data of an oversized one", async () => {
+      const [a, b] = await twoServers();
+      const seen: ChangeEvent[] = [];
+      b.subscribe((event) => {
+        if (event.type !== "alert") seen.push(event);
+      });
+      // 300 creates in one group commit: more than one 8000-byte notification's worth.
+      const created = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          a.createRequest({ userId: `user-${i}`, tenantId: "bulk", kind: "batch" }),
+        ),
+      );
+      const big = created[0]?.id ?? "";
+      await a.logEvent(big, { type: "huge", message: "x".repeat(20_000) });
+      await vi.waitFor(() => {
+        expect(seen.filter((e) => e.type === "event.logged")).toHaveLength(1);
+      });
+      const ids = new Set(created.map((r) => r.id));
+      const creations = seen.filter((e) => e.type === "request.created");
+      expect(creations).toHaveLength(300);
+      expect(new Set(creations.map((e) => e.requestId))).toEqual(ids);
+      const logged = seen.find((e) => e.type === "event.logged");
+      expect(logged).toMatchObject({ requestId: big, tenantId: "bulk", kind: "batch" });
+      expect(logged?.data).toEqual({ truncated: true });
+      // The write itself kept everything.
+      expect((await a.getEvents(big)).some((e) => e.message === "x".repeat(20_000))).toBe(true);
+    });
+
+    it("listens again after its LISTEN connection is killed", async () => {
+      const [a, b] = await twoServers();
+      const seen: LiveEvent[] = [];
+      b.subscribe((event) => seen.push(event));
+      const listening = `LISTEN "${changeChannel(lastSchema)}"`;
+      const killed = await admin?.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
+        [listening],
+      );
+      expect(killed?.rowCount).toBe(2); // A's and B's listeners
+
+      // Until B listens again, changes are missed: keep creating until one arrives.
+      await vi.waitFor(
+        async () => {
+          await a.createRequest({ userId: "u", tenantId: "again" });
+          expect(seen.some((e) => e.type === "request.created" && e.tenantId === "again")).toBe(
+            true,
+          );
+        },
+        { timeout: 5000, interval: 100 },
+      );
+    });
+
+    it("wakes an idle worker on tracker B when tracker A creates a request", async () => {
+      const [a, b] = await twoServers();
+      const handled: string[] = [];
+      const worker = b.work({ pollMs: 60_000, workerId: "idle-b" }, (request) => {
+        handled.push(request.id);
+        return "done";
+      });
+      cleanups.push(async () => {
+        // An idle worker's stop() waits out its poll unless woken: a local create wakes it.
+        const stopped = worker.stop();
+        await b.createRequest({ userId: "u" });
+        await stopped;
+      });
+      // Let the worker find the queue empty and go idle for its 60 s poll.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      const started = Date.now();
+      const req = await a.createRequest({ userId: "u" });
+      await vi.waitFor(() => expect(handled).toContain(req.id), { timeout: 2000, interval: 20 });
+      expect(Date.now() - started).toBeLessThan(2000);
+    });
+
+    it("streams a request created through server A's REST API to an SSE client of server B", async () => {
+      const [a, b] = await twoServers();
+      const listen = async (tracker: Tracker) => {
+        const app = await buildApp({ tracker, logger: false, open: true });
+        await app.listen({ host: "127.0.0.1", port: 0 });
+        cleanups.push(() => app.close());
+        return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      };
+      const baseA = await listen(a);
+      const baseB = await listen(b);
+      const stream = sseClient(`${baseB}/api/v1/stream?tenantId=sse`);
+      cleanups.push(async () => stream.close());
+      await vi.waitFor(() => expect(stream.connected()).toBe(true));
+
+      const response = await fetch(`${baseA}/api/v1/requests`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ userId: "u", tenantId: "sse", kind: "chat" }),
+      });
+      expect(response.status).toBe(201);
+      const created = (await response.json()) as { id: string };
+
+      await vi.waitFor(() =>
+        expect(stream.events).toContainEqual(
+          expect.objectContaining({
+            event: "request.created",
+            data: expect.objectContaining({
+              requestId: created.id,
+              tenantId: "sse",
+              kind: "chat",
+              status: "pending",
+            }),
+          }),
+        ),
+      );
+    });
+  });
+}
