@@ -401,7 +401,7 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
     });
 
     it("forgets op ids older than the dedupe window when pruned, and only those", async () => {
-      const r = newRequest();
+      const r = newRequest({ createdAt: T0 + 2_000 });
       await store.apply([create(r)]);
       const note = (at: number): Op => ({
         type: "event",

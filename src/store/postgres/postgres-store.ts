@@ -152,7 +152,11 @@ export class PostgresStore implements Store {
     ops: readonly AnyOp[],
     options: { dedupe?: boolean; changes?: boolean } = {},
   ): Promise<OpResult[]> {
-    const dedupe = options.dedupe ?? false;
+    // Over a network a commit can succeed while its answer is lost (a connection cut after
+    // COMMIT). The tracker then keeps the batch in its outbox and replays it, so every op's
+    // id is recorded here: the replay of an op that did land is skipped, never applied twice.
+    const dedupe = true;
+    void options.dedupe;
     // Other servers may have live subscribers: with notifications on, changes are always
     // recorded and published, and returned in the results only when asked for.
     const changes = (options.changes ?? false) || this.channel !== null;
@@ -253,6 +257,13 @@ export class PostgresStore implements Store {
   ): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A connection cut while checked out (pg_terminate_backend, a failover) emits "error" on
+    // the client; without a listener that would crash the process. The failing query reports
+    // it; the pool then drops the connection.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onError);
     try {
       await client.query(
         mode === "snapshot" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
@@ -267,6 +278,7 @@ export class PostgresStore implements Store {
       throw error;
     } finally {
       // A connection whose rollback failed is in an unknown state: the pool drops it.
+      client.off("error", onError);
       client.release(broken);
     }
   }
