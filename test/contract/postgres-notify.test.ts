@@ -227,6 +227,61 @@ if (url === null) {
       expect(Date.now() - started).toBeLessThan(2000);
     });
 
+    it("two servers: created through A, claimed by B's worker, completed through A; B's SSE client sees every change", async () => {
+      const [a, b] = await twoServers();
+      const listen = async (tracker: Tracker) => {
+        const app = await buildApp({ tracker, logger: false, open: true });
+        await app.listen({ host: "127.0.0.1", port: 0 });
+        cleanups.push(() => app.close());
+        return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      };
+      const baseA = await listen(a);
+      const baseB = await listen(b);
+      const stream = sseClient(`${baseB}/api/v1/stream?tenantId=flow`);
+      cleanups.push(async () => stream.close());
+      await vi.waitFor(() => expect(stream.connected()).toBe(true));
+      const post = async (base: string, path: string, body: unknown) => {
+        const response = await fetch(`${base}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        return {
+          status: response.status,
+          body: (await response.json()) as Record<string, unknown>,
+        };
+      };
+
+      const created = await post(baseA, "/api/v1/requests", {
+        userId: "u",
+        tenantId: "flow",
+        kind: "chat",
+      });
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      const claim = await post(baseB, "/api/v1/queue/claim", {
+        workerId: "worker-on-b",
+        kinds: ["chat"],
+      });
+      expect(claim.body.request).toMatchObject({ id, status: "running", workerId: "worker-on-b" });
+      const done = await post(baseA, `/api/v1/requests/${id}/transitions`, {
+        to: "completed",
+        result: { ok: true },
+      });
+      expect(done.body).toMatchObject({ status: "completed", workerId: "worker-on-b" });
+
+      const mine = () =>
+        stream.events.filter(
+          (e) => (e.data as { requestId?: string } | undefined)?.requestId === id,
+        );
+      await vi.waitFor(() => expect(mine()).toHaveLength(3), { timeout: 5_000 });
+      expect(mine().map((e) => [e.event, (e.data as { status: string }).status])).toEqual([
+        ["request.created", "pending"],
+        ["request.updated", "running"],
+        ["request.updated", "completed"],
+      ]);
+    });
+
     it("streams a request created through server A's REST API to an SSE client of server B", async () => {
       const [a, b] = await twoServers();
       const listen = async (tracker: Tracker) => {
