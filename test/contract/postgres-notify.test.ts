@@ -9,34 +9,14 @@ import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { createTracker } from "../../src/tracker/create-tracker.js";
 import type { LiveEvent, Tracker } from "../../src/tracker/tracker.js";
 import { captureLogger } from "../support/helpers.js";
+import { findPostgres } from "../support/postgres.js";
 
 /**
  * LISTEN/NOTIFY across servers: two trackers (or two HTTP servers) on one PostgreSQL schema
  * see each other's changes, and idle workers wake on work created elsewhere. Same
  * skip/require rules as postgres.test.ts; a fresh schema per test, dropped afterwards.
  */
-const CANDIDATES = process.env.REQTRACK_PG_URL
-  ? [process.env.REQTRACK_PG_URL]
-  : ["postgres://postgres@127.0.0.1:5432/test", "postgres://root@127.0.0.1:5432/test"];
-
-async function reachable(): Promise<{ url: string } | { reason: string }> {
-  const reasons: string[] = [];
-  for (const url of CANDIDATES) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-      await client.query("SELECT 1");
-      return { url };
-    } catch (error) {
-      reasons.push(`${url.replace(/:[^:@/]*@/, ":***@")}: ${(error as Error).message}`);
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return { reason: reasons.join("; ") };
-}
-
-const found = await reachable();
+const found = await findPostgres();
 const url = "url" in found ? found.url : null;
 const required = process.env.REQTRACK_REQUIRE_PG === "1";
 

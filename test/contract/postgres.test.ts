@@ -8,33 +8,13 @@ import { createTracker } from "../../src/tracker/create-tracker.js";
 import { captureLogger } from "../support/helpers.js";
 import { resolveOptions } from "../../src/tracker/options.js";
 import { describeStoreContract } from "./store-contract.js";
+import { findPostgres } from "../support/postgres.js";
 
 /**
  * The contract suite on PostgreSQL, when one is reachable (REQTRACK_PG_URL, else the local
  * test server), each store in a fresh schema dropped afterwards. Unreachable: skipped with a
  * message, unless REQTRACK_REQUIRE_PG=1 (CI with a database), where it fails.
  */
-const CANDIDATES = process.env.REQTRACK_PG_URL
-  ? [process.env.REQTRACK_PG_URL]
-  : ["postgres://postgres@127.0.0.1:5432/test", "postgres://root@127.0.0.1:5432/test"];
-
-async function reachable(): Promise<{ url: string } | { reason: string }> {
-  const reasons: string[] = [];
-  for (const url of CANDIDATES) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-      await client.query("SELECT 1");
-      return { url };
-    } catch (error) {
-      reasons.push(`${url.replace(/:[^:@/]*@/, ":***@")}: ${(error as Error).message}`);
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return { reason: reasons.join("; ") };
-}
-
 describe("postgres:// storage", () => {
   it("derives no outbox file from a PostgreSQL URL", () => {
     expect(resolveOptions({ storage: "postgres://db.example/reqtrack" }).outboxPath).toBeNull();
@@ -43,7 +23,7 @@ describe("postgres:// storage", () => {
   });
 });
 
-const found = await reachable();
+const found = await findPostgres();
 const url = "url" in found ? found.url : null;
 const required = process.env.REQTRACK_REQUIRE_PG === "1";
 

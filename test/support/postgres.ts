@@ -15,7 +15,8 @@ export async function findPostgres(): Promise<{ url: string } | { reason: string
       await client.query("SELECT 1");
       return { url };
     } catch (error) {
-      reasons.push(`${url}: ${(error as Error).message}`);
+      // Never print a password that REQTRACK_PG_URL may carry.
+      reasons.push(`${url.replace(/:[^:@/]*@/, ":***@")}: ${(error as Error).message}`);
     } finally {
       await client.end().catch(() => {});
     }
