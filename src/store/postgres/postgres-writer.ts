@@ -1,12 +1,8 @@
 import { NotFoundError, ReqtrackError } from "../../core/errors.js";
-import { planStage } from "../../core/stage-lifecycle.js";
+import { type EventRow, planStage } from "../../core/stage-lifecycle.js";
+import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
 import { toJsonText } from "../../core/json.js";
-import {
-  LEASE_EXPIRED_MESSAGE,
-  type LifecycleState,
-  planRequeue,
-  planTransition,
-} from "../../core/lifecycle.js";
+import { type LifecycleState, planRequeue, planTransition } from "../../core/lifecycle.js";
 import type {
   ChangeEvent,
   CostOp,
@@ -21,7 +17,7 @@ import type {
   SweepChange,
   TransitionOp,
 } from "../../core/ops.js";
-import type { RequestStatus, Severity } from "../../core/types.js";
+import type { RequestStatus } from "../../core/types.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
 import type { Sql } from "./pg-connection.js";
 
@@ -54,12 +50,6 @@ const INSERT_EVENT = `INSERT INTO events (request_id, ts, type, stage, severity,
   VALUES ($1, $2, $3, $4, $5, $6, $7)`;
 
 const SCOPE_COLUMNS = `status, tenant_id AS "tenantId", kind`;
-
-const SEVERITY_OF: Partial<Record<RequestStatus, Severity>> = {
-  failed: "error",
-  timeout: "error",
-  cancelled: "warning",
-};
 
 /** Who a request belongs to, carried by every change event. */
 interface Scope {
@@ -200,36 +190,17 @@ export class PostgresWriter {
     const activeStage = await this.runningStage(op.requestId, state.startedAt);
     const { next } = planRequeue(state, op.at, op.reason, activeStage);
     await this.writeLifecycle(op.requestId, next, op.at);
-    const why = op.reason === "released" ? "released by its worker" : LEASE_EXPIRED_MESSAGE;
-    await this.sql.run(FAIL_RUNNING_STAGES, [op.requestId, op.at, why, true]);
-    await this.sql.run(INSERT_EVENT, [
+    const record = requeueRecord(op, next, activeStage);
+    await this.sql.run(FAIL_RUNNING_STAGES, [op.requestId, op.at, requeueReason(op), true]);
+    await this.writeEvent(op.requestId, op.at, record.event);
+    this.emit(
+      "request.updated",
       op.requestId,
+      { ...state, status: next.status },
       op.at,
-      "status_changed",
-      activeStage,
-      next.status === "failed" ? "error" : "warning",
-      `running -> ${next.status}: ${why}`,
-      JSON.stringify({
-        from: "running",
-        to: next.status,
-        attempt: next.attempts,
-        reason: op.reason,
-      }),
-    ]);
-    this.emit("request.updated", op.requestId, { ...state, status: next.status }, op.at, {
-      from: "running",
-      to: next.status,
-      reason: op.reason,
-      attempts: next.attempts,
-    });
-    return {
-      requestId: op.requestId,
-      from: "running",
-      to: next.status,
-      reason: "lease_expired",
-      attempts: next.attempts,
-      errorMessage: next.errorMessage,
-    };
+      record.change,
+    );
+    return record.sweep;
   }
 
   private async create(op: CreateOp): Promise<OpResult> {
@@ -314,27 +285,23 @@ export class PostgresWriter {
           op.to !== "cancelled",
         ]);
       }
-      await this.sql.run(INSERT_EVENT, [
-        op.requestId,
-        op.at,
-        "status_changed",
-        ending ? next.errorStage : null,
-        SEVERITY_OF[op.to] ?? "info",
-        ending && next.errorMessage
-          ? `${state.status} -> ${op.to}: ${next.errorMessage}`
-          : `${state.status} -> ${op.to}`,
-        JSON.stringify({ from: state.status, to: op.to, attempt: next.attempts }),
-      ]);
-      this.emit("request.updated", op.requestId, { ...state, status: op.to }, op.at, {
-        from: state.status,
-        to: op.to,
-        attempts: next.attempts,
-        workerId: next.workerId,
-        durationMs: next.durationMs,
-        errorMessage: ending ? next.errorMessage : null,
-      });
+      const record = transitionRecord(op, state, next);
+      await this.writeEvent(op.requestId, op.at, record.event);
+      this.emit("request.updated", op.requestId, { ...state, status: op.to }, op.at, record.change);
     }
     return { ok: true, transition: outcome(state, next, noop) };
+  }
+
+  private async writeEvent(requestId: string, at: number, e: EventRow): Promise<void> {
+    await this.sql.run(INSERT_EVENT, [
+      requestId,
+      at,
+      e.type,
+      e.stage,
+      e.severity,
+      e.message,
+      e.data,
+    ]);
   }
 
   private async stage(op: StageOp): Promise<OpResult> {

@@ -1,12 +1,7 @@
 import type Database from "better-sqlite3";
 import { NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
-import {
-  LEASE_EXPIRED_MESSAGE,
-  type LifecycleState,
-  planRequeue,
-  planTransition,
-} from "../../core/lifecycle.js";
+import { type LifecycleState, planRequeue, planTransition } from "../../core/lifecycle.js";
 import type {
   ChangeEvent,
   CostOp,
@@ -21,9 +16,10 @@ import type {
   SweepChange,
   TransitionOp,
 } from "../../core/ops.js";
-import type { RequestStatus, Severity } from "../../core/types.js";
+import type { RequestStatus } from "../../core/types.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
-import { planStage } from "../../core/stage-lifecycle.js";
+import { type EventRow, planStage } from "../../core/stage-lifecycle.js";
+import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
 import { SqliteRollups } from "./sqlite-rollups.js";
 
 const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS startedAt,
@@ -32,12 +28,6 @@ const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS starte
   lease_expires_at AS leaseExpiresAt, lease_ms AS leaseMs, result, error_message AS errorMessage,
   error_stage AS errorStage, error_details AS errorDetails, tenant_id AS tenantId, kind,
   source, session_id AS sessionId`;
-
-const SEVERITY_OF: Partial<Record<RequestStatus, Severity>> = {
-  failed: "error",
-  timeout: "error",
-  cancelled: "warning",
-};
 
 /** Who a request belongs to, carried by every change event. */
 interface Scope {
@@ -235,37 +225,23 @@ export class SqliteWriter {
     const { next } = planRequeue(state, op.at, op.reason, activeStage);
     this.updateLifecycle.run({ ...next, id: op.requestId, at: op.at });
     this.rollups.requestChanged(op.requestId, state, next);
-    const why = op.reason === "released" ? "released by its worker" : LEASE_EXPIRED_MESSAGE;
+    const record = requeueRecord(op, next, activeStage);
     this.rollups.runningStagesFailing(op.requestId, op.at);
-    this.failRunningStages.run({ id: op.requestId, at: op.at, message: why, retryable: 1 });
-    this.insertEvent.run(
-      op.requestId,
-      op.at,
-      "status_changed",
-      activeStage,
-      next.status === "failed" ? "error" : "warning",
-      `running -> ${next.status}: ${why}`,
-      JSON.stringify({
-        from: "running",
-        to: next.status,
-        attempt: next.attempts,
-        reason: op.reason,
-      }),
-    );
-    this.emit("request.updated", op.requestId, { ...state, status: next.status }, op.at, {
-      from: "running",
-      to: next.status,
-      reason: op.reason,
-      attempts: next.attempts,
+    this.failRunningStages.run({
+      id: op.requestId,
+      at: op.at,
+      message: requeueReason(op),
+      retryable: 1,
     });
-    return {
-      requestId: op.requestId,
-      from: "running",
-      to: next.status,
-      reason: "lease_expired",
-      attempts: next.attempts,
-      errorMessage: next.errorMessage,
-    };
+    this.writeEvent(op.requestId, op.at, record.event);
+    this.emit(
+      "request.updated",
+      op.requestId,
+      { ...state, status: next.status },
+      op.at,
+      record.change,
+    );
+    return record.sweep;
   }
 
   private create(op: CreateOp): OpResult {
@@ -324,27 +300,15 @@ export class SqliteWriter {
           retryable: op.to === "cancelled" ? 0 : 1,
         });
       }
-      this.insertEvent.run(
-        op.requestId,
-        op.at,
-        "status_changed",
-        ending ? next.errorStage : null,
-        SEVERITY_OF[op.to] ?? "info",
-        ending && next.errorMessage
-          ? `${state.status} -> ${op.to}: ${next.errorMessage}`
-          : `${state.status} -> ${op.to}`,
-        JSON.stringify({ from: state.status, to: op.to, attempt: next.attempts }),
-      );
-      this.emit("request.updated", op.requestId, { ...state, status: op.to }, op.at, {
-        from: state.status,
-        to: op.to,
-        attempts: next.attempts,
-        workerId: next.workerId,
-        durationMs: next.durationMs,
-        errorMessage: ending ? next.errorMessage : null,
-      });
+      const record = transitionRecord(op, state, next);
+      this.writeEvent(op.requestId, op.at, record.event);
+      this.emit("request.updated", op.requestId, { ...state, status: op.to }, op.at, record.change);
     }
     return { ok: true, transition: outcome(state, next, noop) };
+  }
+
+  private writeEvent(requestId: string, at: number, e: EventRow): void {
+    this.insertEvent.run(requestId, at, e.type, e.stage, e.severity, e.message, e.data);
   }
 
   private stage(op: StageOp): OpResult {
@@ -377,8 +341,7 @@ export class SqliteWriter {
       });
       this.rollups.stageFinished(op.requestId, op.stage, plan.status, plan.durationMs);
     }
-    const e = plan.event;
-    this.insertEvent.run(op.requestId, op.at, e.type, e.stage, e.severity, e.message, e.data);
+    this.writeEvent(op.requestId, op.at, plan.event);
     this.emit("stage.updated", op.requestId, found, op.at, plan.change);
     return { ok: true };
   }
