@@ -1,7 +1,6 @@
 import { type Logger, withRequestIds } from "../context/logger.js";
-import { runInStage, runRequest, type WithRequestOptions } from "../context/request-handle.js";
+import { runRequest, type WithRequestOptions } from "../context/request-handle.js";
 import { ClosedError, StoreUnavailableError, ValidationError } from "../core/errors.js";
-import { jsonProblem } from "../core/json.js";
 import type {
   CreateRequestInput,
   ErrorInput,
@@ -10,9 +9,10 @@ import type {
   RecordCostInput,
   StageFailureInput,
 } from "../core/schemas.js";
-import type { JsonValue, Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
+import type { Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
 import type { QueueDepth } from "../tracker/queue.js";
-import type { RequestRef, TrackStageOptions } from "../tracker/tracker.js";
+import { type TrackStageOptions, trackStage } from "../tracker/track-stage.js";
+import type { RequestRef } from "../tracker/tracker.js";
 import { HttpTransport } from "./http.js";
 import { type ClientOptions, resolveClientOptions, type ResolvedClientOptions } from "./options.js";
 import { type RemoteClaimOptions, RemoteReads } from "./reads.js";
@@ -20,8 +20,6 @@ import type { Ack } from "./replayer.js";
 import { Sender } from "./sender.js";
 import { type CreatedRequest, WireBuilder, type WireOp } from "./wire.js";
 import { FileWireOutbox, MemoryWireOutbox } from "./wire-outbox.js";
-
-const MAX_STAGE_OUTPUT_BYTES = 64 * 1024;
 
 /**
  * The tracker's API over HTTP, for processes that report to a `reqtrack serve` elsewhere.
@@ -165,27 +163,7 @@ export class RemoteClient {
     fn: () => T | Promise<T>,
     options: TrackStageOptions = {},
   ): Promise<T> {
-    const id = this.ops.requestId(idOf(ref));
-    await this.startStage(id, stage);
-    let value: T;
-    try {
-      value = await runInStage(this, id, stage, fn);
-    } catch (error) {
-      const retryable =
-        typeof options.retryable === "function"
-          ? options.retryable(error)
-          : (options.retryable ?? (error as { retryable?: unknown })?.retryable === true);
-      await this.failStage(id, stage, {
-        message: error instanceof Error ? error.message : String(error),
-        details: errorDetails(error),
-        retryable,
-      }).catch((failure: unknown) =>
-        this.logger.warn({ err: failure, request_id: id, stage }, "could not record stage failure"),
-      );
-      throw error;
-    }
-    await this.completeStage(id, stage, storableOutput(value));
-    return value;
+    return trackStage(this, this.ops.requestId(idOf(ref)), stage, fn, options);
   }
 
   /** Appends an event to the request's history. */
@@ -319,23 +297,4 @@ export function createClient(options: ClientOptions): RemoteClient {
 
 function idOf(ref: RequestRef): string {
   return typeof ref === "string" ? ref : (ref?.id ?? "");
-}
-
-function errorDetails(error: unknown): JsonValue {
-  if (error instanceof Error) {
-    return { exceptionType: error.name, stack: error.stack ?? null };
-  }
-  return { exceptionType: typeof error };
-}
-
-/** A stage's return value is kept when it is JSON and small; otherwise only noted as null. */
-function storableOutput(value: unknown): JsonValue | null {
-  if (value === undefined) return null;
-  if (
-    jsonProblem(value) === null &&
-    Buffer.byteLength(JSON.stringify(value)) <= MAX_STAGE_OUTPUT_BYTES
-  ) {
-    return value as JsonValue;
-  }
-  return null;
 }

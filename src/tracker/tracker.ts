@@ -2,9 +2,8 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { type AnalyticsContext, Costs, Stats } from "../analytics/stats.js";
 import { type Logger, withRequestIds } from "../context/logger.js";
-import { runInStage, runRequest, type WithRequestOptions } from "../context/request-handle.js";
+import { runRequest, type WithRequestOptions } from "../context/request-handle.js";
 import { ClosedError, ValidationError } from "../core/errors.js";
-import { jsonProblem } from "../core/json.js";
 import type { ChangeEvent, NewRequest, Op, OpResult } from "../core/ops.js";
 import {
   type CreateRequestInput,
@@ -29,6 +28,7 @@ import { Committer } from "./committer.js";
 import type { ResolvedOptions } from "./options.js";
 import { ApiKeys } from "./api-keys.js";
 import { type IngestResult, ingestOps } from "./ingest.js";
+import { type TrackStageOptions, trackStage } from "./track-stage.js";
 import { OpBuilder, type OpOrigin } from "./op-builder.js";
 import { logOutcome, logRefusal } from "./op-log.js";
 import type { Outbox } from "./outbox.js";
@@ -54,12 +54,7 @@ export type LiveEvent = ChangeEvent | AlertEvent;
 /** A request id, or the request itself: every method accepts either. */
 export type RequestRef = string | { readonly id: string };
 
-export interface TrackStageOptions {
-  /** Whether a failure may be retried. Default: the error's own `retryable` property, else false. */
-  retryable?: boolean | ((error: unknown) => boolean);
-}
-
-const MAX_STAGE_OUTPUT_BYTES = 64 * 1024;
+export type { TrackStageOptions };
 
 /**
  * The public facade: lifecycle, stages, events, costs and queries over one store.
@@ -267,29 +262,7 @@ export class Tracker {
     fn: () => T | Promise<T>,
     options: TrackStageOptions = {},
   ): Promise<T> {
-    await this.startStage(ref, stage);
-    let value: T;
-    try {
-      value = await runInStage(this, idOf(ref), stage, fn);
-    } catch (error) {
-      const retryable =
-        typeof options.retryable === "function"
-          ? options.retryable(error)
-          : (options.retryable ?? (error as { retryable?: unknown })?.retryable === true);
-      await this.failStage(ref, stage, {
-        message: error instanceof Error ? error.message : String(error),
-        details: errorDetails(error),
-        retryable,
-      }).catch((failure: unknown) =>
-        this.logger.warn(
-          { err: failure, request_id: idOf(ref), stage },
-          "could not record stage failure",
-        ),
-      );
-      throw error;
-    }
-    await this.completeStage(ref, stage, this.storableOutput(value, idOf(ref), stage));
-    return value;
+    return trackStage(this, idOf(ref), stage, fn, options);
   }
 
   /** Appends an event to the request's history. */
@@ -546,33 +519,10 @@ export class Tracker {
     const stored = await this.store.getRequest(id);
     return stored ? { stages: stored.stages, costs: stored.costs } : {};
   }
-
-  /** A stage's return value is kept when it is JSON and small; otherwise only noted. */
-  private storableOutput(value: unknown, id: string, stage: string): JsonValue | null {
-    if (value === undefined) return null;
-    if (
-      jsonProblem(value) === null &&
-      Buffer.byteLength(JSON.stringify(value)) <= MAX_STAGE_OUTPUT_BYTES
-    ) {
-      return value as JsonValue;
-    }
-    this.logger.debug(
-      { request_id: id, stage },
-      "stage output not stored (not JSON or over 64 KiB)",
-    );
-    return null;
-  }
 }
 
 function idOf(ref: RequestRef): string {
   return typeof ref === "string" ? ref : (ref?.id ?? "");
-}
-
-function errorDetails(error: unknown): JsonValue {
-  if (error instanceof Error) {
-    return { exceptionType: error.name, stack: error.stack ?? null };
-  }
-  return { exceptionType: typeof error };
 }
 
 function newRequestView(r: NewRequest): Request {
