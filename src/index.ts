@@ -85,11 +85,11 @@ export { enableOpenTelemetry, type OpenTelemetryOptions } from "./integrations/o
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 export { SKETCH_RELATIVE_ACCURACY, Sketch } from "./core/sketch.js";
 export type { AnalyticsStore } from "./store/analytics-store.js";
-export type { PurgeCounts, Store } from "./store/store.js";
+export type { PurgeCounts, RemoteGap, Store } from "./store/store.js";
 export { createTracker } from "./tracker/create-tracker.js";
 export type { ApiKeys, CreatedApiKey } from "./tracker/api-keys.js";
 export { type IngestOp, type IngestResult, MAX_INGEST_OPS } from "./tracker/ingest.js";
-export type { TrackerOptions } from "./tracker/options.js";
+export type { PostgresOptions, TrackerOptions } from "./tracker/options.js";
 export type { ClaimOptions, QueueDepth } from "./tracker/queue.js";
 export type { SweepReport } from "./tracker/watchdog.js";
 export type { WorkContext, Worker, WorkHandler, WorkOptions } from "./tracker/worker.js";
@@ -97,6 +97,7 @@ export type {
   AlertEvent,
   LiveEvent,
   RequestRef,
+  ResyncEvent,
   Tracker,
   TrackStageOptions,
 } from "./tracker/tracker.js";

@@ -100,7 +100,9 @@ function runQuery<T>(
 ): Promise<T> {
   const store = context.store;
   if (!store) {
-    return Promise.reject(new Error("This store keeps no analytics rollups; use the SQLite store"));
+    return Promise.reject(
+      new Error("This store keeps no analytics; use the SQLite or PostgreSQL store"),
+    );
   }
   const paramCount = Object.values(input ?? {}).filter((v) => v !== undefined).length;
   return context.read(type, paramCount, () => query(store, context.clock()));

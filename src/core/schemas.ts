@@ -7,8 +7,17 @@ import { REQUEST_STATUSES, SEVERITIES } from "./types.js";
  * Input schemas (zod). Every public method parses its input with one of these through
  * `parse()`, which turns the first zod issue into a `ValidationError` naming the field.
  */
-const text = (max = 256) =>
-  z.string().min(1, "must not be empty").max(max, `at most ${max} characters`);
+/**
+ * Free text: any characters but NUL, which PostgreSQL cannot store in a text column (and
+ * which SQLite would keep), so that both stores accept exactly the same input.
+ */
+const plain = (max: number) =>
+  z
+    .string()
+    .max(max, `at most ${max} characters`)
+    .refine((s) => !s.includes("\u0000"), "must not contain NUL (\\u0000) characters");
+
+const text = (max = 256) => plain(max).pipe(z.string().min(1, "must not be empty"));
 
 /** A JSON-compatible value no larger than `maxBytes` once serialized. */
 export const json = (maxBytes = MAX_INPUT_BYTES) =>
@@ -47,10 +56,7 @@ export const createRequestSchema = z.strictObject({
   sessionId: text().optional(),
   kind: nameSchema.optional(),
   source: text().optional(),
-  initialMessage: z
-    .string()
-    .max(MAX_INPUT_BYTES, `at most ${MAX_INPUT_BYTES} characters`)
-    .optional(),
+  initialMessage: plain(MAX_INPUT_BYTES).optional(),
   priority: z
     .number()
     .min(0, "must be between 0 and 1")
@@ -69,14 +75,14 @@ export const createRequestSchema = z.strictObject({
 export type CreateRequestInput = z.input<typeof createRequestSchema>;
 
 export const errorInfoSchema = z.strictObject({
-  message: z.string().max(64 * 1024),
+  message: plain(64 * 1024),
   stage: nameSchema.optional(),
   details: json(256 * 1024).optional(),
 });
 export type ErrorInput = z.input<typeof errorInfoSchema>;
 
 export const stageFailureSchema = z.strictObject({
-  message: z.string().max(64 * 1024),
+  message: plain(64 * 1024),
   details: json(256 * 1024).optional(),
   retryable: z.boolean().default(false),
 });
@@ -84,10 +90,7 @@ export type StageFailureInput = z.input<typeof stageFailureSchema>;
 
 export const logEventSchema = z.strictObject({
   type: nameSchema,
-  message: z
-    .string()
-    .max(64 * 1024)
-    .default(""),
+  message: plain(64 * 1024).default(""),
   severity: z.enum(SEVERITIES).default("info"),
   stage: nameSchema.optional(),
   data: json(256 * 1024).optional(),

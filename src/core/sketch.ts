@@ -138,6 +138,22 @@ export class Sketch {
     return bytes;
   }
 
+  /**
+   * The non-empty buckets as a JSON object `{"<key>": count}` (null when empty): how the
+   * PostgreSQL store keeps a sketch, in a jsonb column its SQL can merge key by key.
+   */
+  toJsonText(): string | null {
+    const entries = this.entries();
+    return entries.length === 0 ? null : JSON.stringify(Object.fromEntries(entries));
+  }
+
+  /** Merges a sketch stored with `toJsonText` (as parsed from jsonb). */
+  mergeCounts(counts: Readonly<Record<string, number>> | null | undefined): this {
+    if (!counts) return this;
+    for (const key in counts) this.addKey(Number(key), counts[key] as number);
+    return this;
+  }
+
   static fromBytes(bytes: Uint8Array | null | undefined): Sketch {
     return new Sketch().mergeBytes(bytes);
   }

@@ -70,7 +70,7 @@ export class SpanObserver implements ScopeObserver {
   }
 
   onChange(event: LiveEvent): void {
-    if (event.type === "alert") return;
+    if (event.type === "alert" || event.type === "resync") return;
     let entry = this.requests.get(event.requestId);
     if (!entry && (event.type === "request.created" || event.data.to === "running")) {
       entry = this.start(event.requestId, undefined);

@@ -1,6 +1,7 @@
+import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { RequestStatus } from "../core/types.js";
-import type { LiveEvent, Tracker } from "../tracker/tracker.js";
+import type { LiveEvent, ResyncEvent, Tracker } from "../tracker/tracker.js";
 
 /** What one SSE subscription wants to see. `tenantId` is forced to the key's tenant. */
 export interface StreamFilter {
@@ -11,7 +12,7 @@ export interface StreamFilter {
 }
 
 interface Entry {
-  id: number;
+  seq: number;
   event: LiveEvent;
   /** Serialized on first use: with no client connected, most events are never sent. */
   frame: string | null;
@@ -23,14 +24,21 @@ interface Client {
 }
 
 /**
- * Fans live changes out to Server-Sent Events clients. Each event gets an increasing id and
- * is kept in a bounded ring buffer, so a client that reconnects with `Last-Event-ID` gets
- * what it missed (as long as it is still in the buffer). Each event is serialized once.
+ * Fans live changes out to Server-Sent Events clients. Each event gets an id and is kept in
+ * a bounded ring buffer, so a client that reconnects with `Last-Event-ID` gets what it
+ * missed. When that cannot be done (the id fell out of the buffer, or another server or an
+ * earlier run issued it), the client gets a `resync` instead of a silently partial replay.
+ * Each event is serialized once.
  */
 export class SseHub {
   private readonly buffer: Entry[] = [];
   private readonly clients = new Set<Client>();
-  private nextId = 1;
+  /**
+   * Ids are `<hub>-<seq>`: behind a load balancer a client may reconnect to another server,
+   * whose sequence numbers mean other events; the hub part tells them apart.
+   */
+  private readonly hub = randomBytes(4).toString("hex");
+  private nextSeq = 1;
   private readonly unsubscribe: () => void;
   private readonly keepAlive: NodeJS.Timeout;
 
@@ -51,8 +59,11 @@ export class SseHub {
     return this.clients.size;
   }
 
-  /** Starts streaming to `res`; replays buffered events after `lastEventId` first. */
-  attach(res: ServerResponse, filter: StreamFilter, lastEventId: number | null): void {
+  /**
+   * Starts streaming to `res`. With a `lastEventId` (the `Last-Event-ID` header), first
+   * replays the buffered events after it, or sends a `resync` when it cannot.
+   */
+  attach(res: ServerResponse, filter: StreamFilter, lastEventId: string | null): void {
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
@@ -61,8 +72,22 @@ export class SseHub {
     });
     res.write("retry: 2000\n\n");
     if (lastEventId !== null) {
-      for (const entry of this.buffer) {
-        if (entry.id > lastEventId && matches(entry.event, filter)) res.write(frameOf(entry));
+      const after = this.positionOf(lastEventId);
+      if (after === null) {
+        const resync: ResyncEvent = {
+          type: "resync",
+          reason: "resume_unavailable",
+          since: null,
+          at: Date.now(),
+        };
+        // With the id of the newest event, so that the client's next resume starts here.
+        res.write(frameOf(this.hub, { seq: this.nextSeq - 1, event: resync, frame: null }));
+      } else {
+        for (const entry of this.buffer) {
+          if (entry.seq > after && matches(entry.event, filter)) {
+            res.write(frameOf(this.hub, entry));
+          }
+        }
       }
     }
     const client = { filter, res };
@@ -77,22 +102,36 @@ export class SseHub {
     this.clients.clear();
   }
 
+  /**
+   * The sequence number a client that last saw `lastEventId` has seen up to, when the buffer
+   * still holds everything after it; else null.
+   */
+  private positionOf(lastEventId: string): number | null {
+    const match = /^([0-9a-f]+)-(\d+)$/.exec(lastEventId);
+    if (match?.[1] !== this.hub) return null;
+    const seq = Number(match[2]);
+    const oldest = this.buffer[0]?.seq ?? this.nextSeq;
+    return seq >= oldest - 1 && seq < this.nextSeq ? seq : null;
+  }
+
   private publish(event: LiveEvent): void {
-    const entry: Entry = { id: this.nextId++, event, frame: null };
+    const entry: Entry = { seq: this.nextSeq++, event, frame: null };
     this.buffer.push(entry);
     if (this.buffer.length > this.bufferSize) this.buffer.shift();
     for (const client of this.clients) {
-      if (matches(event, client.filter)) client.res.write(frameOf(entry));
+      if (matches(event, client.filter)) client.res.write(frameOf(this.hub, entry));
     }
   }
 }
 
-function frameOf(entry: Entry): string {
-  entry.frame ??= `id: ${entry.id}\nevent: ${entry.event.type}\ndata: ${JSON.stringify(toWire(entry.event))}\n\n`;
+function frameOf(hub: string, entry: Entry): string {
+  entry.frame ??= `id: ${hub}-${entry.seq}\nevent: ${entry.event.type}\ndata: ${JSON.stringify(toWire(entry.event))}\n\n`;
   return entry.frame;
 }
 
 function matches(event: LiveEvent, filter: StreamFilter): boolean {
+  // A resync concerns every subscription: any of them may have missed changes.
+  if (event.type === "resync") return true;
   if (event.type === "alert") {
     // Alerts without a tenant (a breaker opened) concern everyone; others only their tenant.
     return !filter.tenantId || !event.tenantId || event.tenantId === filter.tenantId;
@@ -105,5 +144,9 @@ function matches(event: LiveEvent, filter: StreamFilter): boolean {
 }
 
 function toWire(event: LiveEvent): Record<string, unknown> {
-  return { ...event, at: new Date(event.at).toISOString() };
+  const wire: Record<string, unknown> = { ...event, at: new Date(event.at).toISOString() };
+  if (event.type === "resync") {
+    wire.since = event.since === null ? null : new Date(event.since).toISOString();
+  }
+  return wire;
 }

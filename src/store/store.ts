@@ -20,6 +20,16 @@ export interface PurgeCounts {
 }
 
 /**
+ * A time when a store could not hear other stores' changes (its LISTEN connection was down):
+ * changes committed from `since` to `until` (epoch ms) may never have reached
+ * `onRemoteChanges`.
+ */
+export interface RemoteGap {
+  since: number;
+  until: number;
+}
+
+/**
  * The storage contract. Every driver (sqlite/, later postgres/) implements it and passes
  * the one contract suite in test/contract/. Drivers only translate: lifecycle rules live
  * in core/lifecycle.ts and are applied by every driver the same way.
@@ -83,6 +93,15 @@ export interface Store {
    * the unsubscribe function. Only drivers shared by several servers (PostgreSQL) have it.
    */
   onRemoteChanges?(listener: (changes: ChangeEvent[]) => void): () => void;
+
+  /**
+   * Calls `listener` when `onRemoteChanges` may have missed changes: the store stopped
+   * hearing other stores (a dropped connection) and now hears them again. It is called after
+   * listening resumed, so a listener that reloads its state then misses nothing: what was
+   * committed before the reload is read, what is committed after it is delivered. Returns the
+   * unsubscribe function. A driver with `onRemoteChanges` that can lose changes must have it.
+   */
+  onRemoteGap?(listener: (gap: RemoteGap) => void): () => void;
 
   /** True when `error` means "the store is down or locked", not "the input was wrong". */
   isUnavailable(error: unknown): boolean;

@@ -10,14 +10,21 @@ import { Tracker } from "./tracker.js";
  * @example
  * const tracker = await createTracker({ storage: "data/requests.db" });
  * // or, for several servers on one database:
- * const shared = await createTracker({ storage: "postgres://localhost/reqtrack" });
+ * const shared = await createTracker({
+ *   storage: "postgres://localhost/reqtrack",
+ *   postgres: { schema: "reqtrack", maxConnections: 20 },
+ * });
  * const req = await tracker.createRequest({ userId: "user-1", initialMessage: "Make a video" });
  */
 export async function createTracker(options: TrackerOptions = {}): Promise<Tracker> {
   const resolved = resolveOptions(options);
   const store =
     typeof resolved.storage === "string" && isPostgresUrl(resolved.storage)
-      ? await PostgresStore.open({ connectionString: resolved.storage, now: resolved.clock })
+      ? await PostgresStore.open({
+          ...resolved.postgres,
+          connectionString: resolved.storage,
+          now: resolved.clock,
+        })
       : typeof resolved.storage === "string"
         ? new SqliteStore(resolved.storage, {
             busyTimeoutMs: resolved.busyTimeoutMs,

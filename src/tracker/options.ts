@@ -1,8 +1,23 @@
 import type { Logger } from "../context/logger.js";
 import { createDefaultLogger } from "../context/logger.js";
 import { ValidationError } from "../core/errors.js";
-import { isPostgresUrl } from "../store/postgres/postgres-store.js";
+import { isPostgresUrl, type PostgresStoreOptions } from "../store/postgres/postgres-store.js";
 import type { Store } from "../store/store.js";
+
+/**
+ * How a `postgres://` storage is opened; see `PostgresStoreOptions` for each field. A field
+ * left out takes the store's default.
+ *
+ * @example
+ * createTracker({
+ *   storage: "postgres://reqtrack@db.internal/reqtrack",
+ *   postgres: { schema: "reqtrack", maxConnections: 20 },
+ * });
+ */
+export type PostgresOptions = Pick<
+  PostgresStoreOptions,
+  "schema" | "maxConnections" | "preparedStatements" | "listenConnectionString"
+>;
 
 /** Options of `createTracker`. Every field is optional; defaults live in `resolveOptions`. */
 export interface TrackerOptions {
@@ -11,6 +26,8 @@ export interface TrackerOptions {
    * Default "data/reqtrack.db".
    */
   storage?: string | Store;
+  /** PostgreSQL only (a `postgres://` storage): schema, pool size, pgbouncer settings. */
+  postgres?: PostgresOptions;
   /** Epoch-ms clock. Inject one in tests to move time without sleeping. */
   clock?: () => number;
   /** A pino logger. Default: pino JSON on stdout at REQTRACK_LOG_LEVEL (default "info"). */
@@ -53,6 +70,7 @@ export interface TrackerOptions {
 
 export interface ResolvedOptions {
   readonly storage: string | Store;
+  readonly postgres: Readonly<PostgresOptions>;
   readonly clock: () => number;
   readonly logger: Logger;
   readonly onStoreError: "degrade" | "throw";
@@ -102,6 +120,7 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
   }
   return Object.freeze({
     storage,
+    postgres: postgresOptions(storage, options.postgres),
     clock: options.clock ?? Date.now,
     logger: options.logger ?? createDefaultLogger(),
     onStoreError,
@@ -127,6 +146,55 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
     }),
     retentionDays: retentionDays(options.retentionDays),
     shutdownGraceMs: nonNegative("shutdownGraceMs", options.shutdownGraceMs, 10_000),
+  });
+}
+
+/** PostgreSQL identifiers without quoting; the 63 is PostgreSQL's NAMEDATALEN - 1. */
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+
+function postgresOptions(
+  storage: string | Store,
+  options: PostgresOptions | undefined,
+): Readonly<PostgresOptions> {
+  const given = Object.entries(options ?? {}).filter(([, value]) => value !== undefined);
+  if (given.length === 0) return Object.freeze({});
+  if (typeof storage !== "string" || !isPostgresUrl(storage)) {
+    throw new ValidationError(
+      "postgres",
+      typeof storage === "string"
+        ? `only for a postgres:// storage (storage is ${JSON.stringify(storage)})`
+        : "only for a postgres:// storage that createTracker opens, not for a Store passed in",
+    );
+  }
+  const { schema, maxConnections, preparedStatements, listenConnectionString } = options ?? {};
+  if (schema !== undefined) {
+    if (typeof schema !== "string" || !SCHEMA_NAME.test(schema) || /^pg_/i.test(schema)) {
+      throw new ValidationError(
+        "postgres.schema",
+        `${JSON.stringify(schema)} is not a schema name reqtrack accepts: use 1 to 63 letters, digits, _ or $, starting with a letter or _ (and not with pg_, which PostgreSQL reserves)`,
+      );
+    }
+  }
+  if (
+    maxConnections !== undefined &&
+    (!Number.isSafeInteger(maxConnections) || maxConnections < 1)
+  ) {
+    throw new ValidationError("postgres.maxConnections", "must be a whole number of 1 or more");
+  }
+  if (preparedStatements !== undefined && typeof preparedStatements !== "boolean") {
+    throw new ValidationError("postgres.preparedStatements", "must be true or false");
+  }
+  if (listenConnectionString !== undefined && !isPostgresUrl(String(listenConnectionString))) {
+    throw new ValidationError(
+      "postgres.listenConnectionString",
+      "must be a postgres:// URL (a direct connection to PostgreSQL, not through pgbouncer)",
+    );
+  }
+  return Object.freeze({
+    ...(schema !== undefined ? { schema } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+    ...(preparedStatements !== undefined ? { preparedStatements } : {}),
+    ...(listenConnectionString !== undefined ? { listenConnectionString } : {}),
   });
 }
 

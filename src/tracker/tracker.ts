@@ -48,8 +48,26 @@ export interface AlertEvent {
   data?: { [key: string]: JsonValue };
 }
 
+/**
+ * On the live stream: changes may have been missed, so what a subscriber built from earlier
+ * events may be stale. Reload it (lists, open details), then keep applying events.
+ */
+export interface ResyncEvent {
+  type: "resync";
+  /**
+   * "missed_changes": this server could not hear other servers' changes for a while (its
+   * PostgreSQL LISTEN connection dropped and is back). "resume_unavailable" (SSE only): the
+   * stream cannot replay from the client's `Last-Event-ID` (too old, or issued by another
+   * server or an earlier run).
+   */
+  reason: "missed_changes" | "resume_unavailable";
+  /** Since when changes may be missing (epoch ms); null when unknown. */
+  since: number | null;
+  at: number;
+}
+
 /** What `subscribe()` listeners receive. */
-export type LiveEvent = ChangeEvent | AlertEvent;
+export type LiveEvent = ChangeEvent | AlertEvent | ResyncEvent;
 
 /** A request id, or the request itself: every method accepts either. */
 export type RequestRef = string | { readonly id: string };
@@ -75,8 +93,9 @@ export class Tracker {
   private readonly watchdog: Watchdog;
   private readonly workers = new Set<Worker>();
   private readonly live = new EventEmitter();
-  /** Stops hearing other servers' changes (a shared store only). */
+  /** Stops hearing other servers' changes and gaps in them (a shared store only). */
   private readonly stopRemoteChanges: (() => void) | undefined;
+  private readonly stopRemoteGaps: (() => void) | undefined;
   private readonly ops: OpBuilder;
   /** API keys for the HTTP server: create (secret shown once), list, revoke, verify. */
   readonly keys: ApiKeys;
@@ -122,6 +141,26 @@ export class Tracker {
       }
       if (work) this.queue.notify();
     });
+    // Heard again after a gap: whatever other servers committed meanwhile was not heard.
+    // Subscribers reload; idle workers look for work that may have been created meanwhile.
+    this.stopRemoteGaps = store.onRemoteGap?.((gap) => {
+      this.logger.warn(
+        { since: new Date(gap.since).toISOString(), until: new Date(gap.until).toISOString() },
+        "Did not hear other servers' changes for a while (LISTEN reconnected); live subscribers were told to resync",
+      );
+      this.queue.notify();
+      const event: ResyncEvent = {
+        type: "resync",
+        reason: "missed_changes",
+        since: gap.since,
+        at: gap.until,
+      };
+      try {
+        this.live.emit("live", event);
+      } catch (error) {
+        this.logger.error({ err: error }, "change subscriber threw");
+      }
+    });
     this.watchdog = new Watchdog(
       this.queue,
       options,
@@ -134,8 +173,9 @@ export class Tracker {
 
   /**
    * Calls `listener` with every committed change (`request.created`, `request.updated`,
-   * `stage.updated`, `event.logged`) and every `alert`, after its commit. Returns the
-   * unsubscribe function. This is what the live stream (SSE) is built on.
+   * `stage.updated`, `event.logged`) and every `alert`, after its commit, and with a `resync`
+   * when changes of other servers may have been missed. Returns the unsubscribe function.
+   * This is what the live stream (SSE) is built on.
    */
   subscribe(listener: (event: LiveEvent) => void): () => void {
     this.live.on("live", listener);
@@ -351,6 +391,7 @@ export class Tracker {
     await Promise.all([...this.workers].map((worker) => worker.stop()));
     this.closed = true;
     this.stopRemoteChanges?.();
+    this.stopRemoteGaps?.();
     await this.committer.close();
     await this.store.close();
   }

@@ -1,14 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it } from "vitest";
 import { createTracker, type Tracker, ValidationError } from "../../src/index.js";
 import { fakeClock, silentLogger } from "../support/helpers.js";
+import { describeEachStorage } from "../support/storages.js";
 
-describe("stats and costs API", () => {
+describeEachStorage("stats and costs API", (storage) => {
   let tracker: Tracker;
   let time: ReturnType<typeof fakeClock>;
   beforeEach(async () => {
     time = fakeClock();
     tracker = await createTracker({
-      storage: ":memory:",
+      ...(await storage.fresh()),
       clock: time.clock,
       logger: silentLogger(),
       watchdogIntervalMs: 0,
@@ -71,11 +72,11 @@ describe("stats and costs API", () => {
   });
 });
 
-describe("user history cursor pagination", () => {
+describeEachStorage("user history cursor pagination", (storage) => {
   it("walks 2,000 requests page by page, newest first, with and without a status filter", async () => {
     const time = fakeClock();
     const tracker = await createTracker({
-      storage: ":memory:",
+      ...(await storage.fresh()),
       clock: time.clock,
       logger: silentLogger(),
       watchdogIntervalMs: 0,

@@ -2,18 +2,21 @@ import { describe, expect, it } from "vitest";
 import { normalizePrompt } from "../../src/analytics/prompts.js";
 import { createTracker } from "../../src/index.js";
 import { fakeClock, silentLogger } from "../support/helpers.js";
+import { describeEachStorage } from "../support/storages.js";
 
-describe("top prompts (behaviour 2)", () => {
+describe("prompt normalization (behaviour 2)", () => {
   it("normalizes: trimmed, whitespace collapsed, case-folded", () => {
     expect(normalizePrompt("  Make a   VIDEO\tabout\n cats  ")).toBe("make a video about cats");
     expect(normalizePrompt("STRASSE")).toBe(normalizePrompt("Straße"));
     expect(normalizePrompt(" \n\t ")).toBe("");
   });
+});
 
+describeEachStorage("top prompts (behaviour 2)", (storage) => {
   it("counts spelling variants of one prompt as one, from initialMessage or input.prompt", async () => {
     const time = fakeClock();
     const tracker = await createTracker({
-      storage: ":memory:",
+      ...(await storage.fresh()),
       clock: time.clock,
       logger: silentLogger(),
       watchdogIntervalMs: 0,
@@ -49,7 +52,7 @@ describe("top prompts (behaviour 2)", () => {
 
   it("keeps the 10 most common, ties in alphabetical order", async () => {
     const tracker = await createTracker({
-      storage: ":memory:",
+      ...(await storage.fresh()),
       logger: silentLogger(),
       watchdogIntervalMs: 0,
     });

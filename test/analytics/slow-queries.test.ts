@@ -1,8 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createTracker } from "../../src/index.js";
 import { captureLogger, fakeClock, LEVEL } from "../support/helpers.js";
+import { describeEachStorage } from "../support/storages.js";
 
-describe("slow stats queries (behaviour 4)", () => {
+describeEachStorage("slow stats queries (behaviour 4)", (storage) => {
   it("logs each query slower than 100 ms with its type and parameter count, at warn above 500 ms", async () => {
     const time = fakeClock();
     let queryCost = 0;
@@ -13,7 +14,7 @@ describe("slow stats queries (behaviour 4)", () => {
     };
     const { logger, lines } = captureLogger();
     const tracker = await createTracker({
-      storage: ":memory:",
+      ...(await storage.fresh()),
       logger,
       clock,
       watchdogIntervalMs: 0,

@@ -1,12 +1,13 @@
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createTracker } from "../../src/index.js";
 import { fakeClock, silentLogger } from "../support/helpers.js";
+import { describeEachStorage } from "../support/storages.js";
 
-describe("soft-deleted requests (behaviour 3)", () => {
+describeEachStorage("soft-deleted requests (behaviour 3)", (storage) => {
   it("count in cost reports and not in request lists", async () => {
     const time = fakeClock();
     const tracker = await createTracker({
-      storage: ":memory:",
+      ...(await storage.fresh()),
       clock: time.clock,
       logger: silentLogger(),
       watchdogIntervalMs: 0,

@@ -5,11 +5,14 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ChangeEvent } from "../../src/core/ops.js";
 import { buildApp } from "../../src/server/app.js";
 import { changeChannel } from "../../src/store/postgres/postgres-notify.js";
-import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
+import {
+  PostgresStore,
+  type PostgresStoreOptions,
+} from "../../src/store/postgres/postgres-store.js";
 import { createTracker } from "../../src/tracker/create-tracker.js";
 import type { LiveEvent, Tracker } from "../../src/tracker/tracker.js";
 import { captureLogger } from "../support/helpers.js";
-import { findPostgres } from "../support/postgres.js";
+import { findPostgres, gatedProxy } from "../support/postgres.js";
 
 /**
  * LISTEN/NOTIFY across servers: two trackers (or two HTTP servers) on one PostgreSQL schema
@@ -73,7 +76,10 @@ if (url === null) {
     let lastSchema = "";
     let admin: pg.Client | null = null;
 
-    async function twoServers(): Promise<[Tracker, Tracker]> {
+    /** Server B may get its own store options and clock. */
+    async function twoServers(
+      b: { store?: Partial<PostgresStoreOptions>; clock?: () => number } = {},
+    ): Promise<[Tracker, Tracker]> {
       const schema = `reqtrack_test_${randomBytes(6).toString("hex")}`;
       const client = new pg.Client({ connectionString: url ?? "" });
       await client.connect();
@@ -84,21 +90,24 @@ if (url === null) {
       });
       lastSchema = schema;
       admin = client;
-      const open = async () => {
+      const open = async (options: typeof b = {}) => {
         const store = await PostgresStore.open({
           connectionString: url ?? "",
           schema,
           maxConnections: 4,
+          ...(options.clock ? { now: options.clock } : {}),
+          ...options.store,
         });
         const tracker = await createTracker({
           storage: store,
           logger: captureLogger("error").logger,
           watchdogIntervalMs: 0,
+          ...(options.clock ? { clock: options.clock } : {}),
         });
         cleanups.push(() => tracker.close());
         return tracker;
       };
-      return [await open(), await open()];
+      return [await open(), await open(b)];
     }
 
     it("delivers changes made through tracker A to tracker B's subscribers, each once", async () => {
@@ -131,14 +140,14 @@ if (url === null) {
       const own = await b.createRequest({ userId: "u", tenantId: "t2" });
       await b.flush();
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(seen.filter((e) => e.type !== "alert" && e.requestId === own.id)).toHaveLength(1);
+      expect(seen.filter((e) => "requestId" in e && e.requestId === own.id)).toHaveLength(1);
     });
 
     it("batches many changes under the NOTIFY limit and drops the data of an oversized one", async () => {
       const [a, b] = await twoServers();
       const seen: ChangeEvent[] = [];
       b.subscribe((event) => {
-        if (event.type !== "alert") seen.push(event);
+        if (event.type !== "alert" && event.type !== "resync") seen.push(event);
       });
       // 300 creates in one group commit: more than one 8000-byte notification's worth.
       const created = await Promise.all(
@@ -183,6 +192,71 @@ if (url === null) {
         },
         { timeout: 5000, interval: 100 },
       );
+    });
+
+    it("tells B's subscribers and SSE clients to resync after B's LISTEN connection was down and missed a change", async () => {
+      // B listens through a proxy that can keep it from reconnecting, so that a change is
+      // committed exactly while B is not listening.
+      const proxy = await gatedProxy(url ?? "");
+      cleanups.push(() => proxy.close());
+      let now = Date.UTC(2026, 0, 15, 12, 0, 0);
+      const [a, b] = await twoServers({
+        store: { listenConnectionString: proxy.url },
+        clock: () => now,
+      });
+      const app = await buildApp({ tracker: b, logger: false, open: true });
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      cleanups.push(() => app.close());
+      const port = (app.server.address() as { port: number }).port;
+      const stream = sseClient(`http://127.0.0.1:${port}/api/v1/stream?tenantId=gap`);
+      cleanups.push(async () => stream.close());
+      await vi.waitFor(() => expect(stream.connected()).toBe(true));
+      const seen: LiveEvent[] = [];
+      b.subscribe((event) => seen.push(event));
+
+      const lostAt = now;
+      proxy.refuse = true;
+      const listening = `LISTEN "${changeChannel(lastSchema)}"`;
+      const killed = await admin?.query<{ gone: boolean }>(
+        // With a timeout, it returns once the backend is gone, not when the signal is sent.
+        "SELECT pg_terminate_backend(pid, 5000) AS gone FROM pg_stat_activity WHERE query = $1",
+        [listening],
+      );
+      expect(killed?.rows.map((row) => row.gone)).toEqual([true, true]); // A's and B's
+      // B noticed: it tried to listen again and was kept out.
+      await vi.waitFor(() => expect(proxy.refused).toBeGreaterThan(0));
+      const missed = await a.createRequest({ userId: "u", tenantId: "gap" });
+
+      now += 30_000;
+      proxy.refuse = false;
+      await vi.waitFor(() => expect(seen.some((e) => e.type === "resync")).toBe(true), {
+        timeout: 15_000,
+      });
+      expect(seen.filter((e) => e.type === "resync")).toEqual([
+        { type: "resync", reason: "missed_changes", since: lostAt, at: lostAt + 30_000 },
+      ]);
+      await vi.waitFor(() =>
+        expect(stream.events).toContainEqual({
+          event: "resync",
+          data: {
+            type: "resync",
+            reason: "missed_changes",
+            since: new Date(lostAt).toISOString(),
+            at: new Date(lostAt + 30_000).toISOString(),
+          },
+        }),
+      );
+      // The change made during the gap never arrived: the resync is the only way to learn of it.
+      const heard = (id: string) =>
+        seen.some((e) => "requestId" in e && e.requestId === id) ||
+        stream.events.some((e) => e.data.requestId === id);
+      expect(heard(missed.id)).toBe(false);
+
+      // Listening again: the next change arrives, after the resync.
+      const next = await a.createRequest({ userId: "u", tenantId: "gap" });
+      await vi.waitFor(() => expect(heard(next.id)).toBe(true));
+      expect(stream.events.map((e) => e.event)).toEqual(["resync", "request.created"]);
+      expect(heard(missed.id)).toBe(false);
     });
 
     it("wakes an idle worker on tracker B when tracker A creates a request", async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import * as net from "node:net";
 import pg from "pg";
 
 const CANDIDATES = process.env.REQTRACK_PG_URL
@@ -44,4 +45,56 @@ export async function freshSchema(
       await client.end();
     },
   };
+}
+
+/**
+ * A TCP proxy in front of the PostgreSQL of `url`, for connections that must be kept out on
+ * demand: while `refuse` is true, new connections are cut at once (and counted), as when the
+ * server cannot be reached. `url` is the same connection string through the proxy; `peak` is
+ * the most connections it carried at once.
+ */
+export async function gatedProxy(url: string): Promise<{
+  url: string;
+  refuse: boolean;
+  refused: number;
+  peak: number;
+  close: () => Promise<void>;
+}> {
+  const target = new URL(url);
+  const sockets = new Set<net.Socket>();
+  let carried = 0;
+  const server = net.createServer((client) => {
+    if (gate.refuse) {
+      gate.refused++;
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    carried++;
+    gate.peak = Math.max(gate.peak, carried);
+    client.on("close", () => carried--);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+    }
+    client.pipe(upstream).pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxied = new URL(url);
+  proxied.hostname = "127.0.0.1";
+  proxied.port = String((server.address() as net.AddressInfo).port);
+  const gate = {
+    url: proxied.toString(),
+    refuse: false,
+    refused: 0,
+    peak: 0,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return gate;
 }

@@ -51,6 +51,9 @@ describe("bad input changes nothing and names the field", () => {
     ["a malformed id", { userId: "u", id: "has spaces" }, "id", /letters, digits/],
     ["an unknown field", { userId: "u", colour: "red" }, "input", /unknown field.*colour/],
     ["a non-string tag", { userId: "u", tags: [1] }, "tags.0", undefined],
+    // PostgreSQL cannot store NUL in text; refused on every store so both accept the same.
+    ["a NUL in a tag", { userId: "u", tags: ["a\u0000b"] }, "tags.0", /NUL/],
+    ["a NUL in the prompt", { userId: "u", initialMessage: "hi\u0000" }, "initialMessage", /NUL/],
   ])("rejects %s", async (_label, input, field, message) => {
     await expectRejected(tracker.createRequest(input as never), field, message);
   });

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { pino } from "pino";
 import { createTracker } from "../../tracker/create-tracker.js";
+import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
 
 /**
  * `reqtrack migrate`: brings a database's schema up to this version of reqtrack and says
@@ -8,25 +9,28 @@ import { createTracker } from "../../tracker/create-tracker.js";
  * it once before rolling out servers), and a database newer than this reqtrack is refused.
  */
 export function registerMigrate(program: Command): void {
-  program
+  const command = program
     .command("migrate")
     .description("Apply pending schema migrations and print the schema version")
     .option(
       "--storage <path>",
       "SQLite file or postgres:// URL",
       process.env.REQTRACK_STORAGE ?? "data/reqtrack.db",
-    )
-    .action(async (options: { storage: string }) => {
-      const tracker = await createTracker({
-        storage: options.storage,
-        logger: pino({ level: "warn" }),
-        watchdogIntervalMs: 0,
-      });
-      try {
-        const version = await tracker.store.schemaVersion();
-        process.stdout.write(`${tracker.store.driver} schema at version ${version}\n`);
-      } finally {
-        await tracker.close();
-      }
+    );
+  withPostgresOptions(command).action(async (options: PostgresFlags) => {
+    const postgres = postgresOptions(options);
+    const tracker = await createTracker({
+      storage: options.storage,
+      postgres,
+      logger: pino({ level: "warn" }),
+      watchdogIntervalMs: 0,
     });
+    try {
+      const version = await tracker.store.schemaVersion();
+      const where = postgres.schema === undefined ? "" : ` (in schema ${postgres.schema})`;
+      process.stdout.write(`${tracker.store.driver} schema at version ${version}${where}\n`);
+    } finally {
+      await tracker.close();
+    }
+  });
 }

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
 import { createTracker } from "../../tracker/create-tracker.js";
 import { serve } from "../../server/serve.js";
+import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
 import { startDemoTrickle } from "./demo-trickle.js";
 
 /** `reqtrack serve`: the HTTP API on one tracker, with graceful shutdown on SIGTERM/SIGINT. */
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command("serve")
     .description("Run the HTTP API, live stream, metrics and OpenAPI docs")
     .option(
@@ -15,13 +16,17 @@ export function registerServe(program: Command): void {
     )
     .option("--host <host>", "address to bind", process.env.HOST ?? "127.0.0.1")
     .option("--port <port>", "port to listen on", process.env.PORT ?? "7600")
-    .option("--demo", "feed a steady trickle of realistic demo requests")
-    .action(async (options: { storage: string; host: string; port: string; demo?: boolean }) => {
+    .option("--demo", "feed a steady trickle of realistic demo requests");
+  withPostgresOptions(command).action(
+    async (options: { host: string; port: string; demo?: boolean } & PostgresFlags) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new Error(`--port must be a port number, not ${options.port}`);
       }
-      const tracker = await createTracker({ storage: options.storage });
+      const tracker = await createTracker({
+        storage: options.storage,
+        postgres: postgresOptions(options),
+      });
       const server = await serve({ tracker, host: options.host, port }).catch(
         async (error: unknown) => {
           await tracker.close();
@@ -47,5 +52,6 @@ export function registerServe(program: Command): void {
       };
       process.once("SIGTERM", () => void stop("SIGTERM"));
       process.once("SIGINT", () => void stop("SIGINT"));
-    });
+    },
+  );
 }

@@ -11,8 +11,7 @@ export const streamRoutes: FastifyPluginAsyncZod<{ hub: SseHub }> = async (app, 
     async (request, reply) => {
       const q = request.query;
       const header = request.headers["last-event-id"];
-      const lastEventId =
-        typeof header === "string" && /^\d+$/.test(header) ? Number(header) : null;
+      const lastEventId = typeof header === "string" && header !== "" ? header : null;
       const tenantId = tenantFilter(request.principal, q.tenantId);
       reply.hijack();
       hub.attach(

@@ -4,8 +4,8 @@ import type { Migration } from "./migration.js";
  * PostgreSQL schema, version for version the SQLite one (sqlite.ts) where both have it. Times
  * are BIGINT epoch ms and money BIGINT micro-USD (the pool reads int8 as a JS number); JSON
  * stays text, exactly as written, so rows map through the same rows.ts as SQLite's.
- * Versions 10 and 11 (analytics rollups) are not here yet: the PostgreSQL store has no
- * `analytics` part.
+ * Sketches are jsonb objects (`{"<bucket key>": count}`, see core/sketch.ts) rather than
+ * SQLite's packed blobs, so that plain SQL can merge them inside an upsert.
  */
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
@@ -154,6 +154,97 @@ CREATE TABLE api_keys (
 CREATE INDEX requests_pending_tenant ON requests
   (tenant_id, lane, (coalesce(deadline_at, 9007199254740991)), created_at)
   WHERE status = 'pending' AND deleted_at IS NULL AND tenant_id IS NOT NULL;
+`,
+  },
+  {
+    version: 10,
+    name: "analytics_rollups",
+    // The rollups of SQLite's migration 10 (src/store/rollup-levels.ts says what each level
+    // keeps), kept in the write transaction by postgres-rollups.ts. Deltas are written with
+    // one multi-row upsert per table; reqtrack_sketch_merge adds a delta's sketch bucket by
+    // bucket. The rebuild marker makes the first store to open the schema fill the rollups
+    // from rows written before they existed.
+    up: `
+CREATE FUNCTION reqtrack_sketch_merge(a jsonb, b jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT jsonb_object_agg(key, n) FROM (
+    SELECT key, sum(value::bigint) AS n
+    FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) AS e
+    GROUP BY key HAVING sum(value::bigint) <> 0) AS merged
+$$;
+
+CREATE TABLE rollup_requests (
+  level        SMALLINT NOT NULL,
+  tenant       TEXT NOT NULL,
+  bucket       BIGINT NOT NULL,
+  kind         TEXT NOT NULL,
+  source       TEXT NOT NULL,
+  requests     BIGINT NOT NULL DEFAULT 0,
+  pending      BIGINT NOT NULL DEFAULT 0,
+  running      BIGINT NOT NULL DEFAULT 0,
+  completed    BIGINT NOT NULL DEFAULT 0,
+  failed       BIGINT NOT NULL DEFAULT 0,
+  timeout      BIGINT NOT NULL DEFAULT 0,
+  cancelled    BIGINT NOT NULL DEFAULT 0,
+  duration_sum BIGINT NOT NULL DEFAULT 0,
+  queue_count  BIGINT NOT NULL DEFAULT 0,
+  queue_sum    BIGINT NOT NULL DEFAULT 0,
+  cost_micros  BIGINT NOT NULL DEFAULT 0,
+  latency      JSONB,
+  queue        JSONB,
+  PRIMARY KEY (level, bucket, tenant, kind, source)
+);
+
+CREATE TABLE rollup_stages (
+  level        SMALLINT NOT NULL,
+  tenant       TEXT NOT NULL,
+  bucket       BIGINT NOT NULL,
+  kind         TEXT NOT NULL,
+  stage        TEXT NOT NULL,
+  completed    BIGINT NOT NULL DEFAULT 0,
+  failed       BIGINT NOT NULL DEFAULT 0,
+  duration_sum BIGINT NOT NULL DEFAULT 0,
+  durations    JSONB,
+  PRIMARY KEY (level, bucket, tenant, kind, stage)
+);
+
+CREATE TABLE rollup_costs (
+  level       SMALLINT NOT NULL,
+  tenant      TEXT NOT NULL,
+  bucket      BIGINT NOT NULL,
+  service     TEXT NOT NULL,
+  records     BIGINT NOT NULL DEFAULT 0,
+  cost_micros BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (level, bucket, tenant, service)
+);
+
+CREATE TABLE rollup_sessions (
+  bucket      BIGINT NOT NULL,
+  tenant      TEXT NOT NULL,
+  session     TEXT NOT NULL,
+  requests    BIGINT NOT NULL DEFAULT 0,
+  cost_micros BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (bucket, tenant, session)
+);
+
+CREATE TABLE rollup_state (
+  key   TEXT PRIMARY KEY,
+  value TEXT
+);
+INSERT INTO rollup_state (key, value) VALUES ('rebuild', NULL);
+
+-- Group statistics by source read the top prompts of that source's requests.
+CREATE INDEX requests_source ON requests (source, created_at) WHERE source IS NOT NULL;
+`,
+  },
+  {
+    version: 11,
+    name: "analytics_tenant_indexes",
+    // One tenant's rollup rows without reading every other tenant's (keys lead with the time
+    // bucket).
+    up: `
+CREATE INDEX rollup_requests_tenant ON rollup_requests (level, tenant, bucket);
+CREATE INDEX rollup_stages_tenant ON rollup_stages (level, tenant, bucket);
 `,
   },
   {

@@ -156,7 +156,7 @@ CREATE INDEX requests_pending_tenant ON requests
   {
     version: 10,
     name: "analytics_rollups",
-    // Rollups for stats and cost reports (src/store/sqlite/rollup-levels.ts says what each
+    // Rollups for stats and cost reports (src/store/rollup-levels.ts says what each
     // level keeps), updated in the write transaction by sqlite-rollups.ts. Keys lead with the
     // time bucket so live writes stay in a few pages. Empty strings stand for "none" or "all"
     // in key columns. The rebuild marker makes the first store to open the database fill

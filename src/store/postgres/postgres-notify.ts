@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type * as Pg from "pg";
 import type { ChangeEvent, OpResult } from "../../core/ops.js";
-import type { Sql } from "./pg-connection.js";
+import type { RemoteGap } from "../store.js";
 
 /**
  * NOTIFY payloads must stay under 8000 bytes; a little is kept back for the envelope
@@ -23,24 +23,20 @@ export function changeChannel(schema: string | undefined): string {
 }
 
 /**
- * Publishes the changes of `results` with `pg_notify` inside the caller's transaction, so
- * they are delivered only on commit: one notification per chunk of at most ~7 KB, never
- * one per op. A change too big for a notification on its own is sent without its `data`.
+ * The NOTIFY payloads that publish the changes of `results`: chunks of at most ~7 KB, never
+ * one per op. The store sends them with `pg_notify` inside the batch transaction, so they
+ * are delivered only on commit. A change too big for a notification on its own is sent
+ * without its `data`.
  */
-export async function publishChanges(
-  sql: Sql,
-  channel: string,
-  origin: string,
-  results: readonly OpResult[],
-): Promise<void> {
+export function changePayloads(origin: string, results: readonly OpResult[]): string[] {
+  const payloads: string[] = [];
   let chunk: string[] = [];
   let bytes = 0;
-  const flush = async () => {
+  const flush = () => {
     if (chunk.length === 0) return;
-    const payload = `{"origin":${JSON.stringify(origin)},"changes":[${chunk.join(",")}]}`;
+    payloads.push(`{"origin":${JSON.stringify(origin)},"changes":[${chunk.join(",")}]}`);
     chunk = [];
     bytes = 0;
-    await sql.run("SELECT pg_notify($1, $2)", [channel, payload]);
   };
   for (const result of results) {
     if (!result.ok || !result.changes) continue;
@@ -52,12 +48,13 @@ export async function publishChanges(
         size = Buffer.byteLength(text);
         if (size + ENVELOPE_BYTES > MAX_PAYLOAD_BYTES) continue; // ids this long: not sent
       }
-      if (bytes + size + 1 + ENVELOPE_BYTES > MAX_PAYLOAD_BYTES) await flush();
+      if (bytes + size + 1 + ENVELOPE_BYTES > MAX_PAYLOAD_BYTES) flush();
       chunk.push(text);
       bytes += size + 1;
     }
   }
-  await flush();
+  flush();
+  return payloads;
 }
 
 /** The changes of a notification sent by another store, or null (ours, or not one of ours). */
@@ -83,46 +80,59 @@ export function parseRemoteChanges(
   }
 }
 
+export interface ChangeListenerOptions {
+  pg: typeof Pg;
+  config: Pg.ClientConfig;
+  channel: string;
+  /** This store's origin: its own notifications are not delivered back to it. */
+  origin: string;
+  /** Epoch-ms clock for the times of a gap. */
+  now: () => number;
+  deliver: (changes: ChangeEvent[]) => void;
+  /** Called once listening resumes after it stopped; see `RemoteGap`. */
+  onGap: (gap: RemoteGap) => void;
+}
+
 /**
  * One dedicated connection (outside the pool) that LISTENs on the change channel and hands
  * remote changes to `deliver`. When it drops, it reconnects with backoff until `close()`.
+ * PostgreSQL does not keep notifications for a session that is gone, so once listening
+ * again it reports the gap (`onGap`): what was committed meanwhile must be read, not heard.
  */
 export class ChangeListener {
   private client: Pg.Client | null = null;
   private closed = false;
   private backoffMs = MIN_BACKOFF_MS;
   private timer: NodeJS.Timeout | null = null;
+  /** Since when this listener has not been listening; null while it listens. */
+  private deafSince: number | null = null;
 
-  constructor(
-    private readonly pg: typeof Pg,
-    private readonly config: Pg.ClientConfig,
-    private readonly channel: string,
-    private readonly origin: string,
-    private readonly deliver: (changes: ChangeEvent[]) => void,
-  ) {}
+  constructor(private readonly options: ChangeListenerOptions) {}
 
   /** Connects and listens; on failure, keeps retrying in the background. */
   async start(): Promise<void> {
     if (this.closed) return;
-    const client = new this.pg.Client(this.config);
+    const { pg, channel } = this.options;
+    const client = new pg.Client(this.options.config);
     let dropped = false;
     const drop = () => {
       if (dropped) return;
       dropped = true;
       if (this.client === client) this.client = null;
+      this.deafSince ??= this.options.now();
       client.end().catch(() => {});
       this.scheduleReconnect();
     };
     client.on("error", drop);
     client.on("end", drop);
     client.on("notification", (message) => {
-      if (message.channel !== this.channel) return;
-      const changes = parseRemoteChanges(message.payload, this.origin);
-      if (changes) this.deliver(changes);
+      if (message.channel !== channel) return;
+      const changes = parseRemoteChanges(message.payload, this.options.origin);
+      if (changes) this.options.deliver(changes);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${this.pg.escapeIdentifier(this.channel)}`);
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
     } catch {
       drop();
       return;
@@ -136,6 +146,11 @@ export class ChangeListener {
     }
     this.client = client;
     this.backoffMs = MIN_BACKOFF_MS;
+    if (this.deafSince !== null) {
+      const gap = { since: this.deafSince, until: this.options.now() };
+      this.deafSince = null;
+      this.options.onGap(gap);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,15 @@
 import type {
+  ChangeEvent,
   ClaimOp,
   HeartbeatOp,
+  OpResult,
   QueueOp,
   QueueResult,
   SweepChange,
   SweepOp,
   TransitionOp,
 } from "../../core/ops.js";
-import { LANES, type Request } from "../../core/types.js";
+import { LANES, type Request, type RequestRecord } from "../../core/types.js";
 import {
   type CostRow,
   type RequestRow,
@@ -18,6 +20,12 @@ import {
 } from "../rows.js";
 import type { Sql } from "./pg-connection.js";
 import type { PostgresWriter } from "./postgres-writer.js";
+
+/** What one claim got, and the changes that made (for live subscribers). */
+export interface ClaimAnswer {
+  request: Request | null;
+  changes?: ChangeEvent[];
+}
 
 // Matches the expression of the requests_pending indexes, so "no deadline" sorts last.
 const DEADLINE_KEY = "coalesce(deadline_at, 9007199254740991)";
@@ -37,7 +45,7 @@ export class PostgresQueue {
   async apply(op: QueueOp): Promise<QueueResult> {
     switch (op.type) {
       case "claim":
-        return { type: "claim", request: await this.claim(op) };
+        return { type: "claim", request: (await this.claimAll([op]))[0]?.request ?? null };
       case "heartbeat":
         return { type: "heartbeat", alive: await this.heartbeat(op) };
       case "requeue":
@@ -47,43 +55,84 @@ export class PostgresQueue {
     }
   }
 
-  /** The best pending request (lane, then earliest deadline, then oldest) becomes running. */
-  private async claim(op: ClaimOp): Promise<Request | null> {
-    const id = await this.next(op.kinds, op.tenantId ?? null);
-    if (id === null) return null;
-    const started = await this.writer.apply({
-      type: "transition",
-      opId: "",
-      at: op.at,
-      requestId: id,
-      to: "running",
-      workerId: op.workerId,
-      leaseMs: op.leaseMs,
+  /**
+   * Claims for several workers at once (the claims of one batch): claims with the same
+   * filter pick their rows in one statement per lane, start them in one write, and read
+   * their costs in one query. Each claim gets the best pending request left (lane, then
+   * earliest deadline, then oldest), or null. The answers carry the changes they made.
+   */
+  async claimAll(ops: readonly ClaimOp[]): Promise<ClaimAnswer[]> {
+    const answers: ClaimAnswer[] = [];
+    const groups = new Map<string, number[]>();
+    ops.forEach((op, i) => {
+      const key = JSON.stringify([op.kinds, op.tenantId ?? null]);
+      groups.set(key, [...(groups.get(key) ?? []), i]);
     });
-    if (!started.ok) throw started.error;
-    const row = await this.sql.row<RequestRow>("SELECT * FROM requests WHERE id = $1", [id]);
-    const record = toRequestRecord(row as RequestRow);
-    // A first run has no stages yet; a retried one sees what its earlier runs did.
-    const stages =
-      record.attempts > 1
-        ? (
-            await this.sql.rows<StageRow>(
-              "SELECT * FROM stages WHERE request_id = $1 ORDER BY started_at, attempt, name",
-              [id],
-            )
-          ).map(toStage)
-        : [];
-    const costs = await this.sql.rows<CostRow>(
-      "SELECT * FROM costs WHERE request_id = $1 ORDER BY id",
-      [id],
-    );
-    return { ...record, stages, costs: costs.map(toCost) };
+    for (const indexes of groups.values()) {
+      const first = ops[indexes[0] as number] as ClaimOp;
+      const ids = await this.next(first.kinds, first.tenantId ?? null, indexes.length);
+      const claims = indexes.slice(0, ids.length).map((index, i) => {
+        const op = ops[index] as ClaimOp;
+        return {
+          index,
+          op: {
+            type: "transition",
+            opId: "",
+            at: op.at,
+            requestId: ids[i] as string,
+            to: "running",
+            workerId: op.workerId,
+            leaseMs: op.leaseMs,
+          } satisfies TransitionOp,
+        };
+      });
+      for (const index of indexes.slice(ids.length)) answers[index] = { request: null };
+      if (claims.length === 0) continue;
+      const results = await this.writer.apply(claims.map((claim) => claim.op));
+      await this.writer.write();
+      const requests = await this.withStagesAndCosts(
+        claims.map(({ op }) => toRequestRecord(this.writer.heldRow(op.requestId) as RequestRow)),
+      );
+      claims.forEach(({ index }, i) => {
+        const result = results[i] as OpResult;
+        if (!result.ok) throw result.error;
+        answers[index] = { request: requests[i] as Request, changes: result.changes ?? [] };
+      });
+    }
+    return answers;
   }
 
-  /** Lane by lane, the first pending row no other transaction holds; locked for this one. */
-  private async next(kinds: string[] | null, tenantId: string | null): Promise<string | null> {
+  /** The records with their costs and, for retried requests, the stages earlier runs left. */
+  private async withStagesAndCosts(records: RequestRecord[]): Promise<Request[]> {
+    const ids = records.map((r) => r.id);
+    const retried = records.filter((r) => r.attempts > 1).map((r) => r.id);
+    const stages =
+      retried.length === 0
+        ? []
+        : await this.sql.rows<StageRow & { request_id: string }>(
+            `SELECT * FROM stages WHERE request_id = ANY($1::text[])
+            ORDER BY started_at, attempt, name`,
+            [retried],
+          );
+    const costs = await this.sql.rows<CostRow & { request_id: string }>(
+      "SELECT * FROM costs WHERE request_id = ANY($1::text[]) ORDER BY id",
+      [ids],
+    );
+    return records.map((record) => ({
+      ...record,
+      stages: stages.filter((s) => s.request_id === record.id).map(toStage),
+      costs: costs.filter((c) => c.request_id === record.id).map(toCost),
+    }));
+  }
+
+  /** Lane by lane, up to `limit` pending rows no other transaction holds; locked for this one. */
+  private async next(
+    kinds: string[] | null,
+    tenantId: string | null,
+    limit: number,
+  ): Promise<string[]> {
     const where = ["status = 'pending'", "deleted_at IS NULL", "lane = $1"];
-    const values: unknown[] = [];
+    const values: unknown[] = [limit];
     if (kinds !== null) {
       values.push(kinds);
       where.push(`kind = ANY($${values.length + 1}::text[])`);
@@ -93,12 +142,18 @@ export class PostgresQueue {
       where.push(`tenant_id = $${values.length + 1}`);
     }
     const sql = `SELECT id FROM requests WHERE ${where.join(" AND ")}
-      ORDER BY ${DEADLINE_KEY}, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`;
+      ORDER BY ${DEADLINE_KEY}, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`;
+    const ids: string[] = [];
     for (const lane of LANES) {
-      const row = await this.sql.row<{ id: string }>(sql, [lane, ...values]);
-      if (row) return row.id;
+      const rows = await this.sql.rows<{ id: string }>(sql, [
+        lane,
+        limit - ids.length,
+        ...values.slice(1),
+      ]);
+      for (const row of rows) ids.push(row.id);
+      if (ids.length === limit) break;
     }
-    return null;
+    return ids;
   }
 
   private async heartbeat(op: HeartbeatOp): Promise<boolean> {
@@ -134,7 +189,7 @@ export class PostgresQueue {
       reason: SweepChange["reason"],
       message?: string,
     ) => {
-      const result = await this.writer.apply({
+      const result = await this.writer.applyOne({
         type: "transition",
         opId: "",
         at: op.at,

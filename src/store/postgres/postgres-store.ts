@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type * as Pg from "pg";
 import { ValidationError } from "../../core/errors.js";
-import { type AnyOp, type ChangeEvent, isQueueOp, type OpResult } from "../../core/ops.js";
+import {
+  type AnyOp,
+  type ChangeEvent,
+  type ClaimOp,
+  isQueueOp,
+  type Op,
+  type OpResult,
+  type QueueOp,
+} from "../../core/ops.js";
 import type {
   ApiKey,
   Lane,
@@ -25,12 +33,20 @@ import {
   toRequestRecord,
   toStage,
 } from "../rows.js";
-import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../store.js";
-import { createPool, loadPg, Sql } from "./pg-connection.js";
+import {
+  decodeCursor,
+  encodeCursor,
+  type PurgeCounts,
+  type RemoteGap,
+  type Store,
+} from "../store.js";
+import { createPool, ensureSchema, loadPg, Sql } from "./pg-connection.js";
 import { isPostgresUnavailable, isRetryable } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-migrate.js";
-import { ChangeListener, changeChannel, publishChanges } from "./postgres-notify.js";
+import { ChangeListener, changeChannel, changePayloads } from "./postgres-notify.js";
+import { PostgresAnalytics } from "./postgres-analytics.js";
 import { PostgresQueue } from "./postgres-queue.js";
+import { PostgresRollups } from "./postgres-rollups.js";
 import { PostgresWriter } from "./postgres-writer.js";
 
 export interface PostgresStoreOptions {
@@ -41,13 +57,25 @@ export interface PostgresStoreOptions {
    * Default: the server's search_path (usually "public").
    */
   schema?: string;
-  /** Most connections this store opens. Default 10. */
+  /** Most pooled connections this store opens (the LISTEN connection comes on top). Default 10. */
   maxConnections?: number;
-  /** Clock for migration bookkeeping. */
+  /**
+   * false: send every statement unnamed instead of as a named prepared statement, for
+   * pgbouncer in transaction mode before 1.21 (or without `max_prepared_statements`), where
+   * named statements fail. Each statement is then planned on every call. Default true.
+   */
+  preparedStatements?: boolean;
+  /**
+   * Where the LISTEN connection goes when it must not take `connectionString`'s way: a direct
+   * connection to PostgreSQL when the pool goes through pgbouncer in transaction mode, which
+   * cannot carry LISTEN. Default: `connectionString`.
+   */
+  listenConnectionString?: string;
+  /** Clock for migration bookkeeping and the times of LISTEN gaps (`onRemoteGap`). */
   now?: () => number;
   /**
    * Publish every committed change with NOTIFY and LISTEN for other servers' changes
-   * (`onRemoteChanges`), on one extra connection outside the pool. Default true.
+   * (`onRemoteChanges`, `onRemoteGap`), on one extra connection outside the pool. Default true.
    */
   notify?: boolean;
 }
@@ -71,9 +99,12 @@ const MAX_ATTEMPTS = 5;
 export class PostgresStore implements Store {
   readonly driver = "postgres" as const;
   private readonly sql: Sql;
+  /** Stats and cost reports, from rollups kept in the write transactions. */
+  readonly analytics: PostgresAnalytics;
   /** This store instance, so that it does not hear its own notifications. */
   private readonly origin = randomUUID();
   private readonly remoteListeners = new Set<(changes: ChangeEvent[]) => void>();
+  private readonly gapListeners = new Set<(gap: RemoteGap) => void>();
   private listener: ChangeListener | null = null;
 
   private constructor(
@@ -82,6 +113,7 @@ export class PostgresStore implements Store {
     private readonly channel: string | null,
   ) {
     this.sql = new Sql(pool);
+    this.analytics = new PostgresAnalytics(this.sql);
   }
 
   /** Connects, brings the schema up to date, and returns the store. */
@@ -92,19 +124,12 @@ export class PostgresStore implements Store {
     if (options.schema !== undefined) {
       config.options = `-c search_path=${pg.escapeIdentifier(options.schema)}`;
     }
-    const pool = createPool(pg, config);
+    const pool = createPool(pg, config, { preparedStatements: options.preparedStatements ?? true });
     // An idle connection that dies (server restart) must not crash the process; the next
     // query gets a fresh connection or reports the store unavailable.
     pool.on("error", () => {});
     try {
-      if (options.schema !== undefined) {
-        // Two servers creating it at once: one wins, the other sees a unique violation.
-        await pool
-          .query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(options.schema)}`)
-          .catch((error: unknown) => {
-            if ((error as { code?: unknown }).code !== "23505") throw error;
-          });
-      }
+      if (options.schema !== undefined) await ensureSchema(pg, pool, options.schema);
       await migratePostgres(pool, POSTGRES_MIGRATIONS, (options.now ?? Date.now)());
     } catch (error) {
       await pool.end();
@@ -112,26 +137,36 @@ export class PostgresStore implements Store {
     }
     const notify = options.notify ?? true;
     const store = new PostgresStore(pool, notify ? changeChannel(options.schema) : null);
+    try {
+      // A schema that held requests before the rollups existed gets them filled, once.
+      await store.transaction((sql) => new PostgresRollups(sql).rebuildIfPending());
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
     if (store.channel !== null) {
       const listenConfig: Pg.ClientConfig = { keepAlive: true };
-      if (options.connectionString !== undefined) {
-        listenConfig.connectionString = options.connectionString;
-      }
-      store.listener = new ChangeListener(
-        pg,
-        listenConfig,
-        store.channel,
-        store.origin,
-        (changes) => {
-          for (const listener of store.remoteListeners) {
-            try {
-              listener(changes);
-            } catch {
-              // A failing listener must not break the LISTEN connection or the others.
-            }
+      const listenUrl = options.listenConnectionString ?? options.connectionString;
+      if (listenUrl !== undefined) listenConfig.connectionString = listenUrl;
+      // A failing listener must not break the LISTEN connection or the other listeners.
+      const callEach = <T>(listeners: Set<(value: T) => void>, value: T) => {
+        for (const listener of listeners) {
+          try {
+            listener(value);
+          } catch {
+            // see above
           }
-        },
-      );
+        }
+      };
+      store.listener = new ChangeListener({
+        pg,
+        config: listenConfig,
+        channel: store.channel,
+        origin: store.origin,
+        now: options.now ?? Date.now,
+        deliver: (changes) => callEach(store.remoteListeners, changes),
+        onGap: (gap) => callEach(store.gapListeners, gap),
+      });
       // Listening before open() returns: a change committed afterwards is heard. When it
       // cannot connect now, it keeps retrying in the background.
       await store.listener.start();
@@ -146,6 +181,15 @@ export class PostgresStore implements Store {
   onRemoteChanges(listener: (changes: ChangeEvent[]) => void): () => void {
     this.remoteListeners.add(listener);
     return () => this.remoteListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when the LISTEN connection is back after it dropped: changes other
+   * stores committed in between were not heard (see `Store.onRemoteGap`).
+   */
+  onRemoteGap(listener: (gap: RemoteGap) => void): () => void {
+    this.gapListeners.add(listener);
+    return () => this.gapListeners.delete(listener);
   }
 
   async apply(
@@ -168,13 +212,13 @@ export class PostgresStore implements Store {
         // behind while the others commit. (A savepoint per op costs a round trip per op.)
         try {
           const results = await this.transaction((sql) =>
-            this.applyAndPublish(sql, ops, dedupe, changes, false),
+            this.applyAll(sql, ops, dedupe, changes, false),
           );
           return options.changes ? results : results.map(withoutChanges);
         } catch (error) {
           if (this.isUnavailable(error) || isRetryable(error)) throw error;
           const results = await this.transaction((sql) =>
-            this.applyAndPublish(sql, ops, dedupe, changes, true),
+            this.applyAll(sql, ops, dedupe, changes, true),
           );
           return options.changes ? results : results.map(withoutChanges);
         }
@@ -184,19 +228,12 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Applies the batch and, in the same transaction, NOTIFYs its changes (sent on commit). */
-  private async applyAndPublish(
-    sql: Sql,
-    ops: readonly AnyOp[],
-    dedupe: boolean,
-    changes: boolean,
-    savepoints: boolean,
-  ): Promise<OpResult[]> {
-    const results = await this.applyAll(sql, ops, dedupe, changes, savepoints);
-    if (this.channel !== null) await publishChanges(sql, this.channel, this.origin, results);
-    return results;
-  }
-
+  /**
+   * Applies the batch set-wise: the op ids in one statement, then runs of ordinary ops, each
+   * run planned in memory and written with one statement per table (see PostgresWriter).
+   * Queue ops are about the rows as they are now, so each one runs on its own, after the
+   * run before it was written.
+   */
   private async applyAll(
     sql: Sql,
     ops: readonly AnyOp[],
@@ -206,44 +243,114 @@ export class PostgresStore implements Store {
   ): Promise<OpResult[]> {
     const writer = new PostgresWriter(sql, changes);
     const queue = new PostgresQueue(sql, writer);
-    const applyDirect = async (op: AnyOp): Promise<OpResult> => {
-      writer.takeChanges(); // drop what a rolled-back op may have left
-      const result: OpResult = isQueueOp(op)
-        ? { ok: true, queue: await queue.apply(op) }
-        : await writer.apply(op);
-      const changed = writer.takeChanges();
-      return result.ok && changed.length > 0 ? { ...result, changes: changed } : result;
+    if (savepoints) {
+      const results = await this.applyEach(sql, writer, queue, ops, dedupe);
+      await writer.write(this.notification(results));
+      return results;
+    }
+    const marked = ops.filter((op): op is Op => !isQueueOp(op) && (dedupe || op.dedupe === true));
+    const fresh = await writer.markApplied(marked);
+    const results: OpResult[] = [];
+    let run: { index: number; op: Op }[] = [];
+    const writeRun = async () => {
+      if (run.length === 0) return;
+      const answers = await writer.apply(run.map((entry) => entry.op));
+      run.forEach((entry, i) => {
+        results[entry.index] = answers[i] as OpResult;
+      });
+      writer.takeChanges(); // already in the answers
+      run = [];
     };
-    const applyOne = async (op: AnyOp): Promise<OpResult> => {
-      if (!savepoints) return applyDirect(op);
-      await sql.exec("SAVEPOINT reqtrack_op");
-      try {
-        const result = await applyDirect(op);
-        await sql.exec("RELEASE SAVEPOINT reqtrack_op");
-        return result;
-      } catch (error) {
-        if (this.isUnavailable(error) || isRetryable(error)) throw error;
-        await sql.exec("ROLLBACK TO SAVEPOINT reqtrack_op");
-        return { ok: false, error: error as Error };
+    for (let index = 0; index < ops.length; index++) {
+      const op = ops[index] as AnyOp;
+      if (op.type === "claim") {
+        // Workers claiming together: their claims share statements (PostgresQueue.claimAll).
+        await writeRun();
+        await writer.write();
+        const claims: ClaimOp[] = [];
+        for (let i = index; ops[i]?.type === "claim"; i++) claims.push(ops[i] as ClaimOp);
+        const answers = await queue.claimAll(claims);
+        answers.forEach(({ request, changes }, i) => {
+          const result: OpResult = { ok: true, queue: { type: "claim", request } };
+          results[index + i] = changes?.length ? { ...result, changes } : result;
+        });
+        index += claims.length - 1;
+        writer.takeChanges(); // already in the answers
+      } else if (isQueueOp(op)) {
+        await writeRun();
+        results[index] = await this.applyQueueOp(writer, queue, op);
+      } else if ((dedupe || op.dedupe) && !fresh.delete(op.opId)) {
+        results[index] = { ok: true, duplicate: true };
+      } else {
+        run.push({ index, op });
       }
-    };
+    }
+    await writeRun();
+    // A refused op changed nothing: forget its id, so a resend is judged again (and answered
+    // with its error) instead of passing as an applied duplicate.
+    const refused = ops.flatMap((op, i) =>
+      !isQueueOp(op) && (dedupe || op.dedupe) && !(results[i] as OpResult).ok ? [op.opId] : [],
+    );
+    await writer.unmarkApplied(refused);
+    // The rows, the rollups (which change in the same transaction as the rows they
+    // summarize) and the NOTIFYs (delivered on commit) in one statement.
+    await writer.write(this.notification(results));
+    return results;
+  }
+
+  /** The fallback after an unexpected error: op by op, each in a savepoint. */
+  private async applyEach(
+    sql: Sql,
+    writer: PostgresWriter,
+    queue: PostgresQueue,
+    ops: readonly AnyOp[],
+    dedupe: boolean,
+  ): Promise<OpResult[]> {
     const results: OpResult[] = [];
     for (const op of ops) {
-      if (isQueueOp(op) || !(dedupe || op.dedupe)) {
-        results.push(await applyOne(op));
-        continue;
+      await sql.exec("SAVEPOINT reqtrack_op");
+      try {
+        let result: OpResult;
+        if (isQueueOp(op)) {
+          result = await this.applyQueueOp(writer, queue, op);
+        } else if ((dedupe || op.dedupe) && (await writer.markApplied([op])).size === 0) {
+          result = { ok: true, duplicate: true };
+        } else {
+          result = (await writer.apply([op]))[0] as OpResult;
+          if (!result.ok && (dedupe || op.dedupe)) await writer.unmarkApplied([op.opId]);
+        }
+        // The op's rows and rollup deltas go in with it, so rolling it back takes them back.
+        await writer.write();
+        await sql.exec("RELEASE SAVEPOINT reqtrack_op");
+        results.push(result);
+      } catch (error) {
+        writer.discard();
+        if (this.isUnavailable(error) || isRetryable(error)) throw error;
+        await sql.exec("ROLLBACK TO SAVEPOINT reqtrack_op");
+        results.push({ ok: false, error: error as Error });
       }
-      if (!(await writer.markApplied(op.opId, op.at))) {
-        results.push({ ok: true, duplicate: true });
-        continue;
-      }
-      const result = await applyOne(op);
-      // A refused op changed nothing: forget its id, so a resend is judged again (and
-      // answered with its error) instead of passing as an applied duplicate.
-      if (!result.ok) await writer.unmarkApplied(op.opId);
-      results.push(result);
     }
     return results;
+  }
+
+  /** The notifications that publish the batch's changes to other servers, if any listen. */
+  private notification(results: readonly OpResult[]) {
+    return this.channel === null
+      ? undefined
+      : { channel: this.channel, payloads: changePayloads(this.origin, results) };
+  }
+
+  /** A queue op, with the changes its transitions made. */
+  private async applyQueueOp(
+    writer: PostgresWriter,
+    queue: PostgresQueue,
+    op: QueueOp,
+  ): Promise<OpResult> {
+    await writer.write(); // the queue reads the rows as the ops before it left them
+    writer.takeChanges();
+    const result: OpResult = { ok: true, queue: await queue.apply(op) };
+    const changed = writer.takeChanges();
+    return changed.length > 0 ? { ...result, changes: changed } : result;
   }
 
   /**
@@ -318,6 +425,9 @@ export class PostgresStore implements Store {
           )
         ).map((row) => row.id);
         if (ids.length === 0) return true;
+        const rollups = new PostgresRollups(sql);
+        await rollups.forget(ids);
+        await rollups.flush();
         const inIds = "= ANY($1::text[])";
         counts.stages += await sql.run(`DELETE FROM stages WHERE request_id ${inIds}`, [ids]);
         counts.events += await sql.run(`DELETE FROM events WHERE request_id ${inIds}`, [ids]);
@@ -473,6 +583,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     this.remoteListeners.clear();
+    this.gapListeners.clear();
     await this.listener?.close();
     if (!this.pool.ended) await this.pool.end();
   }

@@ -19,39 +19,19 @@ import {
   type StageTotals,
   type TimeRange,
 } from "../analytics-store.js";
-import { bucketOf, LEVEL, type RequestLevel, STAGE_LEVELS } from "./rollup-levels.js";
+import {
+  assertAligned,
+  type RollupRow,
+  rollupLevel,
+  SCOPE_COLUMNS,
+  STATUS_COLUMNS,
+  toTotals,
+} from "../analytics-rows.js";
+import { bucketOf, type RequestLevel, STAGE_LEVELS } from "../rollup-levels.js";
 import { SqliteCosts } from "./sqlite-costs.js";
-
-/** Columns a raw-row filter may use, with the index that serves it. */
-const SCOPE_COLUMNS = {
-  tenantId: "tenant_id",
-  kind: "kind",
-  source: "source",
-  userId: "user_id",
-  channelId: "channel_id",
-} as const satisfies Record<keyof RequestScope, string>;
-
-interface RollupRow {
-  bucket: number;
-  requests: number;
-  pending: number;
-  running: number;
-  completed: number;
-  failed: number;
-  timeout: number;
-  cancelled: number;
-  duration_sum: number;
-  queue_count: number;
-  queue_sum: number;
-  cost_micros: number;
-  latency?: Buffer | null;
-  queue?: Buffer | null;
-}
 
 // One tenant's rows through the (level, tenant, bucket) index, not a scan of every tenant's.
 const BY_TENANT = "INDEXED BY rollup_requests_tenant";
-
-const STATUS_COLUMNS = ["pending", "running", "completed", "failed", "timeout", "cancelled"];
 
 /**
  * Stats queries on SQLite. Scopes the rollups cover (everything, a tenant, a kind, a tenant
@@ -85,7 +65,10 @@ export class SqliteAnalytics implements AnalyticsStore {
     if (level) {
       const sketches = options.sketches !== false && level.parts === "full";
       for (const row of this.rollupRows(level, range, scope, sketches)) {
-        mergeTotals(at(row.bucket), toTotals(row));
+        mergeTotals(
+          at(row.bucket),
+          toTotals(row, (sketch, bytes) => sketch.mergeBytes(bytes)),
+        );
       }
     } else {
       for (const row of this.rawRows(range, scope)) addRequest(at(row.createdAt), row, 1);
@@ -169,7 +152,7 @@ export class SqliteAnalytics implements AnalyticsStore {
     range: TimeRange,
     scope: RequestScope,
     sketches: boolean,
-  ): RollupRow[] {
+  ): RollupRow<Buffer>[] {
     const filters = [
       level.tenant ? "AND tenant = @tenant" : "",
       scope.kind !== undefined && level.kind ? "AND kind = @kind" : "",
@@ -187,7 +170,7 @@ export class SqliteAnalytics implements AnalyticsStore {
       to: range.to,
       ...(filters.includes("@kind") ? { kind: scope.kind } : {}),
       ...(filters.includes("@source") ? { source: scope.source } : {}),
-    }) as RollupRow[];
+    }) as RollupRow<Buffer>[];
   }
 
   private stageRows(range: TimeRange, scope: StageScope) {
@@ -250,24 +233,6 @@ export class SqliteAnalytics implements AnalyticsStore {
   }
 }
 
-/**
- * The rollup level that answers `scope` at `grain`, or null when only the rows can: users and
- * channels, minutes of one tenant or kind, and mixes of dimensions no level keeps together.
- */
-function rollupLevel(grain: Grain, scope: RequestScope, sketches: boolean): RequestLevel | null {
-  const { tenantId, kind, source } = scope;
-  if (scope.userId !== undefined || scope.channelId !== undefined) return null;
-  const days = grain === "day" && !sketches;
-  if (source !== undefined) {
-    return days && tenantId === undefined && kind === undefined ? LEVEL.sourceDay : null;
-  }
-  if (tenantId !== undefined) {
-    if (days) return LEVEL.tenantKindDay;
-    return grain !== "minute" && kind === undefined ? LEVEL.tenantHour : null;
-  }
-  return grain === "minute" ? (kind === undefined ? LEVEL.minute : null) : LEVEL.kindHour;
-}
-
 function scopeWhere(range: TimeRange, scope: RequestScope) {
   const where = ["created_at >= @from", "created_at < @to"];
   const params: Record<string, string | number> = { from: range.from, to: range.to };
@@ -279,25 +244,4 @@ function scopeWhere(range: TimeRange, scope: RequestScope) {
     params[key] = value;
   }
   return { where: where.join(" AND "), params };
-}
-
-function toTotals(row: RollupRow): RequestTotals {
-  const totals = emptyTotals();
-  totals.requests = row.requests;
-  for (const status of STATUS_COLUMNS) {
-    totals.byStatus[status as RequestStatus] = row[status as keyof RollupRow] as number;
-  }
-  totals.durationSumMs = row.duration_sum;
-  totals.queueCount = row.queue_count;
-  totals.queueSumMs = row.queue_sum;
-  totals.costMicros = row.cost_micros;
-  totals.latency.mergeBytes(row.latency);
-  totals.queue.mergeBytes(row.queue);
-  return totals;
-}
-
-function assertAligned(range: TimeRange, grainMs: number): void {
-  if (range.from % grainMs !== 0 || range.to % grainMs !== 0 || range.from > range.to) {
-    throw new RangeError(`range ${range.from}..${range.to} is not whole ${grainMs} ms buckets`);
-  }
 }

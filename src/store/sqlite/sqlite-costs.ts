@@ -1,12 +1,13 @@
 import type Database from "better-sqlite3";
 import type { CostScope, CostTotals, TimeRange } from "../analytics-store.js";
-import { COST_LEVEL, LEVEL } from "./rollup-levels.js";
-
-interface Breakdown {
-  key: string | null;
-  requests: number;
-  costMicros: number;
-}
+import {
+  assembleCosts,
+  type Breakdown,
+  groupSessionRows,
+  otherSessions,
+  sum,
+} from "../analytics-rows.js";
+import { COST_LEVEL, LEVEL } from "../rollup-levels.js";
 
 interface SessionRow {
   kind: string | null;
@@ -70,8 +71,8 @@ export class SqliteCosts {
         ...params,
         level: tenantId !== undefined ? COST_LEVEL.tenantDay : COST_LEVEL.allDay,
       }) as CostTotals["byService"];
-    const { topSessions, otherSessions } = this.sessions(params, tenantFilter, top);
-    return assemble(byKind, byTenant, byService, topSessions, otherSessions);
+    const sessions = this.sessions(params, tenantFilter, top);
+    return assembleCosts(byKind, byTenant, byService, sessions.topSessions, sessions.others);
   }
 
   /**
@@ -102,14 +103,12 @@ export class SqliteCosts {
       costMicros: s.costMicros,
     }));
     const first = rows[0];
-    return {
-      topSessions,
-      otherSessions: {
-        sessions: (first?.allSessions ?? 0) - topSessions.length,
-        requests: (first?.allRequests ?? 0) - sum(topSessions, "requests"),
-        costMicros: (first?.allCost ?? 0) - sum(topSessions, "costMicros"),
-      },
+    const all = {
+      sessions: first?.allSessions ?? 0,
+      requests: first?.allRequests ?? 0,
+      costMicros: first?.allCost ?? 0,
     };
+    return { topSessions, others: otherSessions(all, topSessions) };
   }
 
   private forSession(range: TimeRange, sessionId: string, tenantId?: string): CostTotals {
@@ -129,64 +128,20 @@ export class SqliteCosts {
         GROUP BY r.kind, r.tenant_id`,
       )
       .all(params) as SessionRow[];
-    const group = (key: "kind" | "tenant") => {
-      const out = new Map<string | null, Breakdown>();
-      for (const row of rows) {
-        const entry = out.get(row[key]) ?? { key: row[key], requests: 0, costMicros: 0 };
-        entry.requests += row.requests;
-        entry.costMicros += row.costMicros;
-        out.set(row[key], entry);
-      }
-      return [...out.values()];
-    };
     const byService = this.db
       .prepare(
         `SELECT c.service AS service, count(*) AS records, sum(c.amount_micros) AS costMicros
         FROM costs c JOIN requests r ON r.id = c.request_id WHERE ${where} GROUP BY c.service`,
       )
       .all(params) as CostTotals["byService"];
-    const byKind = group("kind");
+    const byKind = groupSessionRows(rows, "kind");
     const requests = sum(byKind, "requests");
     const topSessions =
       requests > 0 ? [{ sessionId, requests, costMicros: sum(byKind, "costMicros") }] : [];
-    return assemble(byKind, group("tenant"), byService, topSessions, {
+    return assembleCosts(byKind, groupSessionRows(rows, "tenant"), byService, topSessions, {
       sessions: 0,
       requests: 0,
       costMicros: 0,
     });
   }
-}
-
-function assemble(
-  byKind: Breakdown[],
-  byTenant: Breakdown[],
-  byService: CostTotals["byService"],
-  topSessions: CostTotals["topSessions"],
-  otherSessions: CostTotals["otherSessions"],
-): CostTotals {
-  // Rollup rows use '' for "none"; raw rows use null.
-  const none = (key: string | null) => (key === "" ? null : key);
-  return {
-    requests: sum(byKind, "requests"),
-    costMicros: sum(byKind, "costMicros"),
-    byService,
-    byKind: byKind.map((b) => ({
-      kind: none(b.key),
-      requests: b.requests,
-      costMicros: b.costMicros,
-    })),
-    byTenant: byTenant.map((b) => ({
-      tenantId: none(b.key),
-      requests: b.requests,
-      costMicros: b.costMicros,
-    })),
-    topSessions,
-    otherSessions,
-  };
-}
-
-function sum<K extends string>(rows: readonly Record<K, number>[], key: K): number {
-  let total = 0;
-  for (const row of rows) total += row[key];
-  return total;
 }

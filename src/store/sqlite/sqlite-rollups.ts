@@ -2,8 +2,9 @@ import type Database from "better-sqlite3";
 import type { LifecycleState } from "../../core/lifecycle.js";
 import type { NewRequest } from "../../core/ops.js";
 import type { RequestStatus } from "../../core/types.js";
+import { mergeSketchBytes } from "../../core/sketch.js";
 import type { RequestFacts } from "../analytics-store.js";
-import { type Dims, RollupDeltas } from "./rollup-deltas.js";
+import { type Dims, REQUEST_COUNTER_COLUMNS, RollupDeltas } from "../rollup-deltas.js";
 
 /**
  * Dimensions of recently written requests, so most hooks need no read (FIFO-bounded). They
@@ -19,7 +20,8 @@ const KNOWN_DIMS = 20_000;
  * batch mostly share rows, so a batch costs a few upserts, not a few per op.
  */
 export class SqliteRollups {
-  private readonly deltas: RollupDeltas;
+  private readonly deltas = new RollupDeltas();
+  private readonly upsert: RollupUpserts;
   private readonly known = new Map<string, Dims>();
   private readonly selectDims: Database.Statement;
   private readonly selectRunningStages: Database.Statement;
@@ -28,7 +30,7 @@ export class SqliteRollups {
   private readonly selectCostsByService: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
-    this.deltas = new RollupDeltas(db);
+    this.upsert = new RollupUpserts(db);
     const dims = `created_at AS createdAt, coalesce(tenant_id, '') AS tenant,
       coalesce(kind, '') AS kind, coalesce(source, '') AS source, session_id AS session`;
     this.selectDims = db.prepare(`SELECT ${dims} FROM requests WHERE id = ?`);
@@ -58,7 +60,7 @@ export class SqliteRollups {
     this.deltas.reset();
     try {
       const result = write();
-      this.deltas.flush();
+      this.upsert.flush(this.deltas);
       return result;
     } finally {
       this.deltas.reset();
@@ -172,7 +174,7 @@ export class SqliteRollups {
         this.deltas.addServiceCost(c, c.service, c.n, c.micros);
       }
       // Deltas are additive, so flushing page by page is exact and bounds memory.
-      this.deltas.flush();
+      this.upsert.flush(this.deltas);
     }
     this.db.prepare("DELETE FROM rollup_state WHERE key = 'rebuild'").run();
   }
@@ -196,6 +198,74 @@ export class SqliteRollups {
       const oldest = this.known.keys().next();
       if (!oldest.done) this.known.delete(oldest.value);
     }
+  }
+}
+
+/**
+ * Writes a transaction's deltas with one upsert per touched rollup row. Sketches are merged
+ * by the SQL function `reqtrack_sketch_merge`, registered here on the connection.
+ */
+class RollupUpserts {
+  private readonly requests: Database.Statement;
+  private readonly stages: Database.Statement;
+  private readonly costs: Database.Statement;
+  private readonly sessions: Database.Statement;
+
+  constructor(db: Database.Database) {
+    db.function("reqtrack_sketch_merge", { deterministic: true }, (a, b) =>
+      mergeSketchBytes(a as Buffer | null, b as Buffer | null),
+    );
+    const merge = (column: string) =>
+      `${column} = CASE WHEN excluded.${column} IS NULL THEN ${column}
+        ELSE reqtrack_sketch_merge(${column}, excluded.${column}) END`;
+    const add = (columns: readonly string[]) =>
+      columns.map((c) => `${c} = ${c} + excluded.${c}`).join(", ");
+    this.requests = db.prepare(`INSERT INTO rollup_requests (level, tenant, bucket, kind,
+      source, ${REQUEST_COUNTER_COLUMNS.join(", ")}, latency, queue)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET ${add(REQUEST_COUNTER_COLUMNS)},
+      ${merge("latency")}, ${merge("queue")}`);
+    this.stages = db.prepare(`INSERT INTO rollup_stages (level, tenant, bucket, kind, stage,
+      completed, failed, duration_sum, durations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET ${add(["completed", "failed", "duration_sum"])}, ${merge("durations")}`);
+    this.costs = db.prepare(`INSERT INTO rollup_costs (level, tenant, bucket, service,
+      records, cost_micros) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET ${add(["records", "cost_micros"])}`);
+    this.sessions = db.prepare(`INSERT INTO rollup_sessions (bucket, tenant, session,
+      requests, cost_micros) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET ${add(["requests", "cost_micros"])}`);
+  }
+
+  /** Writes every delta, then empties `deltas`. */
+  flush(deltas: RollupDeltas): void {
+    for (const r of deltas.requestRows()) {
+      this.requests.run(
+        r.level,
+        r.tenant,
+        r.bucket,
+        r.kind,
+        r.source,
+        ...r.counters,
+        r.latency?.toBytes() ?? null,
+        r.queue?.toBytes() ?? null,
+      );
+    }
+    for (const c of deltas.stageRows()) {
+      this.stages.run(
+        c.level,
+        c.tenant,
+        c.bucket,
+        c.kind,
+        c.stage,
+        c.completed,
+        c.failed,
+        c.durationSum,
+        c.durations.toBytes(),
+      );
+    }
+    for (const c of deltas.costRows()) this.costs.run(...c.key, c.n, c.micros);
+    for (const c of deltas.sessionRows()) this.sessions.run(...c.key, c.n, c.micros);
+    deltas.reset();
   }
 }
 

@@ -1,11 +1,10 @@
-import type Database from "better-sqlite3";
-import { mergeSketchBytes, Sketch } from "../../core/sketch.js";
+import { Sketch } from "../core/sketch.js";
 import {
   addRequest,
   emptyTotals,
   type RequestFacts,
   type RequestTotals,
-} from "../analytics-store.js";
+} from "./analytics-store.js";
 import {
   bucketOf,
   COST_LEVEL,
@@ -34,7 +33,24 @@ interface RequestCell {
   totals: RequestTotals;
 }
 
-interface StageCell {
+const DAY = 86_400_000;
+
+/** One rollup_requests row's change. Sketches are null at "counts" levels. */
+export interface RequestRowDelta {
+  level: number;
+  bucket: number;
+  tenant: string;
+  kind: string;
+  source: string;
+  /** requests, pending, running, completed, failed, timeout, cancelled, duration_sum,
+   * queue_count, queue_sum, cost_micros: the rollup_requests counter columns, in order. */
+  counters: number[];
+  latency: Sketch | null;
+  queue: Sketch | null;
+}
+
+/** One rollup_stages row's change. */
+export interface StageRowDelta {
   level: number;
   bucket: number;
   tenant: string;
@@ -46,55 +62,40 @@ interface StageCell {
   durations: Sketch;
 }
 
-/** [level, tenant, bucket, service] or [bucket, tenant, session] with their two sums. */
-interface SumCell {
+/** One rollup_costs row ([level, tenant, bucket, service]) or rollup_sessions row
+ * ([bucket, tenant, session]) change: n is records or requests. */
+export interface SumRowDelta {
   key: (string | number)[];
   n: number;
   micros: number;
 }
 
-const DAY = 86_400_000;
+/** The rollup_requests counter columns, in `RequestRowDelta.counters` order. */
+export const REQUEST_COUNTER_COLUMNS = [
+  "requests",
+  "pending",
+  "running",
+  "completed",
+  "failed",
+  "timeout",
+  "cancelled",
+  "duration_sum",
+  "queue_count",
+  "queue_sum",
+  "cost_micros",
+] as const;
 
 /**
- * Changes to the rollup tables, summed in memory per rollup row while a write transaction
- * runs, then written with one upsert per row by `flush` (inside that transaction). Sketches
- * are merged by the SQL function `reqtrack_sketch_merge`, registered here on the connection.
+ * Changes to the rollup tables (rollup-levels.ts), summed in memory per rollup row while a
+ * write transaction runs. The driver then writes them with one upsert per row (SQLite) or
+ * one multi-row upsert per table (PostgreSQL), inside that transaction, and calls `reset`.
+ * Both drivers share this class, so a request contributes the same figures on either.
  */
 export class RollupDeltas {
   private requests = new Map<string, RequestCell>();
-  private stages = new Map<string, StageCell>();
-  private costs = new Map<string, SumCell>();
-  private sessions = new Map<string, SumCell>();
-  private readonly upsertRequests: Database.Statement;
-  private readonly upsertStages: Database.Statement;
-  private readonly upsertCosts: Database.Statement;
-  private readonly upsertSessions: Database.Statement;
-
-  constructor(db: Database.Database) {
-    db.function("reqtrack_sketch_merge", { deterministic: true }, (a, b) =>
-      mergeSketchBytes(a as Buffer | null, b as Buffer | null),
-    );
-    const merge = (column: string) =>
-      `${column} = CASE WHEN excluded.${column} IS NULL THEN ${column}
-        ELSE reqtrack_sketch_merge(${column}, excluded.${column}) END`;
-    const add = (columns: string[]) => columns.map((c) => `${c} = ${c} + excluded.${c}`).join(", ");
-    const counters = ["requests", "pending", "running", "completed", "failed", "timeout"];
-    this.upsertRequests = db.prepare(`INSERT INTO rollup_requests (level, tenant, bucket, kind,
-      source, requests, pending, running, completed, failed, timeout, cancelled, duration_sum,
-      queue_count, queue_sum, cost_micros, latency, queue)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET ${add([...counters, "cancelled", "duration_sum", "queue_count", "queue_sum", "cost_micros"])},
-      ${merge("latency")}, ${merge("queue")}`);
-    this.upsertStages = db.prepare(`INSERT INTO rollup_stages (level, tenant, bucket, kind, stage,
-      completed, failed, duration_sum, durations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET ${add(["completed", "failed", "duration_sum"])}, ${merge("durations")}`);
-    this.upsertCosts = db.prepare(`INSERT INTO rollup_costs (level, tenant, bucket, service,
-      records, cost_micros) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET ${add(["records", "cost_micros"])}`);
-    this.upsertSessions = db.prepare(`INSERT INTO rollup_sessions (bucket, tenant, session,
-      requests, cost_micros) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET ${add(["requests", "cost_micros"])}`);
-  }
+  private stages = new Map<string, StageRowDelta>();
+  private costs = new Map<string, SumRowDelta>();
+  private sessions = new Map<string, SumRowDelta>();
 
   /** Adds (sign 1) or takes back (sign -1) a request's contribution to every level. */
   addRequest(dims: Dims, facts: RequestFacts, sign: 1 | -1): void {
@@ -174,12 +175,22 @@ export class RollupDeltas {
     }
   }
 
-  /** Writes every delta with one upsert per rollup row, then starts over. */
-  flush(): void {
+  /** True when no change is held. */
+  get isEmpty(): boolean {
+    return (
+      this.requests.size === 0 &&
+      this.stages.size === 0 &&
+      this.costs.size === 0 &&
+      this.sessions.size === 0
+    );
+  }
+
+  /** The rollup_requests rows that change (rows whose every delta is zero are left out). */
+  *requestRows(): Generator<RequestRowDelta> {
     for (const { level, bucket, tenant, kind, source, totals: t } of this.requests.values()) {
       const full = level.parts === "full";
       const s = t.byStatus;
-      const row = [
+      const counters = [
         t.requests,
         s.pending,
         s.running,
@@ -192,34 +203,28 @@ export class RollupDeltas {
         full ? t.queueSumMs : 0,
         t.costMicros,
       ];
-      const latency = full ? t.latency.toBytes() : null;
-      const queue = full ? t.queue.toBytes() : null;
-      if (latency === null && queue === null && row.every((n) => n === 0)) continue;
-      this.upsertRequests.run(level.id, tenant, bucket, kind, source, ...row, latency, queue);
+      const latency = full && !t.latency.isEmpty ? t.latency : null;
+      const queue = full && !t.queue.isEmpty ? t.queue : null;
+      if (latency === null && queue === null && counters.every((n) => n === 0)) continue;
+      yield { level: level.id, bucket, tenant, kind, source, counters, latency, queue };
     }
+  }
+
+  *stageRows(): Generator<StageRowDelta> {
     for (const c of this.stages.values()) {
-      const durations = c.durations.toBytes();
-      if (durations === null && c.completed === 0 && c.failed === 0 && c.durationSum === 0)
+      if (c.durations.isEmpty && c.completed === 0 && c.failed === 0 && c.durationSum === 0) {
         continue;
-      this.upsertStages.run(
-        c.level,
-        c.tenant,
-        c.bucket,
-        c.kind,
-        c.stage,
-        c.completed,
-        c.failed,
-        c.durationSum,
-        durations,
-      );
+      }
+      yield c;
     }
-    for (const c of this.costs.values()) {
-      if (c.n !== 0 || c.micros !== 0) this.upsertCosts.run(...c.key, c.n, c.micros);
-    }
-    for (const c of this.sessions.values()) {
-      if (c.n !== 0 || c.micros !== 0) this.upsertSessions.run(...c.key, c.n, c.micros);
-    }
-    this.reset();
+  }
+
+  *costRows(): Generator<SumRowDelta> {
+    for (const c of this.costs.values()) if (c.n !== 0 || c.micros !== 0) yield c;
+  }
+
+  *sessionRows(): Generator<SumRowDelta> {
+    for (const c of this.sessions.values()) if (c.n !== 0 || c.micros !== 0) yield c;
   }
 
   /** Drops the deltas (the transaction they belong to did not commit). */
@@ -249,7 +254,7 @@ export class RollupDeltas {
     return cell;
   }
 
-  private sumCell(cells: Map<string, SumCell>, key: (string | number)[]): SumCell {
+  private sumCell(cells: Map<string, SumRowDelta>, key: (string | number)[]): SumRowDelta {
     const id = key.map((part) => `${String(part).length}:${part}`).join("");
     let cell = cells.get(id);
     if (!cell) {

@@ -1,4 +1,4 @@
-import { GRAIN_MS } from "../analytics-store.js";
+import { GRAIN_MS } from "./analytics-store.js";
 
 /**
  * The rollup levels (migration 10). Each level keeps some dimensions at one time grain, so

@@ -1,0 +1,172 @@
+import type { Sketch } from "../core/sketch.js";
+import type { RequestStatus } from "../core/types.js";
+import {
+  type CostTotals,
+  emptyTotals,
+  type Grain,
+  type RequestScope,
+  type RequestTotals,
+  type TimeRange,
+} from "./analytics-store.js";
+import { LEVEL, type RequestLevel } from "./rollup-levels.js";
+
+/**
+ * What the SQLite and PostgreSQL analytics drivers share: which rollup level answers a
+ * query, and how rollup rows become aggregates. Only their SQL and the way each stores a
+ * sketch (packed blob, jsonb) differ.
+ */
+
+/** A rollup_requests row as both drivers select it; `S` is how the driver stores sketches. */
+export interface RollupRow<S> {
+  bucket: number;
+  requests: number;
+  pending: number;
+  running: number;
+  completed: number;
+  failed: number;
+  timeout: number;
+  cancelled: number;
+  duration_sum: number;
+  queue_count: number;
+  queue_sum: number;
+  cost_micros: number;
+  latency?: S | null;
+  queue?: S | null;
+}
+
+/** Columns a raw-row filter may use, with the index that serves it. */
+export const SCOPE_COLUMNS = {
+  tenantId: "tenant_id",
+  kind: "kind",
+  source: "source",
+  userId: "user_id",
+  channelId: "channel_id",
+} as const satisfies Record<keyof RequestScope, string>;
+
+export const STATUS_COLUMNS = [
+  "pending",
+  "running",
+  "completed",
+  "failed",
+  "timeout",
+  "cancelled",
+] as const satisfies readonly RequestStatus[];
+
+/**
+ * The rollup level that answers `scope` at `grain`, or null when only the rows can: users and
+ * channels, minutes of one tenant or kind, and mixes of dimensions no level keeps together.
+ */
+export function rollupLevel(
+  grain: Grain,
+  scope: RequestScope,
+  sketches: boolean,
+): RequestLevel | null {
+  const { tenantId, kind, source } = scope;
+  if (scope.userId !== undefined || scope.channelId !== undefined) return null;
+  const days = grain === "day" && !sketches;
+  if (source !== undefined) {
+    return days && tenantId === undefined && kind === undefined ? LEVEL.sourceDay : null;
+  }
+  if (tenantId !== undefined) {
+    if (days) return LEVEL.tenantKindDay;
+    return grain !== "minute" && kind === undefined ? LEVEL.tenantHour : null;
+  }
+  return grain === "minute" ? (kind === undefined ? LEVEL.minute : null) : LEVEL.kindHour;
+}
+
+/** A rollup row's aggregates; `mergeSketch` adds a stored sketch into a `Sketch`. */
+export function toTotals<S>(
+  row: RollupRow<S>,
+  mergeSketch: (into: Sketch, stored: S | null | undefined) => void,
+): RequestTotals {
+  const totals = emptyTotals();
+  totals.requests = row.requests;
+  for (const status of STATUS_COLUMNS) totals.byStatus[status] = row[status];
+  totals.durationSumMs = row.duration_sum;
+  totals.queueCount = row.queue_count;
+  totals.queueSumMs = row.queue_sum;
+  totals.costMicros = row.cost_micros;
+  mergeSketch(totals.latency, row.latency);
+  mergeSketch(totals.queue, row.queue);
+  return totals;
+}
+
+export function assertAligned(range: TimeRange, grainMs: number): void {
+  if (range.from % grainMs !== 0 || range.to % grainMs !== 0 || range.from > range.to) {
+    throw new RangeError(`range ${range.from}..${range.to} is not whole ${grainMs} ms buckets`);
+  }
+}
+
+/** One line of a cost breakdown by kind or by tenant, as summed from rollups or rows. */
+export interface Breakdown {
+  key: string | null;
+  requests: number;
+  costMicros: number;
+}
+
+/** The cost report's figures from its breakdowns; totals are the sums of the kind lines. */
+export function assembleCosts(
+  byKind: Breakdown[],
+  byTenant: Breakdown[],
+  byService: CostTotals["byService"],
+  topSessions: CostTotals["topSessions"],
+  otherSessions: CostTotals["otherSessions"],
+): CostTotals {
+  // Rollup rows use '' for "none"; raw rows use null.
+  const none = (key: string | null) => (key === "" ? null : key);
+  return {
+    requests: sum(byKind, "requests"),
+    costMicros: sum(byKind, "costMicros"),
+    byService,
+    byKind: byKind.map((b) => ({
+      kind: none(b.key),
+      requests: b.requests,
+      costMicros: b.costMicros,
+    })),
+    byTenant: byTenant.map((b) => ({
+      tenantId: none(b.key),
+      requests: b.requests,
+      costMicros: b.costMicros,
+    })),
+    topSessions,
+    otherSessions,
+  };
+}
+
+/** Sessions beyond the top ones, from the totals over all sessions. */
+export function otherSessions(
+  all: { sessions: number; requests: number; costMicros: number },
+  top: CostTotals["topSessions"],
+): CostTotals["otherSessions"] {
+  return {
+    sessions: all.sessions - top.length,
+    requests: all.requests - sum(top, "requests"),
+    costMicros: all.costMicros - sum(top, "costMicros"),
+  };
+}
+
+/** Groups one session's per-(kind, tenant) sums by kind or by tenant. */
+export function groupSessionRows(
+  rows: readonly {
+    kind: string | null;
+    tenant: string | null;
+    requests: number;
+    costMicros: number;
+  }[],
+  key: "kind" | "tenant",
+): Breakdown[] {
+  const out = new Map<string | null, Breakdown>();
+  for (const row of rows) {
+    const entry = out.get(row[key]) ?? { key: row[key], requests: 0, costMicros: 0 };
+    entry.requests += row.requests;
+    entry.costMicros += row.costMicros;
+    out.set(row[key], entry);
+  }
+  return [...out.values()];
+}
+
+export function sum<K extends string>(rows: readonly Record<K, number>[], key: K): number {
+  let total = 0;
+  for (const row of rows) total += row[key];
+  return total;
+}
