@@ -141,9 +141,10 @@ describe("reqtrack migrate", () => {
 describe("reqtrack serve --demo (npm start)", () => {
   it("prints its URL and how to get a key, feeds demo requests, and shuts down cleanly on SIGTERM", async () => {
     const dir = tempDir();
+    let child: ReturnType<typeof spawn> | undefined;
     try {
       const storage = dir.file("demo.db");
-      const child = spawn(
+      child = spawn(
         process.execPath,
         ["--import", "tsx", cli, "serve", "--demo", "--port", "0", "--storage", storage],
         {
@@ -152,13 +153,17 @@ describe("reqtrack serve --demo (npm start)", () => {
         },
       );
       let stderr = "";
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
         stderr += chunk;
       });
-      await vi.waitFor(() => expect(stderr).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/), {
-        timeout: 20_000,
-      });
-      expect(stderr).toContain("keys create --role admin");
+      // The two lines may come in separate chunks: wait for both.
+      await vi.waitFor(
+        () => {
+          expect(stderr).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/);
+          expect(stderr).toContain("keys create --role admin");
+        },
+        { timeout: 20_000 },
+      );
       const url = /listening on (\S+)/.exec(stderr)?.[1] as string;
       await vi.waitFor(
         async () => {
@@ -182,6 +187,8 @@ describe("reqtrack serve --demo (npm start)", () => {
       expect(tracker.degraded).toBe(false);
       await tracker.close();
     } finally {
+      // A failed expectation must not leave the server running.
+      if (child && child.exitCode === null) child.kill("SIGKILL");
       dir.cleanup();
     }
   }, 60_000);

@@ -255,4 +255,25 @@ CREATE INDEX rollup_stages_tenant ON rollup_stages (level, tenant, bucket);
 CREATE INDEX applied_ops_time ON applied_ops (applied_at);
 `,
   },
+  {
+    version: 14,
+    name: "claim_order_by_id",
+    // Claims order by (deadline, created_at, id); without id in the queue indexes PostgreSQL
+    // sorted every pending row of the lane to break ties on created_at (15 ms a claim at 25k
+    // pending). With it, a claim reads the first rows of the index and stops.
+    up: `
+DROP INDEX requests_pending;
+DROP INDEX requests_pending_kind;
+DROP INDEX requests_pending_tenant;
+CREATE INDEX requests_pending ON requests
+  (lane, (coalesce(deadline_at, 9007199254740991)), created_at, id)
+  WHERE status = 'pending' AND deleted_at IS NULL;
+CREATE INDEX requests_pending_kind ON requests
+  (kind, lane, (coalesce(deadline_at, 9007199254740991)), created_at, id)
+  WHERE status = 'pending' AND deleted_at IS NULL;
+CREATE INDEX requests_pending_tenant ON requests
+  (tenant_id, lane, (coalesce(deadline_at, 9007199254740991)), created_at, id)
+  WHERE status = 'pending' AND deleted_at IS NULL AND tenant_id IS NOT NULL;
+`,
+  },
 ];
