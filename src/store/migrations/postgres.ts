@@ -276,4 +276,15 @@ CREATE INDEX requests_pending_tenant ON requests
   WHERE status = 'pending' AND deleted_at IS NULL AND tenant_id IS NOT NULL;
 `,
   },
+  {
+    version: 15,
+    name: "user_history",
+    // SQLite's user-history index (its migrations 10 and 12): a page of one user's history
+    // is the first rows of this index, newest first, instead of a sort of all the user's
+    // rows, and the total (with or without a status filter) is counted from it alone.
+    up: `
+CREATE INDEX requests_user_history ON requests (user_id, created_at, id, status)
+  WHERE deleted_at IS NULL;
+`,
+  },
 ];

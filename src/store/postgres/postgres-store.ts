@@ -95,6 +95,10 @@ export function isPostgresUrl(storage: string): boolean {
  */
 const BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan";
 
+/** Reads that must agree (a page and its total): one snapshot, planned for their values too. */
+const BEGIN_SNAPSHOT =
+  "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan";
+
 /** Attempts of a batch that keeps losing deadlocks or serialization checks to other servers. */
 const MAX_ATTEMPTS = 5;
 
@@ -382,9 +386,7 @@ export class PostgresStore implements Store {
     };
     client.on("error", onError);
     try {
-      await client.query(
-        mode === "snapshot" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : BEGIN_WRITE,
-      );
+      await client.query(mode === "snapshot" ? BEGIN_SNAPSHOT : BEGIN_WRITE);
       const result = await work(new Sql(client));
       await client.query("COMMIT");
       return result;
