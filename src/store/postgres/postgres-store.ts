@@ -562,7 +562,6 @@ export class PostgresStore implements Store {
     }
     if (filter.from !== undefined) where.push(`created_at >= ${param(filter.from.getTime())}`);
     if (filter.to !== undefined) where.push(`created_at < ${param(filter.to.getTime())}`);
-    const countParams = [...params];
     const countWhere = [...where];
 
     if (filter.cursor !== undefined) {
@@ -572,14 +571,17 @@ export class PostgresStore implements Store {
       // index: page 1,000 costs what page 1 does.
       where.push(`(created_at, id) < (${param(position.createdAt)}, ${param(position.id)})`);
     }
-    const page = `SELECT * FROM requests${clause(where)}
-      ORDER BY created_at DESC, id DESC LIMIT ${param(filter.limit)} OFFSET ${param(filter.offset)}`;
-    // The count and the page in one snapshot, so the total matches the items.
-    const [total, rows] = await this.transaction(async (sql) => {
-      const count = `SELECT count(*) AS n FROM requests${clause(countWhere)}`;
-      const n = (await sql.row<{ n: number }>(count, countParams))?.n ?? 0;
-      return [n, await sql.rows<RequestRow>(page, params)] as const;
-    }, "snapshot");
+    // The total and the page in one statement, so one snapshot and one round trip: a row
+    // with the total even when the page is empty (then its request columns are null).
+    const found = await this.sql.rows<RequestRow & { total: number }>(
+      `SELECT c.total, p.* FROM (SELECT count(*) AS total FROM requests${clause(countWhere)}) c
+      LEFT JOIN LATERAL (SELECT * FROM requests${clause(where)}
+        ORDER BY created_at DESC, id DESC
+        LIMIT ${param(filter.limit)} OFFSET ${param(filter.offset)}) p ON true`,
+      params,
+    );
+    const total = found[0]?.total ?? 0;
+    const rows = found.filter((row) => row.id !== null);
     const last = rows.at(-1);
     const more = last !== undefined && rows.length === filter.limit;
     return {
