@@ -21,6 +21,9 @@ import {
 import type { Sql } from "./pg-connection.js";
 import type { PostgresWriter } from "./postgres-writer.js";
 
+/** A pending row a claim picked, with its cost rows (as JSON objects of costs columns). */
+type PickedRow = RequestRow & { cost_rows: CostRow[] | null };
+
 /** What one claim got, and the changes that made (for live subscribers). */
 export interface ClaimAnswer {
   request: Request | null;
@@ -57,9 +60,9 @@ export class PostgresQueue {
 
   /**
    * Claims for several workers at once (the claims of one batch): claims with the same
-   * filter pick their rows in one statement per lane, start them in one write, and read
-   * their costs in one query. Each claim gets the best pending request left (lane, then
-   * earliest deadline, then oldest), or null. The answers carry the changes they made.
+   * filter pick their rows in one statement per lane (rows and costs together), and start
+   * them in memory with the batch's other ops, written with them. Each claim gets the best
+   * pending request left (lane, then earliest deadline, then oldest), or null.
    */
   async claimAll(ops: readonly ClaimOp[]): Promise<ClaimAnswer[]> {
     const answers: ClaimAnswer[] = [];
@@ -70,69 +73,74 @@ export class PostgresQueue {
     });
     for (const indexes of groups.values()) {
       const first = ops[indexes[0] as number] as ClaimOp;
-      const ids = await this.next(first.kinds, first.tenantId ?? null, indexes.length);
-      const claims = indexes.slice(0, ids.length).map((index, i) => {
+      // Requests the batch made pending must be in the table for the pick to see them; other
+      // unwritten changes only need their requests left out of it (there they look pending).
+      if (this.writer.hasUnwrittenPending()) await this.writer.write();
+      const picked = await this.next(first.kinds, first.tenantId ?? null, indexes.length);
+      this.writer.hold(picked);
+      const claims = indexes.slice(0, picked.length).map((index, i) => {
         const op = ops[index] as ClaimOp;
         return {
           index,
+          row: picked[i] as PickedRow,
           op: {
             type: "transition",
             opId: "",
             at: op.at,
-            requestId: ids[i] as string,
+            requestId: (picked[i] as PickedRow).id,
             to: "running",
             workerId: op.workerId,
             leaseMs: op.leaseMs,
           } satisfies TransitionOp,
         };
       });
-      for (const index of indexes.slice(ids.length)) answers[index] = { request: null };
+      for (const index of indexes.slice(picked.length)) answers[index] = { request: null };
       if (claims.length === 0) continue;
       const results = await this.writer.apply(claims.map((claim) => claim.op));
-      await this.writer.write();
-      const requests = await this.withStagesAndCosts(
-        claims.map(({ op }) => toRequestRecord(this.writer.heldRow(op.requestId) as RequestRow)),
+      const records = claims.map(({ op }) =>
+        toRequestRecord(this.writer.heldRow(op.requestId) as RequestRow),
       );
-      claims.forEach(({ index }, i) => {
+      // A first run has no stages yet; a retried one sees what its earlier runs did.
+      const retried = records.filter((r) => r.attempts > 1).map((r) => r.id);
+      const stages =
+        retried.length === 0
+          ? []
+          : await this.sql.rows<StageRow & { request_id: string }>(
+              `SELECT * FROM stages WHERE request_id = ANY($1::text[])
+              ORDER BY started_at, attempt, name`,
+              [retried],
+            );
+      claims.forEach(({ index, row }, i) => {
         const result = results[i] as OpResult;
         if (!result.ok) throw result.error;
-        answers[index] = { request: requests[i] as Request, changes: result.changes ?? [] };
+        const record = records[i] as RequestRecord;
+        const request: Request = {
+          ...record,
+          stages: stages.filter((s) => s.request_id === record.id).map(toStage),
+          costs: (row.cost_rows ?? []).map(toCost),
+        };
+        answers[index] = { request, changes: result.changes ?? [] };
       });
     }
     return answers;
   }
 
-  /** The records with their costs and, for retried requests, the stages earlier runs left. */
-  private async withStagesAndCosts(records: RequestRecord[]): Promise<Request[]> {
-    const ids = records.map((r) => r.id);
-    const retried = records.filter((r) => r.attempts > 1).map((r) => r.id);
-    const stages =
-      retried.length === 0
-        ? []
-        : await this.sql.rows<StageRow & { request_id: string }>(
-            `SELECT * FROM stages WHERE request_id = ANY($1::text[])
-            ORDER BY started_at, attempt, name`,
-            [retried],
-          );
-    const costs = await this.sql.rows<CostRow & { request_id: string }>(
-      "SELECT * FROM costs WHERE request_id = ANY($1::text[]) ORDER BY id",
-      [ids],
-    );
-    return records.map((record) => ({
-      ...record,
-      stages: stages.filter((s) => s.request_id === record.id).map(toStage),
-      costs: costs.filter((c) => c.request_id === record.id).map(toCost),
-    }));
-  }
-
-  /** Lane by lane, up to `limit` pending rows no other transaction holds; locked for this one. */
+  /**
+   * Lane by lane, up to `limit` pending rows no other transaction holds, locked for this one,
+   * with their cost rows; none the batch changed without writing yet.
+   */
   private async next(
     kinds: string[] | null,
     tenantId: string | null,
     limit: number,
-  ): Promise<string[]> {
-    const where = ["status = 'pending'", "deleted_at IS NULL", "lane = $1"];
-    const values: unknown[] = [limit];
+  ): Promise<PickedRow[]> {
+    const where = [
+      "status = 'pending'",
+      "deleted_at IS NULL",
+      "lane = $1",
+      "NOT (id = ANY($3::text[]))",
+    ];
+    const values: unknown[] = [limit, this.writer.unwrittenIds()];
     if (kinds !== null) {
       values.push(kinds);
       where.push(`kind = ANY($${values.length + 1}::text[])`);
@@ -141,19 +149,21 @@ export class PostgresQueue {
       values.push(tenantId);
       where.push(`tenant_id = $${values.length + 1}`);
     }
-    const sql = `SELECT id FROM requests WHERE ${where.join(" AND ")}
-      ORDER BY ${DEADLINE_KEY}, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`;
-    const ids: string[] = [];
+    const sql = `SELECT r.*, (SELECT json_agg(c ORDER BY c.id) FROM costs c
+      WHERE c.request_id = r.id) AS cost_rows
+      FROM (SELECT * FROM requests WHERE ${where.join(" AND ")}
+      ORDER BY ${DEADLINE_KEY}, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) r`;
+    const picked: PickedRow[] = [];
     for (const lane of LANES) {
-      const rows = await this.sql.rows<{ id: string }>(sql, [
+      const rows = await this.sql.rows<PickedRow>(sql, [
         lane,
-        limit - ids.length,
+        limit - picked.length,
         ...values.slice(1),
       ]);
-      for (const row of rows) ids.push(row.id);
-      if (ids.length === limit) break;
+      picked.push(...rows);
+      if (picked.length === limit) break;
     }
-    return ids;
+    return picked;
   }
 
   private async heartbeat(op: HeartbeatOp): Promise<boolean> {

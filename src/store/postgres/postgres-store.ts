@@ -275,21 +275,10 @@ export class PostgresStore implements Store {
       writer.takeChanges(); // already in the answers
       run = [];
     };
-    for (let index = 0; index < ops.length; index++) {
-      const op = ops[index] as AnyOp;
+    const claims: number[] = [];
+    for (const [index, op] of ops.entries()) {
       if (op.type === "claim") {
-        // Workers claiming together: their claims share statements (PostgresQueue.claimAll).
-        await writeRun();
-        await writer.write();
-        const claims: ClaimOp[] = [];
-        for (let i = index; ops[i]?.type === "claim"; i++) claims.push(ops[i] as ClaimOp);
-        const answers = await queue.claimAll(claims);
-        answers.forEach(({ request, changes }, i) => {
-          const result: OpResult = { ok: true, queue: { type: "claim", request } };
-          results[index + i] = changes?.length ? { ...result, changes } : result;
-        });
-        index += claims.length - 1;
-        writer.takeChanges(); // already in the answers
+        claims.push(index);
       } else if (isQueueOp(op)) {
         await writeRun();
         results[index] = await this.applyQueueOp(writer, queue, op);
@@ -300,6 +289,16 @@ export class PostgresStore implements Store {
       }
     }
     await writeRun();
+    // The batch's claims together, last: as if they had come a moment later, after the
+    // batch's other ops (workers claiming together share statements; PostgresQueue.claimAll).
+    if (claims.length > 0) {
+      const answers = await queue.claimAll(claims.map((index) => ops[index] as ClaimOp));
+      answers.forEach(({ request, changes }, i) => {
+        const result: OpResult = { ok: true, queue: { type: "claim", request } };
+        results[claims[i] as number] = changes?.length ? { ...result, changes } : result;
+      });
+      writer.takeChanges(); // already in the answers
+    }
     // A refused op changed nothing: forget its id, so a resend is judged again (and answered
     // with its error) instead of passing as an applied duplicate.
     const refused = ops.flatMap((op, i) =>
@@ -363,6 +362,7 @@ export class PostgresStore implements Store {
     await writer.write(); // the queue reads the rows as the ops before it left them
     writer.takeChanges();
     const result: OpResult = { ok: true, queue: await queue.apply(op) };
+    await writer.release(); // its statements may have changed rows the batch holds
     const changed = writer.takeChanges();
     return changed.length > 0 ? { ...result, changes: changed } : result;
   }

@@ -306,16 +306,47 @@ export class PostgresWriter {
 
   /**
    * Applies `ops` in order, in memory: one result per op (a requeue answers with its sweep
-   * change). Their writes go out with the next `write` (or `apply`).
+   * change). Requests are read and locked once per batch: later ops of the batch find them
+   * held, as the ops before left them. Their writes go out with the next `write`.
    */
   async apply(ops: readonly Op[]): Promise<OpResult[]>;
   async apply(ops: readonly (Op | RequeueOp)[]): Promise<(OpResult | RequeueResult)[]>;
   async apply(ops: readonly (Op | RequeueOp)[]): Promise<(OpResult | RequeueResult)[]> {
-    // What earlier ops changed is written first, so that this read sees it.
-    await this.write();
-    this.held = new Map();
     await this.load(ops);
     return ops.map((op) => this.plan(op));
+  }
+
+  /**
+   * Takes rows the caller has just read and locked (a claim's pick) as held, so that
+   * applying ops to them needs no read. Rows already held are kept as the batch left them.
+   */
+  hold(rows: readonly RequestRow[]): void {
+    for (const row of rows) {
+      if (!this.held.has(row.id))
+        this.held.set(row.id, { row: row as Row, isNew: false, dirty: false });
+    }
+  }
+
+  /** The requests changed in memory and not yet written: the table still has them as before. */
+  unwrittenIds(): string[] {
+    return [...this.held.values()].filter((h) => h.dirty).map((h) => h.row.id);
+  }
+
+  /** True when an unwritten change left a request pending (created, retried, given back). */
+  hasUnwrittenPending(): boolean {
+    for (const held of this.held.values()) {
+      if (held.dirty && held.row.status === "pending") return true;
+    }
+    return false;
+  }
+
+  /**
+   * Forgets the rows held, after writing what changed: statements that are not the writer's
+   * (a heartbeat, the sweep's aging) may change them, so later ops read them again.
+   */
+  async release(): Promise<void> {
+    await this.write();
+    this.held = new Map();
   }
 
   /** Applies and writes one op at once (the queue reads the rows right after). */
@@ -337,15 +368,14 @@ export class PostgresWriter {
     const withStages = new Set<string>();
     for (const op of ops) {
       const id = op.type === "create" ? op.request.id : op.requestId;
+      const held = this.held.get(id);
+      const needsStages =
+        op.type === "stage" || op.type === "requeue" || (op.type === "transition" && ending(op.to));
+      if (held && (held.stages || !needsStages)) continue;
       ids.add(id);
-      if (
-        op.type === "stage" ||
-        op.type === "requeue" ||
-        (op.type === "transition" && ending(op.to))
-      ) {
-        withStages.add(id);
-      }
+      if (needsStages) withStages.add(id);
     }
+    if (ids.size === 0) return;
     // One read, in id order so that servers locking at once cannot deadlock: the rows, and
     // the stage runs of those that need them (as [name, attempt, status, started_at]).
     const rows = await this.sql.rows<
@@ -358,6 +388,7 @@ export class PostgresWriter {
       [[...ids].sort(), [...withStages]],
     );
     for (const { stage_runs: runs, ...row } of rows) {
+      const held = this.held.get(row.id);
       const stages = runs?.map(([name, attempt, status, startedAt]): HeldStage => ({
         name,
         attempt,
@@ -373,7 +404,10 @@ export class PostgresWriter {
         isNew: false,
         dirty: false,
       }));
-      this.held.set(row.id, { row, isNew: false, dirty: false, ...(stages ? { stages } : {}) });
+      // A row held already is as this batch left it: only its stages are new here.
+      if (held) held.stages = stages ?? [];
+      else
+        this.held.set(row.id, { row, isNew: false, dirty: false, ...(stages ? { stages } : {}) });
     }
   }
 
