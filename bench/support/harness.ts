@@ -1,17 +1,33 @@
 import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
-import { cpus, platform, release, totalmem } from "node:os";
+import { cpus, loadavg, platform, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isPostgresUrl } from "../../src/store/postgres/postgres-store.js";
+
+/** Where a benchmark keeps reqtrack's data: SQLite files (the default) or PostgreSQL. */
+export type Storage = "sqlite" | "postgres";
+
+/** What `npm run bench -- --storage <url>` hands to a benchmark. */
+export interface RunOptions {
+  /**
+   * A `postgres://` URL: run on that database instead of SQLite files. The benchmark makes a
+   * fresh schema for each run and drops it afterwards (support/postgres.ts).
+   */
+  postgresUrl?: string;
+}
 
 /**
  * What every benchmark in bench/ exports as `benchmark`. `bench/run.ts` finds the files,
- * runs them, prints their tables and writes `bench/results/<name>.json`.
+ * runs them, prints their tables and writes `bench/results/<name>.json` (on PostgreSQL,
+ * `<name>-postgres.json`, so that one storage's figures never overwrite the other's).
  */
 export interface Benchmark {
   /** The file name without ".ts"; also the results file name. */
   readonly name: string;
   readonly description: string;
-  run(): Promise<BenchmarkReport>;
+  /** The storages `run` can measure; the runner refuses `--storage` for the others. */
+  readonly storages: readonly Storage[];
+  run(options: RunOptions): Promise<BenchmarkReport>;
 }
 
 export interface BenchmarkReport {
@@ -50,31 +66,47 @@ export function machineInfo() {
  */
 export async function runBenchmark(
   benchmark: Benchmark,
-  options: { writeResults: boolean },
+  options: RunOptions & { writeResults: boolean },
 ): Promise<void> {
+  const storage: Storage = options.postgresUrl === undefined ? "sqlite" : "postgres";
+  if (!benchmark.storages.includes(storage)) {
+    throw new Error(`bench/${benchmark.name}.ts does not run on ${storage}`);
+  }
   const timestamp = new Date().toISOString();
-  console.log(`\n== ${benchmark.name}: ${benchmark.description}`);
-  const report = await benchmark.run();
+  const loadAtStart = loadAverage();
+  const on = storage === "postgres" ? " (PostgreSQL)" : "";
+  console.log(`\n== ${benchmark.name}${on}: ${benchmark.description}`);
+  const report = await benchmark.run({ postgresUrl: options.postgresUrl });
   console.log(`\n${formatTable(report.table)}\n`);
   for (const note of report.notes) console.log(`  ${note}`);
 
   if (!options.writeResults) {
-    console.log(`\n(results not written; \`npm run bench -- ${benchmark.name}\` writes them)`);
+    const command = `npm run bench -- ${on ? "--storage <url> " : ""}${benchmark.name}`;
+    console.log(`\n(results not written; \`${command}\` writes them)`);
     return;
   }
-  const file = join(RESULTS_DIR, `${benchmark.name}.json`);
+  const suffix = storage === "postgres" ? "-postgres" : "";
+  const file = join(RESULTS_DIR, `${benchmark.name}${suffix}.json`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const results = {
     benchmark: benchmark.name,
     description: benchmark.description,
+    storage,
     timestamp,
     machine: machineInfo(),
+    // The machine may be shared: its load says how far to trust wall-clock figures.
+    loadAverage: { start: loadAtStart, end: loadAverage() },
     parameters: report.parameters,
     figures: report.figures,
     notes: report.notes,
   };
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nresults written to ${file}`);
+}
+
+/** The 1, 5 and 15 minute load averages, to two decimals. */
+function loadAverage(): number[] {
+  return loadavg().map((load) => Math.round(load * 100) / 100);
 }
 
 export function formatTable({ columns, rows }: TextTable): string {
@@ -110,6 +142,18 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] as number) + upper) / 2;
 }
 
+/** One verification after a run: what was counted, the count, and what it must be. */
+export type Check = [what: string, actual: number, wanted: number];
+
+/** Throws, naming every mismatch, unless each check's count is the wanted one. */
+export function failOnMismatch(label: string, checks: readonly Check[]): void {
+  const wrong = checks.filter(([, actual, wanted]) => actual !== wanted);
+  if (wrong.length > 0) {
+    const detail = wrong.map(([what, actual, wanted]) => `${what}: ${actual}, expected ${wanted}`);
+    throw new Error(`${label} did not do what it claims:\n  ${detail.join("\n  ")}`);
+  }
+}
+
 /** A positive integer from the environment (underscores allowed: 20_000), or `fallback`. */
 export function envPositiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -119,6 +163,48 @@ export function envPositiveInt(name: string, fallback: number): number {
     throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+/**
+ * The command line of `bench/run.ts` (and of a benchmark run on its own): benchmark names,
+ * and `--storage <url>` or `--storage=<url>` with a `postgres://` URL.
+ */
+export function parseBenchArgs(args: readonly string[]): RunOptions & { names: string[] } {
+  const names: string[] = [];
+  let storage: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--storage") {
+      storage = args[++i];
+      if (storage === undefined) throw new Error("--storage needs a postgres:// URL");
+    } else if (arg.startsWith("--storage=")) {
+      storage = arg.slice("--storage=".length);
+    } else if (arg.startsWith("-")) {
+      throw new Error(`unknown option ${arg}; usage: npm run bench -- [--storage <url>] [name...]`);
+    } else {
+      names.push(arg);
+    }
+  }
+  if (storage === undefined) return { names };
+  // SQLite runs always use fresh files in the temp directory; only a server needs naming.
+  if (!isPostgresUrl(storage)) {
+    throw new Error(`--storage takes a postgres:// URL, got ${JSON.stringify(redactUrl(storage))}`);
+  }
+  return { names, postgresUrl: storage };
+}
+
+/**
+ * `node --import tsx bench/<name>.ts [--storage <url>]`: one benchmark on its own (to profile
+ * it), results printed but not written.
+ */
+export async function runStandalone(benchmark: Benchmark): Promise<void> {
+  const { postgresUrl } = parseBenchArgs(process.argv.slice(2));
+  await runBenchmark(benchmark, { postgresUrl, writeResults: false });
+}
+
+/** The URL with its password masked, for printing and results files. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, "$1:***@");
 }
 
 /** Progress goes to stderr so that stdout holds only the report. */

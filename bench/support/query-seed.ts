@@ -178,8 +178,13 @@ function lifecycleOps(p: Life, id: string, opId: () => string): IngestOp[] {
  * and `POST /api/v1/ingest` use), whole lifecycles per call of at most 1,000 ops, a few calls
  * in flight, with a progress bar on stderr. Ops carry their own times, so the tracker's clock
  * only has to be past them (ingest refuses ops from the future).
+ *
+ * With several trackers on one store (PostgreSQL: as several servers would), the calls in
+ * flight take turns among them, so that as many transactions run at once; one tracker
+ * commits its batches one after the other.
  */
-export async function seedRequests(tracker: Tracker, total: number): Promise<void> {
+export async function seedRequests(trackers: readonly Tracker[], total: number): Promise<void> {
+  const inFlight = Math.max(CALLS_IN_FLIGHT, trackers.length);
   const rng = prng(20260115);
   let next = 0;
   let done = 0;
@@ -201,7 +206,8 @@ export async function seedRequests(tracker: Tracker, total: number): Promise<voi
   const timer = setInterval(bar, process.stderr.isTTY ? 500 : 10_000);
   try {
     await Promise.all(
-      Array.from({ length: CALLS_IN_FLIGHT }, async () => {
+      Array.from({ length: inFlight }, async (_, call) => {
+        const tracker = trackers[call % trackers.length] as Tracker;
         while (next < total) {
           const batch: IngestOp[] = [];
           let lifecycles = 0;
@@ -220,7 +226,7 @@ export async function seedRequests(tracker: Tracker, total: number): Promise<voi
         }
       }),
     );
-    await tracker.flush();
+    await Promise.all(trackers.map((tracker) => tracker.flush()));
   } finally {
     clearInterval(timer);
     bar();

@@ -63,6 +63,8 @@ export function parseRemoteChanges(
   self: string,
 ): ChangeEvent[] | null {
   if (payload === undefined) return null;
+  // Every server hears its own notifications too: those are dropped before being parsed.
+  if (payload.startsWith(`{"origin":${JSON.stringify(self)},`)) return null;
   try {
     const value = JSON.parse(payload) as { origin?: unknown; changes?: unknown };
     if (typeof value.origin !== "string" || value.origin === self) return null;
