@@ -55,6 +55,8 @@ interface Run {
   request: Request;
   controller: AbortController;
   released: boolean;
+  /** The handler is done: its slot may take the next request while the result is recorded. */
+  slotFreed: boolean;
   done: Promise<void>;
 }
 
@@ -66,6 +68,8 @@ interface Run {
 export class Worker {
   readonly workerId: string;
   private readonly runs = new Map<string, Run>();
+  /** Runs whose handler has not returned yet: what `concurrency` bounds. */
+  private busy = 0;
   private stopping = false;
   private readonly loopDone: Promise<void>;
   private wakeSlot: (() => void) | null = null;
@@ -132,7 +136,7 @@ export class Worker {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      const free = this.options.concurrency - this.runs.size;
+      const free = this.options.concurrency - this.busy;
       if (free <= 0) {
         await new Promise<void>((resolve) => {
           this.wakeSlot = resolve;
@@ -171,13 +175,27 @@ export class Worker {
       request,
       controller: new AbortController(),
       released: false,
+      slotFreed: false,
       done: Promise.resolve(),
     };
     this.runs.set(request.id, run);
+    this.busy++;
     run.done = this.execute(run).finally(() => {
+      this.freeSlot(run);
       this.runs.delete(request.id);
-      this.wakeSlot?.();
     });
+  }
+
+  /**
+   * Lets the loop claim for this slot. Called as soon as the run's result is on its way, so
+   * that the next claim goes out in the same batch as this completion (one transaction for
+   * both on PostgreSQL) instead of a batch later.
+   */
+  private freeSlot(run: Run): void {
+    if (run.slotFreed) return;
+    run.slotFreed = true;
+    this.busy--;
+    this.wakeSlot?.();
   }
 
   private async execute(run: Run): Promise<void> {
@@ -201,12 +219,15 @@ export class Worker {
       );
       clearInterval(heartbeat);
       if (run.released) return;
-      await this.settle(request.id, () =>
+      const settled = this.settle(request.id, () =>
         this.host.completeRequest(request.id, this.storable(request.id, result)),
       );
+      this.freeSlot(run);
+      await settled;
     } catch (error) {
       clearInterval(heartbeat);
       if (run.released) return;
+      this.freeSlot(run);
       await this.settle(request.id, () =>
         this.host.failRequest(request.id, {
           message: error instanceof Error ? error.message : String(error),
