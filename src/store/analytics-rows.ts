@@ -1,14 +1,19 @@
-import type { Sketch } from "../core/sketch.js";
+import { Sketch } from "../core/sketch.js";
 import type { RequestStatus } from "../core/types.js";
 import {
+  addRequest,
   type CostTotals,
   emptyTotals,
   type Grain,
+  mergeTotals,
+  type RequestFacts,
   type RequestScope,
   type RequestTotals,
+  type SeriesPoint,
+  type StageTotals,
   type TimeRange,
 } from "./analytics-store.js";
-import { LEVEL, type RequestLevel } from "./rollup-levels.js";
+import { bucketOf, LEVEL, type RequestLevel } from "./rollup-levels.js";
 
 /**
  * What the SQLite and PostgreSQL analytics drivers share: which rollup level answers a
@@ -169,4 +174,100 @@ export function sum<K extends string>(rows: readonly Record<K, number>[], key: K
   let total = 0;
   for (const row of rows) total += row[key];
   return total;
+}
+
+/** A request's aggregate columns, as drivers read them from its row. */
+export interface RawRequestRow extends RequestFacts {
+  createdAt: number;
+}
+
+/** A finished stage run, as drivers read it from its row. */
+export interface StageRun {
+  name: string;
+  status: "completed" | "failed";
+  durationMs: number;
+}
+
+/** A rollup_stages row; `S` is how the driver stores sketches. */
+export interface StageRollupRow<S> {
+  stage: string;
+  completed: number;
+  failed: number;
+  duration_sum: number;
+  durations: S | null;
+}
+
+type SketchMerger<S> = (into: Sketch, stored: S | null | undefined) => void;
+
+/** Series points (buckets of `grainMs`, in time order) from rollup rows. */
+export function seriesFromRollups<S>(
+  rows: readonly RollupRow<S>[],
+  grainMs: number,
+  mergeSketch: SketchMerger<S>,
+): SeriesPoint[] {
+  return series(grainMs, (at) => {
+    for (const row of rows) mergeTotals(at(row.bucket), toTotals(row, mergeSketch));
+  });
+}
+
+/** Series points (buckets of `grainMs`, in time order) from request rows. */
+export function seriesFromRows(rows: readonly RawRequestRow[], grainMs: number): SeriesPoint[] {
+  return series(grainMs, (at) => {
+    for (const row of rows) addRequest(at(row.createdAt), row, 1);
+  });
+}
+
+function series(grainMs: number, fill: (at: (ms: number) => RequestTotals) => void): SeriesPoint[] {
+  const points = new Map<number, RequestTotals>();
+  fill((ms) => {
+    const start = bucketOf(ms, grainMs);
+    let totals = points.get(start);
+    if (!totals) points.set(start, (totals = emptyTotals()));
+    return totals;
+  });
+  return [...points.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([start, totals]) => ({ start, totals }));
+}
+
+/** Per stage name, from single runs. */
+export function stagesFromRuns(runs: readonly StageRun[]): StageTotals[] {
+  return stages((of) => {
+    for (const run of runs) {
+      const totals = of(run.name);
+      totals[run.status] += 1;
+      totals.durationSumMs += run.durationMs;
+      totals.durations.add(run.durationMs);
+    }
+  });
+}
+
+/** Per stage name, from rollup_stages rows. */
+export function stagesFromRollups<S>(
+  rows: readonly StageRollupRow<S>[],
+  mergeSketch: SketchMerger<S>,
+): StageTotals[] {
+  return stages((of) => {
+    for (const row of rows) {
+      const totals = of(row.stage);
+      totals.completed += row.completed;
+      totals.failed += row.failed;
+      totals.durationSumMs += row.duration_sum;
+      mergeSketch(totals.durations, row.durations);
+    }
+  });
+}
+
+/** The stages that had finished runs. */
+function stages(fill: (of: (name: string) => StageTotals) => void): StageTotals[] {
+  const byName = new Map<string, StageTotals>();
+  fill((name) => {
+    let totals = byName.get(name);
+    if (!totals) {
+      totals = { name, completed: 0, failed: 0, durationSumMs: 0, durations: new Sketch() };
+      byName.set(name, totals);
+    }
+    return totals;
+  });
+  return [...byName.values()].filter((s) => s.completed + s.failed > 0);
 }

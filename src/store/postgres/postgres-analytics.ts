@@ -1,32 +1,34 @@
-import { Sketch } from "../../core/sketch.js";
+import type { Sketch } from "../../core/sketch.js";
 import type { Lane, RequestStatus } from "../../core/types.js";
 import {
   assertAligned,
+  type RawRequestRow,
   type RollupRow,
   rollupLevel,
   SCOPE_COLUMNS,
   STATUS_COLUMNS,
-  toTotals,
+  type StageRollupRow,
+  type StageRun,
+  seriesFromRollups,
+  seriesFromRows,
+  stagesFromRollups,
+  stagesFromRuns,
 } from "../analytics-rows.js";
-import {
-  type AnalyticsStore,
-  addRequest,
-  type CostScope,
-  type CostTotals,
-  emptyTotals,
-  GRAIN_MS,
-  type Grain,
-  type LiveCounts,
-  mergeTotals,
-  type PromptCount,
-  type RequestScope,
-  type RequestTotals,
-  type SeriesPoint,
-  type StageScope,
-  type StageTotals,
-  type TimeRange,
+import type {
+  AnalyticsStore,
+  CostScope,
+  CostTotals,
+  Grain,
+  LiveCounts,
+  PromptCount,
+  RequestScope,
+  SeriesPoint,
+  StageScope,
+  StageTotals,
+  TimeRange,
 } from "../analytics-store.js";
-import { bucketOf, type RequestLevel, STAGE_LEVELS } from "../rollup-levels.js";
+import { GRAIN_MS } from "../analytics-store.js";
+import { type RequestLevel, STAGE_LEVELS } from "../rollup-levels.js";
 import type { Sql } from "./pg-connection.js";
 import { PostgresCosts } from "./postgres-costs.js";
 
@@ -58,81 +60,39 @@ export class PostgresAnalytics implements AnalyticsStore {
     const grainMs = GRAIN_MS[grain];
     assertAligned(range, grainMs);
     const level = rollupLevel(grain, scope, options.sketches !== false);
-    const points = new Map<number, RequestTotals>();
-    const at = (ms: number) => {
-      const start = bucketOf(ms, grainMs);
-      let totals = points.get(start);
-      if (!totals) points.set(start, (totals = emptyTotals()));
-      return totals;
-    };
-    if (level) {
-      const sketches = options.sketches !== false && level.parts === "full";
-      for (const row of await this.rollupRows(level, range, scope, sketches)) {
-        mergeTotals(at(row.bucket), toTotals(row, mergeJson));
-      }
-    } else {
-      for (const row of await this.rawRows(range, scope)) addRequest(at(row.createdAt), row, 1);
-    }
-    return [...points.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([start, totals]) => ({ start, totals }));
+    if (!level) return seriesFromRows(await this.rawRows(range, scope), grainMs);
+    const sketches = options.sketches !== false && level.parts === "full";
+    return seriesFromRollups(
+      await this.rollupRows(level, range, scope, sketches),
+      grainMs,
+      mergeJson,
+    );
   }
 
   async stageTotals(range: TimeRange, scope: StageScope): Promise<StageTotals[]> {
     assertAligned(range, GRAIN_MS.hour);
-    const stages = new Map<string, StageTotals>();
-    const totalsOf = (name: string) => {
-      let totals = stages.get(name);
-      if (!totals) {
-        totals = { name, completed: 0, failed: 0, durationSumMs: 0, durations: new Sketch() };
-        stages.set(name, totals);
-      }
-      return totals;
-    };
     if (scope.tenantId !== undefined && scope.kind !== undefined) {
       // No level keeps tenant and kind together: that tenant's runs of that kind, from rows.
-      const runs = await this.sql.rows<{
-        name: string;
-        status: "completed" | "failed";
-        durationMs: number;
-      }>(
-        `SELECT s.name, s.status, s.duration_ms AS "durationMs" FROM requests r
-        JOIN stages s ON s.request_id = r.id
-        WHERE r.tenant_id = $1 AND r.created_at >= $2 AND r.created_at < $3
-        AND r.kind = $4 AND s.status IN ('completed', 'failed')`,
-        [scope.tenantId, range.from, range.to, scope.kind],
+      return stagesFromRuns(
+        await this.sql.rows<StageRun>(
+          `SELECT s.name, s.status, s.duration_ms AS "durationMs" FROM requests r
+          JOIN stages s ON s.request_id = r.id
+          WHERE r.tenant_id = $1 AND r.created_at >= $2 AND r.created_at < $3
+          AND r.kind = $4 AND s.status IN ('completed', 'failed')`,
+          [scope.tenantId, range.from, range.to, scope.kind],
+        ),
       );
-      for (const run of runs) {
-        const totals = totalsOf(run.name);
-        totals[run.status] += 1;
-        totals.durationSumMs += run.durationMs;
-        totals.durations.add(run.durationMs);
-      }
-    } else {
-      const tenant = scope.tenantId !== undefined;
-      const filter = tenant ? "AND tenant = $4" : scope.kind !== undefined ? "AND kind = $4" : "";
-      const values: unknown[] = [STAGE_LEVELS[tenant ? 0 : 1].id, range.from, range.to];
-      if (filter !== "") values.push(tenant ? scope.tenantId : scope.kind);
-      const rows = await this.sql.rows<{
-        stage: string;
-        completed: number;
-        failed: number;
-        duration_sum: number;
-        durations: JsonSketch | null;
-      }>(
-        `SELECT stage, completed, failed, duration_sum, durations FROM rollup_stages
-        WHERE level = $1 AND bucket >= $2 AND bucket < $3 ${filter}`,
-        values,
-      );
-      for (const row of rows) {
-        const totals = totalsOf(row.stage);
-        totals.completed += row.completed;
-        totals.failed += row.failed;
-        totals.durationSumMs += row.duration_sum;
-        totals.durations.mergeCounts(row.durations);
-      }
     }
-    return [...stages.values()].filter((s) => s.completed + s.failed > 0);
+    const tenant = scope.tenantId !== undefined;
+    const filter = tenant ? "AND tenant = $4" : scope.kind !== undefined ? "AND kind = $4" : "";
+    const values: unknown[] = [STAGE_LEVELS[tenant ? 0 : 1].id, range.from, range.to];
+    if (filter !== "") values.push(tenant ? scope.tenantId : scope.kind);
+    const rows = await this.sql.rows<StageRollupRow<JsonSketch>>(
+      `SELECT stage, completed, failed, duration_sum, durations FROM rollup_stages
+      WHERE level = $1 AND bucket >= $2 AND bucket < $3 ${filter}`,
+      values,
+    );
+    return stagesFromRollups(rows, mergeJson);
   }
 
   async live(scope: { tenantId?: string }): Promise<LiveCounts> {
@@ -198,13 +158,7 @@ export class PostgresAnalytics implements AnalyticsStore {
 
   private rawRows(range: TimeRange, scope: RequestScope) {
     const { where, values } = scopeWhere(range, scope);
-    return this.sql.rows<{
-      createdAt: number;
-      status: RequestStatus;
-      durationMs: number | null;
-      queueMs: number | null;
-      costMicros: number;
-    }>(
+    return this.sql.rows<RawRequestRow>(
       `SELECT created_at AS "createdAt", status, duration_ms AS "durationMs",
       queue_ms AS "queueMs", cost_micros AS "costMicros" FROM requests WHERE ${where}`,
       values,

@@ -1,33 +1,34 @@
 import type Database from "better-sqlite3";
-import { Sketch } from "../../core/sketch.js";
-import type { Lane, RequestStatus } from "../../core/types.js";
+import type { Lane } from "../../core/types.js";
+import {
+  assertAligned,
+  type RawRequestRow,
+  type RollupRow,
+  rollupLevel,
+  SCOPE_COLUMNS,
+  STATUS_COLUMNS,
+  type StageRollupRow,
+  type StageRun,
+  seriesFromRollups,
+  seriesFromRows,
+  stagesFromRollups,
+  stagesFromRuns,
+} from "../analytics-rows.js";
 import {
   type AnalyticsStore,
-  addRequest,
   type CostScope,
   type CostTotals,
-  emptyTotals,
   GRAIN_MS,
   type Grain,
   type LiveCounts,
-  mergeTotals,
   type PromptCount,
   type RequestScope,
-  type RequestTotals,
   type SeriesPoint,
   type StageScope,
   type StageTotals,
   type TimeRange,
 } from "../analytics-store.js";
-import {
-  assertAligned,
-  type RollupRow,
-  rollupLevel,
-  SCOPE_COLUMNS,
-  STATUS_COLUMNS,
-  toTotals,
-} from "../analytics-rows.js";
-import { bucketOf, type RequestLevel, STAGE_LEVELS } from "../rollup-levels.js";
+import { type RequestLevel, STAGE_LEVELS } from "../rollup-levels.js";
 import { SqliteCosts } from "./sqlite-costs.js";
 
 // One tenant's rows through the (level, tenant, bucket) index, not a scan of every tenant's.
@@ -55,57 +56,22 @@ export class SqliteAnalytics implements AnalyticsStore {
     const grainMs = GRAIN_MS[grain];
     assertAligned(range, grainMs);
     const level = rollupLevel(grain, scope, options.sketches !== false);
-    const points = new Map<number, RequestTotals>();
-    const at = (ms: number) => {
-      const start = bucketOf(ms, grainMs);
-      let totals = points.get(start);
-      if (!totals) points.set(start, (totals = emptyTotals()));
-      return totals;
-    };
-    if (level) {
-      const sketches = options.sketches !== false && level.parts === "full";
-      for (const row of this.rollupRows(level, range, scope, sketches)) {
-        mergeTotals(
-          at(row.bucket),
-          toTotals(row, (sketch, bytes) => sketch.mergeBytes(bytes)),
-        );
-      }
-    } else {
-      for (const row of this.rawRows(range, scope)) addRequest(at(row.createdAt), row, 1);
-    }
-    return [...points.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([start, totals]) => ({ start, totals }));
+    if (!level) return seriesFromRows(this.rawRows(range, scope), grainMs);
+    const sketches = options.sketches !== false && level.parts === "full";
+    return seriesFromRollups(
+      this.rollupRows(level, range, scope, sketches),
+      grainMs,
+      (sketch, bytes) => sketch.mergeBytes(bytes),
+    );
   }
 
   async stageTotals(range: TimeRange, scope: StageScope): Promise<StageTotals[]> {
     assertAligned(range, GRAIN_MS.hour);
-    const stages = new Map<string, StageTotals>();
-    const totalsOf = (name: string) => {
-      let totals = stages.get(name);
-      if (!totals) {
-        totals = { name, completed: 0, failed: 0, durationSumMs: 0, durations: new Sketch() };
-        stages.set(name, totals);
-      }
-      return totals;
-    };
-    if (scope.tenantId !== undefined && scope.kind !== undefined) {
-      for (const run of this.stageRuns(range, scope.tenantId, scope.kind)) {
-        const totals = totalsOf(run.name);
-        totals[run.status] += 1;
-        totals.durationSumMs += run.durationMs;
-        totals.durations.add(run.durationMs);
-      }
-    } else {
-      for (const row of this.stageRows(range, scope)) {
-        const totals = totalsOf(row.stage);
-        totals.completed += row.completed;
-        totals.failed += row.failed;
-        totals.durationSumMs += row.duration_sum;
-        totals.durations.mergeBytes(row.durations);
-      }
-    }
-    return [...stages.values()].filter((s) => s.completed + s.failed > 0);
+    return scope.tenantId !== undefined && scope.kind !== undefined
+      ? stagesFromRuns(this.stageRuns(range, scope.tenantId, scope.kind))
+      : stagesFromRollups(this.stageRows(range, scope), (sketch, bytes) =>
+          sketch.mergeBytes(bytes),
+        );
   }
 
   async live(scope: { tenantId?: string }): Promise<LiveCounts> {
@@ -186,13 +152,7 @@ export class SqliteAnalytics implements AnalyticsStore {
       to: range.to,
       ...(tenant ? { tenant: scope.tenantId } : {}),
       ...(!tenant && scope.kind !== undefined ? { kind: scope.kind } : {}),
-    }) as {
-      stage: string;
-      completed: number;
-      failed: number;
-      duration_sum: number;
-      durations: Buffer | null;
-    }[];
+    }) as StageRollupRow<Buffer>[];
   }
 
   /** Finished stage runs of one tenant's requests of one kind: no level keeps both. */
@@ -202,11 +162,7 @@ export class SqliteAnalytics implements AnalyticsStore {
       JOIN stages s ON s.request_id = r.id
       WHERE r.tenant_id = @tenant AND r.created_at >= @from AND r.created_at < @to
       AND r.kind = @kind AND s.status IN ('completed', 'failed')`,
-    ).all({ tenant: tenantId, kind, from: range.from, to: range.to }) as {
-      name: string;
-      status: "completed" | "failed";
-      durationMs: number;
-    }[];
+    ).all({ tenant: tenantId, kind, from: range.from, to: range.to }) as StageRun[];
   }
 
   private rawRows(range: TimeRange, scope: RequestScope) {
@@ -214,13 +170,7 @@ export class SqliteAnalytics implements AnalyticsStore {
     return this.prepare(
       `SELECT created_at AS createdAt, status, duration_ms AS durationMs,
       queue_ms AS queueMs, cost_micros AS costMicros FROM requests WHERE ${where}`,
-    ).all(params) as {
-      createdAt: number;
-      status: RequestStatus;
-      durationMs: number | null;
-      queueMs: number | null;
-      costMicros: number;
-    }[];
+    ).all(params) as RawRequestRow[];
   }
 
   private prepare(sql: string): Database.Statement {
