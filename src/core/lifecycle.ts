@@ -1,5 +1,5 @@
 import { InvalidTransitionError, MaxAttemptsError } from "./errors.js";
-import type { ErrorInfo, TransitionOp } from "./ops.js";
+import type { ErrorInfo, TransitionOp, TransitionOutcome } from "./ops.js";
 import { type RequestStatus, TERMINAL_STATUSES } from "./types.js";
 
 /**
@@ -193,4 +193,21 @@ export function sanitizeErrorMessage(message: string): string {
   let clean = message;
   for (const [pattern, replacement] of SECRET_PATTERNS) clean = clean.replace(pattern, replacement);
   return clean.length > MAX_ERROR_MESSAGE ? `${clean.slice(0, MAX_ERROR_MESSAGE - 1)}…` : clean;
+}
+
+/** What a transition from `before` to `after` did, as op results report it. */
+export function transitionOutcome(
+  before: LifecycleState,
+  after: LifecycleState,
+  noop: boolean,
+): TransitionOutcome {
+  return {
+    from: before.status,
+    to: after.status,
+    noop,
+    attempts: after.attempts,
+    queueMs: after.queueMs,
+    durationMs: after.durationMs,
+    errorMessage: after.errorMessage,
+  };
 }

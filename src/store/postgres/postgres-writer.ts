@@ -1,6 +1,11 @@
 import { NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
-import { type LifecycleState, planRequeue, planTransition } from "../../core/lifecycle.js";
+import {
+  type LifecycleState,
+  planRequeue,
+  planTransition,
+  transitionOutcome,
+} from "../../core/lifecycle.js";
 import type {
   ChangeEvent,
   CostOp,
@@ -539,7 +544,7 @@ export class PostgresWriter {
     const isEnding = ending(op.to);
     const activeStage = isEnding && state.status === "running" ? activeStageOf(held, state) : null;
     const { next, noop } = planTransition(state, op, activeStage);
-    const transition = outcome(state, next, noop);
+    const transition = transitionOutcome(state, next, noop);
     if (noop && next === state) return { ok: true, transition };
     this.store(held, next, op.at);
     this.rollups.requestChanged(dimsOf(held.row), state, next);
@@ -864,17 +869,5 @@ function dimsOf(row: RequestRow): DimsRow {
     kind: row.kind,
     source: row.source,
     sessionId: row.session_id,
-  };
-}
-
-function outcome(before: LifecycleState, after: LifecycleState, noop: boolean) {
-  return {
-    from: before.status,
-    to: after.status,
-    noop,
-    attempts: after.attempts,
-    queueMs: after.queueMs,
-    durationMs: after.durationMs,
-    errorMessage: after.errorMessage,
   };
 }

@@ -1,7 +1,12 @@
 import type Database from "better-sqlite3";
 import { NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
-import { type LifecycleState, planRequeue, planTransition } from "../../core/lifecycle.js";
+import {
+  type LifecycleState,
+  planRequeue,
+  planTransition,
+  transitionOutcome,
+} from "../../core/lifecycle.js";
 import type {
   ChangeEvent,
   CostOp,
@@ -286,7 +291,7 @@ export class SqliteWriter {
         : null;
     const { next, noop } = planTransition(state, op, activeStage);
     if (noop && next === state) {
-      return { ok: true, transition: outcome(state, next, true) };
+      return { ok: true, transition: transitionOutcome(state, next, true) };
     }
     this.updateLifecycle.run({ ...next, id: op.requestId, at: op.at });
     this.rollups.requestChanged(op.requestId, state, next);
@@ -304,7 +309,7 @@ export class SqliteWriter {
       this.writeEvent(op.requestId, op.at, record.event);
       this.emit("request.updated", op.requestId, { ...state, status: op.to }, op.at, record.change);
     }
-    return { ok: true, transition: outcome(state, next, noop) };
+    return { ok: true, transition: transitionOutcome(state, next, noop) };
   }
 
   private writeEvent(requestId: string, at: number, e: EventRow): void {
@@ -417,16 +422,4 @@ export class SqliteWriter {
     this.emit("request.updated", op.requestId, scope, op.at, { counter: op.counter, by: op.by });
     return { ok: true };
   }
-}
-
-function outcome(before: LifecycleState, after: LifecycleState, noop: boolean) {
-  return {
-    from: before.status,
-    to: after.status,
-    noop,
-    attempts: after.attempts,
-    queueMs: after.queueMs,
-    durationMs: after.durationMs,
-    errorMessage: after.errorMessage,
-  };
 }
