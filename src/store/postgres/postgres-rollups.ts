@@ -19,11 +19,7 @@ export interface DimsRow {
   sessionId: string | null;
 }
 
-/** The columns of a requests row that make a `DimsRow` (for SELECT and RETURNING lists). */
-export const DIMS_COLUMNS = `created_at AS "createdAt", tenant_id AS "tenantId", kind, source,
-  session_id AS "sessionId"`;
-
-/** A stage run that ended, as `UPDATE stages … RETURNING` reports it. */
+/** A stage run that ended, with how long it ran. */
 export interface EndedStage {
   name: string;
   durationMs: number;
