@@ -12,16 +12,13 @@ import {
 import { createTracker } from "../../src/tracker/create-tracker.js";
 import type { LiveEvent, Tracker } from "../../src/tracker/tracker.js";
 import { captureLogger } from "../support/helpers.js";
-import { findPostgres, gatedProxy } from "../support/postgres.js";
+import { describePostgres, gatedProxy } from "../support/postgres.js";
 
 /**
  * LISTEN/NOTIFY across servers: two trackers (or two HTTP servers) on one PostgreSQL schema
  * see each other's changes, and idle workers wake on work created elsewhere. Same
  * skip/require rules as postgres.test.ts; a fresh schema per test, dropped afterwards.
  */
-const found = await findPostgres();
-const url = "url" in found ? found.url : null;
-const required = process.env.REQTRACK_REQUIRE_PG === "1";
 
 /** Reads Server-Sent Events from a real HTTP connection into parsed frames. */
 function sseClient(address: string) {
@@ -50,21 +47,7 @@ function sseClient(address: string) {
   return { events, connected: () => connected, close: () => request.destroy() };
 }
 
-if (url === null) {
-  const reason = "reason" in found ? found.reason : "";
-  if (required) {
-    describe("PostgreSQL LISTEN/NOTIFY", () => {
-      it("needs a reachable PostgreSQL (REQTRACK_REQUIRE_PG=1)", () => {
-        throw new Error(`PostgreSQL is unreachable: ${reason}`);
-      });
-    });
-  } else {
-    console.warn(`Skipping the PostgreSQL LISTEN/NOTIFY tests: unreachable (${reason})`);
-    describe.skip(`PostgreSQL LISTEN/NOTIFY (skipped: unreachable: ${reason})`, () => {
-      it("delivers changes across servers", () => {});
-    });
-  }
-} else {
+describePostgres("on PostgreSQL", (url) => {
   describe("PostgreSQL LISTEN/NOTIFY across servers", () => {
     const cleanups: (() => Promise<unknown>)[] = [];
     afterEach(async () => {
@@ -373,4 +356,4 @@ if (url === null) {
       );
     });
   });
-}
+});

@@ -12,7 +12,7 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { createTracker } from "../../src/tracker/create-tracker.js";
 import type { TrackerOptions } from "../../src/tracker/options.js";
 import { captureLogger, tempDir } from "../support/helpers.js";
-import { findPostgres, freshSchema, gatedProxy } from "../support/postgres.js";
+import { describePostgres, freshSchema, gatedProxy } from "../support/postgres.js";
 import { describeStoreContract } from "./store-contract.js";
 
 /**
@@ -104,25 +104,7 @@ describe("the postgres option", () => {
   }, 30_000);
 });
 
-const found = await findPostgres();
-const url = "url" in found ? found.url : null;
-const required = process.env.REQTRACK_REQUIRE_PG === "1";
-
-if (url === null) {
-  const reason = "reason" in found ? found.reason : "";
-  if (required) {
-    describe("PostgreSQL options", () => {
-      it("needs a reachable PostgreSQL (REQTRACK_REQUIRE_PG=1)", () => {
-        throw new Error(`PostgreSQL is unreachable: ${reason}`);
-      });
-    });
-  } else {
-    console.warn(`Skipping the PostgreSQL option tests: PostgreSQL is unreachable (${reason})`);
-    describe.skip(`PostgreSQL options (skipped: unreachable: ${reason})`, () => {
-      it("opens the store as the postgres option says", () => {});
-    });
-  }
-} else {
+describePostgres("on PostgreSQL", (url) => {
   const admin = new pg.Pool({ connectionString: url, max: 2 });
   const schemas: string[] = [];
   /** A schema name nobody created yet; dropped after the file's tests. */
@@ -297,4 +279,4 @@ if (url === null) {
       });
     }, 30_000);
   });
-}
+});

@@ -3,28 +3,12 @@ import pg from "pg";
 import { describe, expect, it, vi } from "vitest";
 import { createTracker } from "../../src/index.js";
 import { captureLogger, tempDir } from "../support/helpers.js";
-import { findPostgres, freshSchema } from "../support/postgres.js";
+import { describePostgres, freshSchema } from "../support/postgres.js";
 
-const found = await findPostgres();
-const required = process.env.REQTRACK_REQUIRE_PG === "1";
-
-if (!("url" in found)) {
-  if (required) {
-    describe("PostgreSQL outage", () => {
-      it("needs a reachable PostgreSQL (REQTRACK_REQUIRE_PG=1)", () => {
-        throw new Error(`PostgreSQL is unreachable: ${found.reason}`);
-      });
-    });
-  } else {
-    console.warn(`Skipping the PostgreSQL outage test: unreachable (${found.reason})`);
-    describe.skip("PostgreSQL outage (skipped: unreachable)", () => {
-      it("degrades and replays", () => {});
-    });
-  }
-} else {
+describePostgres("on PostgreSQL", (baseUrl) => {
   describe("PostgreSQL outage", () => {
     it("connections cut again and again mid-load: the tracker degrades to its outbox and replays; nothing lost, nothing twice", async () => {
-      const db = await freshSchema(found.url);
+      const db = await freshSchema(baseUrl);
       const dir = tempDir();
       const app = `rt_cut_${randomBytes(4).toString("hex")}`;
       const url = `${db.url}&application_name=${app}`;
@@ -36,7 +20,7 @@ if (!("url" in found)) {
         watchdogIntervalMs: 0,
         logger,
       });
-      const admin = new pg.Client({ connectionString: found.url });
+      const admin = new pg.Client({ connectionString: baseUrl });
       await admin.connect();
       try {
         let writing = true;
@@ -100,4 +84,4 @@ if (!("url" in found)) {
       }
     }, 120_000);
   });
-}
+});

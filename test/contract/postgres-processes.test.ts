@@ -4,30 +4,15 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { createTracker } from "../../src/index.js";
 import { captureLogger } from "../support/helpers.js";
-import { findPostgres, freshSchema } from "../support/postgres.js";
+import { describePostgres, freshSchema } from "../support/postgres.js";
 
 const run = promisify(execFile);
 const claimer = fileURLToPath(new URL("../fixtures/claimer.ts", import.meta.url));
-const found = await findPostgres();
-const required = process.env.REQTRACK_REQUIRE_PG === "1";
 
-if (!("url" in found)) {
-  if (required) {
-    describe("PostgreSQL across processes", () => {
-      it("needs a reachable PostgreSQL (REQTRACK_REQUIRE_PG=1)", () => {
-        throw new Error(`PostgreSQL is unreachable: ${found.reason}`);
-      });
-    });
-  } else {
-    console.warn(`Skipping PostgreSQL process tests: unreachable (${found.reason})`);
-    describe.skip("PostgreSQL across processes (skipped: unreachable)", () => {
-      it("claims exactly once across processes", () => {});
-    });
-  }
-} else {
+describePostgres("on PostgreSQL", (baseUrl) => {
   describe("PostgreSQL across processes", () => {
     it("four worker processes claim 20,000 requests, each exactly once", async () => {
-      const db = await freshSchema(found.url);
+      const db = await freshSchema(baseUrl);
       try {
         const seeder = await createTracker({
           storage: db.url,
@@ -80,4 +65,4 @@ if (!("url" in found)) {
       }
     }, 300_000);
   });
-}
+});

@@ -8,7 +8,7 @@ import { createTracker } from "../../src/tracker/create-tracker.js";
 import { captureLogger } from "../support/helpers.js";
 import { resolveOptions } from "../../src/tracker/options.js";
 import { describeStoreContract } from "./store-contract.js";
-import { findPostgres } from "../support/postgres.js";
+import { describePostgres } from "../support/postgres.js";
 
 /**
  * The contract suite on PostgreSQL, when one is reachable (REQTRACK_PG_URL, else the local
@@ -23,25 +23,7 @@ describe("postgres:// storage", () => {
   });
 });
 
-const found = await findPostgres();
-const url = "url" in found ? found.url : null;
-const required = process.env.REQTRACK_REQUIRE_PG === "1";
-
-if (url === null) {
-  const reason = "reason" in found ? found.reason : "";
-  if (required) {
-    describe("PostgreSQL store", () => {
-      it("needs a reachable PostgreSQL (REQTRACK_REQUIRE_PG=1)", () => {
-        throw new Error(`PostgreSQL is unreachable: ${reason}`);
-      });
-    });
-  } else {
-    console.warn(`Skipping the PostgreSQL store tests: PostgreSQL is unreachable (${reason})`);
-    describe.skip(`PostgreSQL store (skipped: unreachable: ${reason})`, () => {
-      it("runs the contract suite", () => {});
-    });
-  }
-} else {
+describePostgres("on PostgreSQL", (url) => {
   const admin = new pg.Pool({ connectionString: url, max: 2 });
   const schemas: string[] = [];
   const freshSchema = async () => {
@@ -263,4 +245,4 @@ if (url === null) {
       expect(store.isUnavailable({ code: "40P01" })).toBe(false);
     });
   });
-}
+});

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as net from "node:net";
 import pg from "pg";
+import { describe, it } from "vitest";
 
 const CANDIDATES = process.env.REQTRACK_PG_URL
   ? [process.env.REQTRACK_PG_URL]
@@ -97,4 +98,32 @@ export async function gatedProxy(url: string): Promise<{
     },
   };
   return gate;
+}
+
+const found = await findPostgres();
+
+/**
+ * `suite` as a describe block with the URL of a PostgreSQL that answers (REQTRACK_PG_URL,
+ * else the local test server). When none does: a skipped block whose title says why, or,
+ * with REQTRACK_REQUIRE_PG=1 (CI has a database), a failing test, so nothing passes unrun.
+ */
+export function describePostgres(
+  title: string,
+  suite: (url: string) => void,
+  options: { timeout?: number } = {},
+): void {
+  if ("url" in found) {
+    describe(title, options, () => suite(found.url));
+  } else if (process.env.REQTRACK_REQUIRE_PG === "1") {
+    describe(title, () => {
+      it("needs a reachable PostgreSQL (REQTRACK_REQUIRE_PG=1)", () => {
+        throw new Error(`PostgreSQL is unreachable: ${found.reason}`);
+      });
+    });
+  } else {
+    console.warn(`Skipping "${title}": PostgreSQL is unreachable (${found.reason})`);
+    describe.skip(`${title} (skipped: PostgreSQL is unreachable: ${found.reason})`, () => {
+      it("runs on PostgreSQL", () => {});
+    });
+  }
 }

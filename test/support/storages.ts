@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { afterAll, describe, it } from "vitest";
+import { afterAll, describe } from "vitest";
 import type { TrackerOptions } from "../../src/index.js";
-import { findPostgres } from "./postgres.js";
+import { describePostgres } from "./postgres.js";
 
 /** The part of `createTracker`'s options that says where the data lives. */
 export type StorageOptions = Pick<TrackerOptions, "storage" | "postgres">;
@@ -23,39 +23,11 @@ export interface TestStorage {
   emptied(): Promise<StorageOptions>;
 }
 
-const found = await findPostgres();
-const required = process.env.REQTRACK_REQUIRE_PG === "1";
-let warned = false;
-
 const sqlite: TestStorage = {
   name: "sqlite",
   fresh: () => Promise.resolve({ storage: ":memory:" }),
   emptied: () => Promise.resolve({ storage: ":memory:" }),
 };
-
-/**
- * `suite` as a describe block on PostgreSQL, with the server's URL, when one is reachable
- * (REQTRACK_PG_URL, else the local test server). Unreachable: a skipped block whose title
- * says why, or, with REQTRACK_REQUIRE_PG=1 (CI with a database), a failing test.
- */
-export function describePostgres(title: string, suite: (url: string) => void): void {
-  if ("url" in found) {
-    // Every commit is a round trip: PostgreSQL tests get four times the default time.
-    describe(`${title} [postgres]`, { timeout: 120_000 }, () => suite(found.url));
-  } else if (required) {
-    describe(`${title} [postgres]`, () => {
-      it("needs a reachable PostgreSQL (REQTRACK_REQUIRE_PG=1)", () => {
-        throw new Error(`PostgreSQL is unreachable: ${found.reason}`);
-      });
-    });
-  } else {
-    if (!warned) console.warn(`Skipping PostgreSQL variants: unreachable (${found.reason})`);
-    warned = true;
-    describe.skip(`${title} [postgres] (skipped: PostgreSQL is unreachable: ${found.reason})`, () => {
-      it("runs on PostgreSQL", () => {});
-    });
-  }
-}
 
 /**
  * One suite, run on every storage driver: SQLite always, PostgreSQL as `describePostgres`
@@ -70,11 +42,16 @@ export function describePostgres(title: string, suite: (url: string) => void): v
  */
 export function describeEachStorage(title: string, suite: (storage: TestStorage) => void): void {
   describe(`${title} [sqlite]`, () => suite(sqlite));
-  describePostgres(title, (url) => {
-    const storage = new PostgresSchemas(url);
-    afterAll(() => storage.dropAll());
-    suite(storage);
-  });
+  // Every commit is a round trip: PostgreSQL variants get four times the default time.
+  describePostgres(
+    `${title} [postgres]`,
+    (url) => {
+      const storage = new PostgresSchemas(url);
+      afterAll(() => storage.dropAll());
+      suite(storage);
+    },
+    { timeout: 120_000 },
+  );
 }
 
 /** Schemas on one PostgreSQL server, each created on demand and all dropped by `dropAll`. */
