@@ -1,6 +1,6 @@
 import type { LifecycleState } from "./lifecycle.js";
 import { LEASE_EXPIRED_MESSAGE } from "./lifecycle.js";
-import type { RequeueOp, SweepChange, TransitionOp } from "./ops.js";
+import type { OpResult, RequeueOp, SweepChange, TransitionOp } from "./ops.js";
 import type { EventRow } from "./stage-lifecycle.js";
 import type { JsonValue, RequestStatus, Severity } from "./types.js";
 
@@ -82,4 +82,18 @@ export function requeueRecord(
       errorMessage: next.errorMessage,
     },
   };
+}
+
+/**
+ * What the watchdog reports of a transition it made (timeout, passed deadline, stale):
+ * null when the op changed nothing (the request had already ended).
+ */
+export function sweepRecord(
+  requestId: string,
+  reason: SweepChange["reason"],
+  result: OpResult,
+): SweepChange | null {
+  if (!result.ok || !result.transition || result.transition.noop) return null;
+  const t = result.transition;
+  return { requestId, from: t.from, to: t.to, reason, attempts: 0, errorMessage: t.errorMessage };
 }

@@ -1,3 +1,4 @@
+import { sweepRecord } from "../../core/status-records.js";
 import type {
   ChangeEvent,
   ClaimOp,
@@ -207,17 +208,8 @@ export class PostgresQueue {
         to,
         ...(message ? { error: { message } } : {}),
       });
-      if (result.ok && result.transition && !result.transition.noop) {
-        const t = result.transition;
-        changes.push({
-          requestId,
-          from: t.from,
-          to: t.to,
-          reason,
-          attempts: 0,
-          errorMessage: t.errorMessage,
-        });
-      }
+      const change = sweepRecord(requestId, reason, result);
+      if (change) changes.push(change);
     };
     const running = "status = 'running'";
     const pending = "status = 'pending' AND deleted_at IS NULL";

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { LANES, type Lane, type Request } from "../../core/types.js";
+import { sweepRecord } from "../../core/status-records.js";
 import type {
   ClaimOp,
   HeartbeatOp,
@@ -186,17 +187,8 @@ export class SqliteQueue {
         to,
         ...(message ? { error: { message } } : {}),
       });
-      if (result.ok && result.transition && !result.transition.noop) {
-        const t = result.transition;
-        changes.push({
-          requestId,
-          from: t.from,
-          to: t.to,
-          reason,
-          attempts: 0,
-          errorMessage: t.errorMessage,
-        });
-      }
+      const change = sweepRecord(requestId, reason, result);
+      if (change) changes.push(change);
     };
     for (const id of this.dueRunTimeouts.all(op.at, op.limit) as string[])
       end(id, "timeout", "timeout");
