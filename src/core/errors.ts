@@ -13,6 +13,10 @@ export const ERROR_CODES = {
     summary: "A status or stage change that the lifecycle does not allow.",
   },
   RT_ERR_NOT_FOUND: { status: 404, summary: "No request with that id (or it is not yours)." },
+  RT_ERR_ID_CONFLICT: {
+    status: 409,
+    summary: "A caller-chosen request id is already taken by a request outside the caller's scope.",
+  },
   RT_ERR_MAX_ATTEMPTS: {
     status: 409,
     summary: "A retry was asked for a request that already used all its attempts.",
@@ -101,6 +105,22 @@ export class NotFoundError extends ReqtrackError {
 
   constructor(requestId: string) {
     super("RT_ERR_NOT_FOUND", `Request ${requestId} not found`);
+    this.requestId = requestId;
+  }
+}
+
+/**
+ * A create with a caller-chosen id that another tenant's request already has. It says no
+ * more than that the id is taken: not whose it is, nor anything stored under it.
+ */
+export class IdConflictError extends ReqtrackError {
+  readonly requestId: string;
+
+  constructor(requestId: string) {
+    super(
+      "RT_ERR_ID_CONFLICT",
+      `Request id ${requestId} is not available; send another id or leave it out to get a generated one`,
+    );
     this.requestId = requestId;
   }
 }

@@ -30,7 +30,7 @@ export interface RemoteGap {
 }
 
 /**
- * The storage contract. Every driver (sqlite/, later postgres/) implements it and passes
+ * The storage contract. Every driver (sqlite/, postgres/) implements it and passes
  * the one contract suite in test/contract/. Drivers only translate: lifecycle rules live
  * in core/lifecycle.ts and are applied by every driver the same way.
  */
@@ -60,8 +60,8 @@ export interface Store {
    */
   pruneAppliedOps(olderThan: number): Promise<number>;
 
-  /** Pending requests per lane (soft-deleted ones excluded). */
-  queueDepth(): Promise<Record<Lane, number>>;
+  /** Pending requests per lane (soft-deleted ones excluded), of one tenant when given. */
+  queueDepth(tenantId?: string): Promise<Record<Lane, number>>;
 
   /**
    * Hard-deletes requests created before `olderThan` (epoch ms), with their stages, events,

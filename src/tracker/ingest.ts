@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ForbiddenError, NotFoundError, ReqtrackError, ValidationError } from "../core/errors.js";
+import { ForbiddenError, ReqtrackError, ValidationError } from "../core/errors.js";
 import type { Op, OpResult } from "../core/ops.js";
 import { parse } from "../core/schemas.js";
-import { REQUEST_STATUSES, type RequestScope } from "../core/types.js";
+import { REQUEST_STATUSES } from "../core/types.js";
 import type { OpBuilder, OpOrigin } from "./op-builder.js";
 
 /** At most this many ops per ingest call. */
@@ -49,7 +49,6 @@ export type IngestResult =
 export interface IngestHost {
   builder: OpBuilder;
   clock: () => number;
-  scopeOf: (id: string) => Promise<RequestScope | null>;
   submit: (op: Op) => Promise<OpResult>;
 }
 
@@ -63,7 +62,6 @@ export async function ingestOps(
   if (raw.length > MAX_INGEST_OPS)
     throw new ValidationError("ops", `at most ${MAX_INGEST_OPS} ops per call`);
   const now = host.clock();
-  const createdHere = new Set<string>();
   const built: (Op | IngestResult)[] = [];
   for (const [i, item] of raw.entries()) {
     try {
@@ -78,13 +76,14 @@ export async function ingestOps(
       };
       const op = buildOp(wire, origin, host.builder, tenantId);
       op.dedupe = true;
-      if (op.type === "create") createdHere.add(op.request.id);
+      // The store itself keeps a confined op inside its tenant (an op on another tenant's
+      // request fails as not found), on every path: in this batch, from the outbox, later.
+      if (tenantId !== null) op.tenant = tenantId;
       built.push(op);
     } catch (error) {
       built.push(failure(opIdOf(item), error));
     }
   }
-  if (tenantId !== null) await confine(built, tenantId, createdHere, host);
   return Promise.all(
     built.map(async (entry, i): Promise<IngestResult> => {
       if (!("type" in entry)) return entry;
@@ -139,35 +138,6 @@ function buildOp(
     case "delete":
       return b.delete(id, origin);
   }
-}
-
-/** Ops on requests outside the key's tenant fail as not found: their existence stays hidden. */
-async function confine(
-  built: (Op | IngestResult)[],
-  tenantId: string,
-  createdHere: Set<string>,
-  host: IngestHost,
-) {
-  const ids = new Set<string>();
-  for (const entry of built) {
-    if ("type" in entry && entry.type !== "create" && !createdHere.has(entry.requestId))
-      ids.add(entry.requestId);
-  }
-  const foreign = new Set<string>();
-  await Promise.all(
-    [...ids].map(async (id) => {
-      const scope = await host.scopeOf(id);
-      if (scope?.tenantId !== tenantId) foreign.add(id);
-    }),
-  );
-  built.forEach((entry, i) => {
-    if ("type" in entry && entry.type !== "create" && foreign.has(entry.requestId)) {
-      built[i] = failure(
-        entry.opId.split(":").slice(2).join(":"),
-        new NotFoundError(entry.requestId),
-      );
-    }
-  });
 }
 
 function opIdOf(item: unknown): string | null {

@@ -334,7 +334,6 @@ export class Tracker {
     return ingestOps(ops, options.tenantId ?? null, {
       builder: this.ops,
       clock: this.clock,
-      scopeOf: (id) => this.store.getScope(id),
       submit: (op) => this.submit(op),
     });
   }
@@ -483,9 +482,10 @@ export class Tracker {
     return page.items.reverse();
   }
 
-  /** Pending requests per lane, and their total. */
-  async queueDepth(): Promise<QueueDepth> {
-    const depth = await this.read("queue_depth", 0, () => this.store.queueDepth());
+  /** Pending requests per lane, and their total; of one tenant with `tenantId`. */
+  async queueDepth(options: { tenantId?: string } = {}): Promise<QueueDepth> {
+    const { tenantId } = options;
+    const depth = await this.read("queue_depth", 0, () => this.store.queueDepth(tenantId));
     return { ...depth, total: depth.high + depth.normal + depth.low };
   }
 

@@ -402,10 +402,12 @@ export class PostgresStore implements Store {
     }
   }
 
-  async queueDepth(): Promise<Record<Lane, number>> {
+  async queueDepth(tenantId?: string): Promise<Record<Lane, number>> {
+    const byTenant = tenantId === undefined ? "" : "AND tenant_id = $1";
     const rows = await this.sql.rows<{ lane: Lane; n: number }>(
       `SELECT lane, count(*) AS n FROM requests
-      WHERE status = 'pending' AND deleted_at IS NULL GROUP BY lane`,
+      WHERE status = 'pending' AND deleted_at IS NULL ${byTenant} GROUP BY lane`,
+      tenantId === undefined ? [] : [tenantId],
     );
     const depth: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
     for (const row of rows) depth[row.lane] = row.n;
