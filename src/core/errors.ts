@@ -17,6 +17,10 @@ export const ERROR_CODES = {
     status: 409,
     summary: "A caller-chosen request id is already taken by a request outside the caller's scope.",
   },
+  RT_ERR_BUDGET_EXCEEDED: {
+    status: 429,
+    summary: "An enforced cost budget covering the new request is spent until its period ends.",
+  },
   RT_ERR_MAX_ATTEMPTS: {
     status: 409,
     summary: "A retry was asked for a request that already used all its attempts.",
@@ -122,6 +126,35 @@ export class IdConflictError extends ReqtrackError {
       `Request id ${requestId} is not available; send another id or leave it out to get a generated one`,
     );
     this.requestId = requestId;
+  }
+}
+
+/** The figures of a spent budget that refused a new request. */
+export interface BudgetExceededDetails {
+  budgetId: string;
+  name: string;
+  limitUsd: number;
+  spentUsd: number;
+  /** ISO time the period ends (rolling budgets: when spend may have fallen). */
+  periodEnd: string;
+  /** What HTTP sends as Retry-After. */
+  retryAfterSeconds: number;
+}
+
+/** A new request in the scope of an `enforce` budget that is spent. Nothing was written. */
+export class BudgetExceededError extends ReqtrackError {
+  readonly budget: BudgetExceededDetails;
+
+  constructor(budget: BudgetExceededDetails) {
+    super(
+      "RT_ERR_BUDGET_EXCEEDED",
+      `Budget "${budget.name}" is spent (${budget.spentUsd.toFixed(2)} of ${budget.limitUsd.toFixed(2)} USD) until ${budget.periodEnd}`,
+    );
+    this.budget = budget;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), budget: this.budget };
   }
 }
 

@@ -13,6 +13,7 @@ import type { Tracker } from "../tracker/tracker.js";
 import { authenticate } from "./auth.js";
 import { errorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
+import { budgetRoutes } from "./routes/budgets.js";
 import { queueRoutes } from "./routes/queue.js";
 import { requestRoutes } from "./routes/requests.js";
 import { statsRoutes } from "./routes/stats.js";
@@ -101,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(queueRoutes, { prefix: "/api/v1", tracker });
   await app.register(streamRoutes, { prefix: "/api/v1", hub });
   await app.register(statsRoutes, { prefix: "/api/v1", tracker });
+  await app.register(budgetRoutes, { prefix: "/api/v1", tracker });
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {

@@ -42,6 +42,31 @@ export class ServerMetrics {
         for (const lane of ["high", "normal", "low"] as const) this.set({ lane }, depth[lane]);
       },
     });
+    const budgetLabels = ["budget", "name", "tenant"] as const;
+    new Gauge({
+      name: "reqtrack_budget_spend_usd",
+      help: "Spend of each cost budget in its current period, in USD",
+      labelNames: budgetLabels,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const b of tracker.budgets.gauges()) {
+          this.set({ budget: b.id, name: b.name, tenant: b.tenantId ?? "" }, b.spentUsd);
+        }
+      },
+    });
+    new Gauge({
+      name: "reqtrack_budget_limit_usd",
+      help: "Limit of each cost budget per period, in USD",
+      labelNames: budgetLabels,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const b of tracker.budgets.gauges()) {
+          this.set({ budget: b.id, name: b.name, tenant: b.tenantId ?? "" }, b.limitUsd);
+        }
+      },
+    });
     this.http = new Histogram({
       name: "reqtrack_http_request_duration_seconds",
       help: "HTTP request durations by route",

@@ -1,5 +1,6 @@
 import type { AnyOp, ChangeEvent, OpResult } from "../core/ops.js";
 import type { AnalyticsStore } from "./analytics-store.js";
+import type { BudgetStore } from "./budget-store.js";
 import type {
   ApiKey,
   Page,
@@ -38,6 +39,8 @@ export interface Store {
   /** Stats and cost aggregates (`tracker.stats`, `tracker.costs`); a driver without them leaves it out. */
   readonly analytics?: AnalyticsStore;
   readonly driver: "sqlite" | "postgres";
+  /** Cost budgets and their alert records (`tracker.budgets`). */
+  readonly budgets: BudgetStore;
 
   /**
    * Applies `ops` in order in one transaction and returns one result per op. A domain error

@@ -33,6 +33,7 @@ import { OpBuilder, type OpOrigin } from "./op-builder.js";
 import { logOutcome, logRefusal } from "./op-log.js";
 import type { Outbox } from "./outbox.js";
 import { type ClaimOptions, Queue, type QueueDepth } from "./queue.js";
+import { Budgets } from "./budgets.js";
 import { type SweepReport, Watchdog } from "./watchdog.js";
 import { type WorkHandler, Worker, type WorkerHost, type WorkOptions } from "./worker.js";
 
@@ -103,6 +104,8 @@ export class Tracker {
   readonly stats: Stats;
   /** Cost reports by service, operation, tenant and session. */
   readonly costs: Costs;
+  /** Cost budgets: spend limits per scope and period, alerting at thresholds, optionally enforced. */
+  readonly budgets: Budgets;
 
   constructor(store: Store, outbox: Outbox, options: ResolvedOptions) {
     this.store = store;
@@ -117,6 +120,14 @@ export class Tracker {
       read: (type, paramCount, query) => this.read(type, paramCount, query),
     };
     this.stats = new Stats(analytics);
+    this.budgets = new Budgets({
+      store,
+      clock: options.clock,
+      logger: this.logger,
+      intervalMs: options.budgetIntervalMs,
+      alert: ({ name, message, tenantId, data }) =>
+        this.alert({ name, message, tenantId, data: { budget: data } }),
+    });
     this.costs = new Costs(analytics);
     this.committer = new Committer({
       store,
@@ -387,6 +398,7 @@ export class Tracker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.watchdog.stop();
+    await this.budgets.stop();
     await Promise.all([...this.workers].map((worker) => worker.stop()));
     this.closed = true;
     this.stopRemoteChanges?.();
@@ -525,6 +537,8 @@ export class Tracker {
     if (this.closed) throw new ClosedError();
     let result: OpResult;
     try {
+      // Every way in (library, REST, ingest, the remote client) creates through here.
+      if (op.type === "create") this.budgets.check(op.request);
       result = await this.committer.submit(op);
     } catch (error) {
       logRefusal(this.logger, op, error);
@@ -532,6 +546,7 @@ export class Tracker {
     }
     logOutcome(this.logger, op, result);
     if (op.type === "create") this.queue.notify();
+    if (op.type === "cost" && result.ok) this.budgets.costRecorded();
     return result;
   }
 

@@ -29,6 +29,7 @@ import {
 import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../store.js";
 import { migrateSqlite } from "./migrate.js";
 import { SqliteAnalytics } from "./sqlite-analytics.js";
+import { SqliteBudgets } from "./sqlite-budgets.js";
 import { SqliteQueue } from "./sqlite-queue.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 
@@ -66,6 +67,7 @@ const MAX_PAUSE_MS = 100;
 export class SqliteStore implements Store {
   readonly driver = "sqlite" as const;
   readonly analytics: SqliteAnalytics;
+  readonly budgets: SqliteBudgets;
   readonly db: Database.Database;
   private readonly writer: SqliteWriter;
   private readonly queue: SqliteQueue;
@@ -87,6 +89,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
     this.writer = new SqliteWriter(this.db);
     this.analytics = new SqliteAnalytics(this.db);
+    this.budgets = new SqliteBudgets(this.db, (write) => this.whileBusy(write));
 
     // Fast path: ops run straight in the batch transaction, because the writer reports
     // domain errors before writing anything. Only an unexpected exception could leave an op
