@@ -17,6 +17,8 @@ import type { Logger } from "../context/logger.js";
 import type { Store } from "../store/store.js";
 
 const DAY = 86_400_000;
+/** How soon after local costs budgets are evaluated (and so how stale enforcement may be). */
+const COST_EVALUATION_DELAY_MS = 100;
 const ROLLING_MS = { day: DAY, week: 7 * DAY, month: 30 * DAY } as const;
 const micros = (usd: number) => Math.round(usd * 1_000_000);
 const usd = (m: number) => m / 1_000_000;
@@ -102,6 +104,7 @@ interface Evaluated {
 export class Budgets {
   private cache = new Map<string, Evaluated>();
   private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private readonly webhooks = new Set<Promise<void>>();
@@ -120,7 +123,9 @@ export class Budgets {
   /** Stops the timer. Webhooks still retrying go on in the background (their timers are unref'd). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearTimeout(this.soon);
     this.timer = null;
+    this.soon = null;
     await this.running;
   }
 
@@ -251,13 +256,17 @@ export class Budgets {
     }
   }
 
-  /** Costs were recorded: evaluate soon (evaluations never overlap; one more follows a busy one). */
+  /**
+   * Costs were recorded: evaluate soon. Costs arrive in bursts, and an evaluation reads every
+   * budget's spend, so one evaluation at most every COST_EVALUATION_DELAY_MS follows them.
+   */
   costRecorded(): void {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    void this.evaluate();
+    if (this.soon || this.cache.size === 0) return;
+    this.soon = setTimeout(() => {
+      this.soon = null;
+      void this.evaluate();
+    }, COST_EVALUATION_DELAY_MS);
+    this.soon.unref();
   }
 
   /** Budgets as Prometheus sees them: spend and limit per budget. */

@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { ForbiddenError, ReqtrackError, ValidationError } from "../core/errors.js";
+import {
+  BudgetExceededError,
+  type BudgetExceededDetails,
+  ForbiddenError,
+  ReqtrackError,
+  ValidationError,
+} from "../core/errors.js";
 import type { Op, OpResult } from "../core/ops.js";
 import { parse } from "../core/schemas.js";
 import { REQUEST_STATUSES } from "../core/types.js";
@@ -44,7 +50,11 @@ export type IngestOp = z.input<typeof ingestOpSchema>;
 
 export type IngestResult =
   | { opId: string; ok: true; requestId: string; duplicate?: boolean; degraded?: boolean }
-  | { opId: string | null; ok: false; error: { code: string; message: string; field?: string } };
+  | {
+      opId: string | null;
+      ok: false;
+      error: { code: string; message: string; field?: string; budget?: BudgetExceededDetails };
+    };
 
 export interface IngestHost {
   builder: OpBuilder;
@@ -148,7 +158,12 @@ function opIdOf(item: unknown): string | null {
 function failure(opId: string | null, error: unknown): IngestResult {
   if (error instanceof ReqtrackError) {
     const field = error instanceof ValidationError ? { field: error.field } : {};
-    return { opId, ok: false, error: { code: error.code, message: error.message, ...field } };
+    const budget = error instanceof BudgetExceededError ? { budget: error.budget } : {};
+    return {
+      opId,
+      ok: false,
+      error: { code: error.code, message: error.message, ...field, ...budget },
+    };
   }
   throw error;
 }

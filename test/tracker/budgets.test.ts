@@ -7,6 +7,7 @@ import {
   type Tracker,
   ValidationError,
 } from "../../src/index.js";
+import { createClient } from "../../src/client/index.js";
 import { buildApp } from "../../src/server/app.js";
 import { captureLogger, fakeClock, LEVEL, tempDir } from "../support/helpers.js";
 import { describeEachStorage } from "../support/storages.js";
@@ -382,6 +383,42 @@ describeEachStorage("budget webhooks", (storage) => {
     } finally {
       await tracker.close();
       server.close();
+    }
+  });
+});
+
+describeEachStorage("cost budgets and the remote client", (storage) => {
+  it("a create through the remote client in a spent enforced budget rejects with BudgetExceededError", async () => {
+    const tracker = await createTracker({
+      ...(await storage.fresh()),
+      logger: captureLogger("error").logger,
+      watchdogIntervalMs: 0,
+      budgetIntervalMs: 0,
+    });
+    const key = (await tracker.keys.create({ role: "writer", tenantId: "acme" })).key;
+    const app = await buildApp({ tracker, logger: false });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const client = createClient({ url, apiKey: key, logger: captureLogger("error").logger });
+    try {
+      await tracker.budgets.create({
+        tenantId: "acme",
+        period: "day",
+        amountUsd: 1,
+        mode: "enforce",
+      });
+      const first = await client.createRequest({ userId: "u" });
+      await client.recordCost(first, { service: "s", amountUsd: 3 });
+      await client.flush();
+      await tracker.budgets.evaluate();
+      const refused = await client.createRequest({ userId: "u" }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(BudgetExceededError);
+      expect((refused as BudgetExceededError).budget).toMatchObject({ limitUsd: 1, spentUsd: 3 });
+      expect((await tracker.listRequests({ tenantId: "acme" })).total).toBe(1);
+    } finally {
+      await client.close();
+      await app.close();
+      await tracker.close();
     }
   });
 });
