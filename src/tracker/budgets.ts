@@ -19,6 +19,7 @@ import type { Store } from "../store/store.js";
 const DAY = 86_400_000;
 /** How soon after local costs budgets are evaluated (and so how stale enforcement may be). */
 const COST_EVALUATION_DELAY_MS = 100;
+const MAX_KNOWN_SCOPES = 50_000;
 const ROLLING_MS = { day: DAY, week: 7 * DAY, month: 30 * DAY } as const;
 const micros = (usd: number) => Math.round(usd * 1_000_000);
 const usd = (m: number) => m / 1_000_000;
@@ -105,6 +106,24 @@ export class Budgets {
   private cache = new Map<string, Evaluated>();
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Timeout | null = null;
+  /** The entries of the evaluation under way, before they replace `cache`. */
+  private building: Map<string, Evaluated> | null = null;
+  /**
+   * Micro-USD this tracker added to each budget, ever (it only grows): an evaluation adds what
+   * arrived while it read the store, which its read may have missed. Counting a cost twice for
+   * one evaluation refuses early for a moment; missing it would let spend run past the limit.
+   */
+  private readonly localSpend = new Map<string, number>();
+  /** Scopes of requests created here, newest last (a bounded memory of them). */
+  private readonly scopes = new Map<
+    string,
+    {
+      tenantId: string | null;
+      userId: string | null;
+      sessionId: string | null;
+      kind: string | null;
+    }
+  >();
   private running: Promise<void> | null = null;
   private again = false;
   private readonly webhooks = new Set<Promise<void>>();
@@ -256,12 +275,43 @@ export class Budgets {
     }
   }
 
+  /** A request this tracker created: its scope is kept so that its costs count at once. */
+  created(request: NewRequest): void {
+    if (this.cache.size === 0) return;
+    this.scopes.set(request.id, {
+      tenantId: request.tenantId,
+      userId: request.userId,
+      sessionId: request.sessionId,
+      kind: request.kind,
+    });
+    if (this.scopes.size > MAX_KNOWN_SCOPES) {
+      const oldest = this.scopes.keys().next().value;
+      if (oldest !== undefined) this.scopes.delete(oldest);
+    }
+  }
+
   /**
-   * Costs were recorded: evaluate soon. Costs arrive in bursts, and an evaluation reads every
-   * budget's spend, so one evaluation at most every COST_EVALUATION_DELAY_MS follows them.
+   * A cost this tracker committed. When the request is one it created, the cost is added to
+   * the cached spend of the budgets it falls in at once, so enforcement does not wait for the
+   * next evaluation; that evaluation (at most COST_EVALUATION_DELAY_MS later, since costs
+   * come in bursts) then reads the true figures back from the store.
    */
-  costRecorded(): void {
-    if (this.soon || this.cache.size === 0) return;
+  costRecorded(cost: { requestId: string; service: string; amountMicros: number }): void {
+    if (this.cache.size === 0) return;
+    const scope = this.scopes.get(cost.requestId);
+    if (scope) {
+      for (const entry of this.cache.values()) {
+        const { budget } = entry;
+        if (budget.scope.service !== null && budget.scope.service !== cost.service) continue;
+        if (!inBudgetScope(budget.scope, scope)) continue;
+        entry.spentMicros += cost.amountMicros;
+        // An evaluation under way may have read this budget already: its entry gets it too.
+        const fresh = this.building?.get(budget.id);
+        if (fresh) fresh.spentMicros += cost.amountMicros;
+        this.localSpend.set(budget.id, (this.localSpend.get(budget.id) ?? 0) + cost.amountMicros);
+      }
+    }
+    if (this.soon) return;
     this.soon = setTimeout(() => {
       this.soon = null;
       void this.evaluate();
@@ -306,6 +356,7 @@ export class Budgets {
         );
       } finally {
         this.running = null;
+        this.building = null;
       }
     })();
     return this.running;
@@ -316,9 +367,12 @@ export class Budgets {
     const budgets = await store.listBudgets();
     const now = this.host.clock();
     const next = new Map<string, Evaluated>();
+    this.building = next;
     for (const budget of budgets) {
       const window = budgetWindow(budget, now);
-      const spent = await store.budgetSpend(budget.scope, window.from, window.to);
+      const localBefore = this.localSpend.get(budget.id) ?? 0;
+      const stored = await store.budgetSpend(budget.scope, window.from, window.to);
+      const spent = stored + (this.localSpend.get(budget.id) ?? 0) - localBefore;
       const previous = this.cache.get(budget.id);
       const alerted =
         previous && previous.window.key === window.key ? previous.alerted : new Set<number>();
@@ -327,6 +381,7 @@ export class Budgets {
       await this.fire(entry, now);
     }
     this.cache = next;
+    this.building = null;
   }
 
   private async fire(entry: Evaluated, now: number): Promise<void> {

@@ -545,8 +545,11 @@ export class Tracker {
       throw error;
     }
     logOutcome(this.logger, op, result);
-    if (op.type === "create") this.queue.notify();
-    if (op.type === "cost" && result.ok) this.budgets.costRecorded();
+    if (op.type === "create") {
+      this.queue.notify();
+      if (result.ok && !result.duplicate) this.budgets.created(op.request);
+    }
+    if (op.type === "cost" && result.ok) this.budgets.costRecorded(op);
     return result;
   }
 

@@ -129,6 +129,22 @@ describeEachStorage("cost budgets", (storage) => {
     ).resolves.toMatchObject({ status: "pending" });
   });
 
+  it("costs this tracker records count against an enforced budget at once, before any evaluation", async () => {
+    await tracker.budgets.create({
+      tenantId: "acme",
+      period: "day",
+      amountUsd: 1,
+      mode: "enforce",
+    });
+    const first = await tracker.createRequest({ userId: "u", tenantId: "acme" });
+    await tracker.recordCost(first, { service: "s", amountUsd: 0.5 });
+    await tracker.createRequest({ userId: "u", tenantId: "acme" });
+    await tracker.recordCost(first, { service: "s", amountUsd: 0.5 });
+    await expect(tracker.createRequest({ userId: "u", tenantId: "acme" })).rejects.toBeInstanceOf(
+      BudgetExceededError,
+    );
+  });
+
   it("reports spent, remaining and the spend projected at the period's end", async () => {
     time.set(Date.UTC(2026, 0, 15, 12, 0, 0)); // half of the day gone
     const budget = await tracker.budgets.create({
