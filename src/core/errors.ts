@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   },
   RT_ERR_FORBIDDEN: { status: 403, summary: "The API key's role does not allow this." },
   RT_ERR_PAYLOAD_TOO_LARGE: { status: 413, summary: "The request body is over the limit." },
+  RT_ERR_OVERLOADED: {
+    status: 503,
+    summary: "The server is shedding load; retry after the Retry-After seconds.",
+  },
   RT_ERR_INTERNAL: {
     status: 500,
     summary: "A bug in reqtrack; the details are in the server log.",

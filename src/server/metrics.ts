@@ -92,6 +92,26 @@ export class ServerMetrics {
     });
   }
 
+  /** Gauges of the SSE stream: clients connected, and clients cut off for not reading. */
+  watchStream(hub: { readonly size: number; readonly dropped: number }): void {
+    new Gauge({
+      name: "reqtrack_stream_clients",
+      help: "SSE clients connected to /api/v1/stream",
+      registers: [this.registry],
+      collect() {
+        this.set(hub.size);
+      },
+    });
+    new Gauge({
+      name: "reqtrack_stream_clients_dropped",
+      help: "SSE clients disconnected since start because they left too much unread",
+      registers: [this.registry],
+      collect() {
+        this.set(hub.dropped);
+      },
+    });
+  }
+
   close(): void {
     this.unsubscribe();
   }
