@@ -125,6 +125,8 @@ export const listFilterSchema = z.strictObject({
   channelId: text().optional(),
   sessionId: text().optional(),
   kind: nameSchema.optional(),
+  /** Children of one request: a conversation walked forwards. */
+  parentId: requestId.optional(),
   tag: text(100).optional(),
   from: timestamp.optional(),
   to: timestamp.optional(),

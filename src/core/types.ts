@@ -129,6 +129,7 @@ export interface RequestFilter {
   channelId?: string;
   sessionId?: string;
   kind?: string;
+  parentId?: string;
   tag?: string;
   /** createdAt >= from */
   from?: Date;

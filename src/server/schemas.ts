@@ -37,6 +37,7 @@ export const listQuery = z.strictObject({
   channelId: listFilterSchema.shape.channelId,
   sessionId: listFilterSchema.shape.sessionId,
   kind: listFilterSchema.shape.kind,
+  parentId: listFilterSchema.shape.parentId,
   tag: listFilterSchema.shape.tag,
   from: isoOrMs.optional(),
   to: isoOrMs.optional(),

@@ -69,6 +69,11 @@ export interface TrackerOptions {
   maxWaitMs?: { normal?: number; low?: number };
   /** Hard-delete requests older than this many days, once a day. Default: REQUEST_RETENTION_DAYS, else keep forever. */
   retentionDays?: number | null;
+  /**
+   * Keep at most this many requests (the newest), hard-deleting older ones on every watchdog
+   * pass: a count-bounded history beside (or instead of) `retentionDays`. Default: no bound.
+   */
+  retentionMaxRequests?: number | null;
   /** How long `close()` waits for running handlers before giving their requests back. Default 10 s. */
   shutdownGraceMs?: number;
 }
@@ -93,6 +98,7 @@ export interface ResolvedOptions {
   readonly staleAfterMs: number | null;
   readonly maxWaitMs: Readonly<{ normal?: number; low?: number }>;
   readonly retentionDays: number | null;
+  readonly retentionMaxRequests: number | null;
   readonly shutdownGraceMs: number;
 }
 
@@ -152,6 +158,10 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
         : {}),
     }),
     retentionDays: retentionDays(options.retentionDays),
+    retentionMaxRequests:
+      options.retentionMaxRequests == null
+        ? null
+        : positive("retentionMaxRequests", options.retentionMaxRequests, 1),
     shutdownGraceMs: nonNegative("shutdownGraceMs", options.shutdownGraceMs, 10_000),
   });
 }

@@ -178,6 +178,11 @@ export class Tracker {
       this.logger,
       (olderThan) => this.purge(olderThan),
       (olderThan) => store.pruneAppliedOps(olderThan),
+      async (offset) => {
+        const page = await store.listRequests({ limit: 1, offset, includeDeleted: true });
+        const nth = page.items[0];
+        return nth ? new Date(nth.createdAt).getTime() : null;
+      },
     );
     this.watchdog.start();
   }

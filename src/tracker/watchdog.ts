@@ -47,6 +47,8 @@ export class Watchdog {
     private readonly logger: Logger,
     private readonly purge: (olderThan: number) => Promise<PurgeCounts>,
     private readonly pruneAppliedOps: (olderThan: number) => Promise<number>,
+    /** Creation time of the request `offset` places below the newest (soft-deleted ones counted). */
+    private readonly createdAtOfNth: (offset: number) => Promise<number | null>,
   ) {}
 
   start(): void {
@@ -115,7 +117,7 @@ export class Watchdog {
         );
       }
     }
-    report.retention = await this.retention(at);
+    report.retention = mergeCounts(await this.retention(at), await this.countBound());
     report.prunedOps = await this.pruneOps(at);
     return report;
   }
@@ -132,6 +134,21 @@ export class Watchdog {
     return pruned;
   }
 
+  /**
+   * With `retentionMaxRequests` set, hard-deletes everything older than the newest N requests.
+   * Requests created in the same millisecond as the first one past the bound go with it, so a
+   * tie can leave a few fewer than N.
+   */
+  private async countBound(): Promise<PurgeCounts | null> {
+    const max = this.options.retentionMaxRequests;
+    if (max === null) return null;
+    const cutoff = await this.createdAtOfNth(max);
+    if (cutoff === null) return null;
+    const counts = await this.purge(cutoff + 1);
+    this.logger.info({ retention_max_requests: max, deleted: counts }, "retention cleanup");
+    return counts;
+  }
+
   /** Seed 001: with a retention period set, delete older requests once a day and log the counts. */
   private async retention(at: number): Promise<PurgeCounts | null> {
     const days = this.options.retentionDays;
@@ -142,4 +159,14 @@ export class Watchdog {
     this.logger.info({ retention_days: days, deleted: counts }, "retention cleanup");
     return counts;
   }
+}
+
+function mergeCounts(a: PurgeCounts | null, b: PurgeCounts | null): PurgeCounts | null {
+  if (!a || !b) return a ?? b;
+  return {
+    requests: a.requests + b.requests,
+    stages: a.stages + b.stages,
+    events: a.events + b.events,
+    costs: a.costs + b.costs,
+  };
 }

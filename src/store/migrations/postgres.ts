@@ -320,4 +320,12 @@ CREATE TABLE budget_alerts (
 CREATE INDEX costs_ts ON costs (ts);
 `,
   },
+  {
+    version: 17,
+    name: "parent_index",
+    up: `
+-- Children of a request (listRequests({ parentId })), newest first like every list.
+CREATE INDEX requests_parent ON requests (parent_id, created_at, id) WHERE parent_id IS NOT NULL;
+`,
+  },
 ];

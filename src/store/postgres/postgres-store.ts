@@ -558,6 +558,7 @@ export class PostgresStore implements Store {
       ["channelId", "channel_id"],
       ["sessionId", "session_id"],
       ["kind", "kind"],
+      ["parentId", "parent_id"],
     ];
     for (const [key, column] of equal) {
       if (filter[key] !== undefined) where.push(`${column} = ${param(filter[key])}`);

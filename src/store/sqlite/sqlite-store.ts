@@ -296,6 +296,7 @@ export class SqliteStore implements Store {
       ["channelId", "channel_id"],
       ["sessionId", "session_id"],
       ["kind", "kind"],
+      ["parentId", "parent_id"],
     ];
     for (const [key, column] of equal) {
       if (filter[key] !== undefined) {
