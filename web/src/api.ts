@@ -43,7 +43,7 @@ export function withQuery(path: string, query: Query = {}): string {
 
 const listeners = new Set<(error: ApiError) => void>();
 
-/** Called on every 401, so the app can ask for a key again. */
+/** Called on every 401 of a page's call, so the app can ask for a key again. */
 export function onUnauthorized(listener: (error: ApiError) => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
@@ -70,7 +70,10 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
       b.code ?? "RT_ERR_HTTP",
       b.message ?? `HTTP ${response.status}`,
     );
-    if (response.status === 401) for (const listener of listeners) listener(error);
+    // The key check itself (/whoami) reports to its caller only: telling the listeners,
+    // which check the key again, would loop.
+    if (response.status === 401 && path !== "/whoami")
+      for (const listener of listeners) listener(error);
     throw error;
   }
   return body as T;
