@@ -6,7 +6,7 @@ import { buildApp } from "../../src/server/app.js";
 import { duration, int, pct, usd } from "../../web/src/format.js";
 import { captureLogger } from "../support/helpers.js";
 import { describeBrowser, launchBrowser, SCREENSHOTS } from "./support/browser.js";
-import { type Seeded, seedDashboard } from "./support/seed.js";
+import { SeedClock, type Seeded, seedDashboard } from "./support/seed.js";
 
 describeBrowser("dashboard in Chromium", () => {
   let tracker: Tracker;
@@ -17,8 +17,10 @@ describeBrowser("dashboard in Chromium", () => {
   const keys = { admin: "", alphaViewer: "", alphaWriter: "", betaViewer: "" };
 
   beforeAll(async () => {
+    const time = new SeedClock();
     tracker = await createTracker({
       storage: ":memory:",
+      clock: time.clock,
       logger: captureLogger("error").logger,
       watchdogIntervalMs: 0,
     });
@@ -26,7 +28,7 @@ describeBrowser("dashboard in Chromium", () => {
     keys.alphaViewer = (await tracker.keys.create({ role: "viewer", tenantId: "alpha" })).key;
     keys.alphaWriter = (await tracker.keys.create({ role: "writer", tenantId: "alpha" })).key;
     keys.betaViewer = (await tracker.keys.create({ role: "viewer", tenantId: "beta" })).key;
-    seeded = await seedDashboard(tracker);
+    seeded = await seedDashboard(tracker, time);
     app = await buildApp({ tracker, logger: false });
     await app.listen({ host: "127.0.0.1", port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
