@@ -255,7 +255,11 @@ describeBrowser("dashboard in Chromium", () => {
       totalRequests: number;
       byService: { service: string; records: number; costUsd: number }[];
       byTenant: { tenantId: string; costUsd: number }[];
-    }>("/costs/report");
+    }>(
+      await apiGet<{ from: string; to: string }>("/stats/overview?window=24h").then(
+        (w) => `/costs/report?from=${w.from}&to=${w.to}`,
+      ),
+    );
     expect(rows[0]).toEqual(["section", "key", "requests", "records", "costUsd"]);
     expect(rows[1]).toEqual([
       "total",

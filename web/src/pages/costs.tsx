@@ -5,7 +5,7 @@ import { costReportCsv } from "../csv";
 import { TenantFilter, tenantOf, TextFilter, Toolbar, WindowPicker, windowOf } from "../filters";
 import { int, usd } from "../format";
 import type { Route } from "../router";
-import type { CostReport, SeriesPoint, Whoami } from "../types";
+import type { CostReport, Overview, SeriesPoint, Whoami } from "../types";
 
 const HOURS: Record<string, number> = { "1h": 1, "24h": 24, "7d": 168, "30d": 720 };
 
@@ -15,12 +15,13 @@ export function CostsPage({ route, me }: { route: Route; me: Whoami }) {
   const hours = HOURS[window] ?? 24;
   const tenantId = tenantOf(route, me);
   const sessionId = route.query.get("sessionId") || undefined;
-  // The report's period starts at the top of the hour the window starts in, like the series.
-  const from = useMemo(() => {
-    const hour = 3_600_000;
-    return new Date(Math.floor(Date.now() / hour) * hour - (hours - 1) * hour).toISOString();
-  }, [hours]);
-  const report = useApi<CostReport>(withQuery("/costs/report", { tenantId, sessionId, from }));
+  // The period is the overview's window as the server counts it (its clock, whole hours),
+  // so the total here equals the overview's cost, whatever the viewer's clock says.
+  const window_ = useApi<Overview>(withQuery("/stats/overview", { window, tenantId }));
+  const from = window_.data?.from;
+  const report = useApi<CostReport>(
+    from ? withQuery("/costs/report", { tenantId, sessionId, from, to: window_.data?.to }) : null,
+  );
   const series = useApi<SeriesPoint[]>(
     withQuery("/stats/timeseries", {
       hours,
@@ -63,6 +64,7 @@ export function CostsPage({ route, me }: { route: Route; me: Whoami }) {
           )}
         </Toolbar>
       </div>
+      {window_.error ? <ErrorBox error={window_.error} /> : null}
       {report.error ? <ErrorBox error={report.error} /> : null}
       {r && (
         <>
