@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { pino } from "pino";
-import { createTracker, type Logger, SqliteStore } from "../src/index.js";
+import { createTracker, type Logger, SqliteStore, type Tracker } from "../src/index.js";
 import { SQLITE_MIGRATIONS } from "../src/store/migrations/sqlite.js";
 import {
   type Benchmark,
@@ -74,12 +74,31 @@ interface Measurement {
 // SQLite
 
 /** Runs through createTracker on a fresh file; checks its rows and SQLite's change count. */
+/**
+ * Budgets the "100 budgets" variant defines: 99 on tenants the workload never uses, and one
+ * over every tenant, enforced, whose limit the workload never reaches, so that every create is
+ * checked against all of them and every cost prompts an evaluation.
+ */
+async function defineBudgets(tracker: Tracker): Promise<void> {
+  for (let i = 0; i < 99; i++) {
+    await tracker.budgets.create({
+      tenantId: `bench-tenant-${i}`,
+      period: i % 2 === 0 ? "day" : "month",
+      amountUsd: 100,
+      mode: i % 3 === 0 ? "enforce" : "alert",
+    });
+  }
+  await tracker.budgets.create({ period: "month", amountUsd: 1_000_000_000, mode: "enforce" });
+}
+
 async function runReqtrackSqlite(
   path: string,
   lifecycles: number,
   logger: Logger,
+  budgets = false,
 ): Promise<Measurement> {
   const tracker = await createTracker({ storage: path, logger });
+  if (budgets) await defineBudgets(tracker);
   let seconds: number;
   let rowWrites: number;
   try {
@@ -346,6 +365,12 @@ function sqliteSetup(): Setup {
           onFile("logging", (path) => runReqtrackSqlite(path, n, pino({ level: "info" }, devNull))),
       },
       {
+        key: "reqtrackBudgets",
+        label: "reqtrack with 100 budgets (logging off)",
+        run: (n) =>
+          onFile("budgets", (path) => runReqtrackSqlite(path, n, pino({ level: "silent" }), true)),
+      },
+      {
         key: "baseline",
         label: "raw better-sqlite3 baseline",
         run: (n) => onFile("baseline", (path) => runBaselineSqlite(path, n)),
@@ -508,6 +533,7 @@ function report(settings: Settings, setup: Setup, summary: Summary[]): Benchmark
       summary.some((s) => s.variant.key === "reqtrackInfoLogging")
         ? "Logging is OFF (pino level silent) in the main reqtrack row; the second row logs at info."
         : "Logging is OFF (pino level silent).",
+      ...budgetNote(summary, reqtrack),
       setup.baseline,
       `ratio reqtrack / baseline = ${formatNumber(ratio, 2)} ` +
         `(goal >= ${goal}: ${ratio >= goal ? "met" : "NOT met"})`,
@@ -530,6 +556,19 @@ function report(settings: Settings, setup: Setup, summary: Summary[]): Benchmark
       ),
     },
   };
+}
+
+/** Budgets must not slow ingest by more than 5 %: the budget variant against plain reqtrack. */
+const BUDGET_GOAL_RATIO = 0.95;
+
+function budgetNote(summary: Summary[], reqtrack: Summary): string[] {
+  const withBudgets = summary.find((s) => s.variant.key === "reqtrackBudgets");
+  if (!withBudgets) return [];
+  const ratio = withBudgets.lifecyclesPerSecond / reqtrack.lifecyclesPerSecond;
+  return [
+    `with 100 budgets / without = ${formatNumber(ratio, 3)} ` +
+      `(goal >= ${BUDGET_GOAL_RATIO}: ${ratio >= BUDGET_GOAL_RATIO ? "met" : "NOT met"})`,
+  ];
 }
 
 export const benchmark: Benchmark = {

@@ -19,6 +19,15 @@ export type {
 } from "./analytics/schemas.js";
 export type { StageStats } from "./analytics/stages.js";
 export type { Costs, Stats } from "./analytics/stats.js";
+export type {
+  Budget,
+  BudgetInput,
+  BudgetMode,
+  BudgetPatch,
+  BudgetPeriod,
+  BudgetScope,
+} from "./core/budgets.js";
+export type { BudgetAlert, Budgets, BudgetStatus } from "./tracker/budgets.js";
 export type { TimeseriesPoint } from "./analytics/timeseries.js";
 export {
   createDefaultLogger,
@@ -38,9 +47,12 @@ export {
 } from "./context/request-handle.js";
 export { bindRequest, currentRequestId } from "./context/scope.js";
 export {
+  BudgetExceededError,
+  type BudgetExceededDetails,
   ClosedError,
   ERROR_CODES,
   type ErrorCode,
+  IdConflictError,
   InvalidTransitionError,
   MaxAttemptsError,
   MissingDependencyError,

@@ -5,6 +5,12 @@ import { dayRange } from "./buckets.js";
 const DEFAULT_DAYS = 30;
 
 /**
+ * The longest report period. Reports build one bucket per day (or week, month) of it, so
+ * an unbounded period is an unbounded answer: ten years keeps every report small.
+ */
+export const MAX_REPORT_DAYS = 3660;
+
+/**
  * The whole UTC days a report covers: `from`'s day up to the end of `to`'s day. Without
  * `to`, up to the end of today; without `from`, the 30 days ending there.
  */
@@ -19,5 +25,8 @@ export function reportPeriod(
   const end = dayRange(to ?? now, to ?? now).to;
   const start = from !== undefined ? dayRange(from, from).from : end - DEFAULT_DAYS * GRAIN_MS.day;
   if (start >= end) throw new ValidationError("from", "must be before to");
+  if (end - start > MAX_REPORT_DAYS * GRAIN_MS.day) {
+    throw new ValidationError("from", `must be at most ${MAX_REPORT_DAYS} days before to`);
+  }
   return { from: start, to: end };
 }

@@ -1,15 +1,10 @@
 import { z } from "zod";
-import { nameSchema } from "../core/schemas.js";
+import { nameSchema, timestampSchema } from "../core/schemas.js";
 
 /** Input schemas of `tracker.stats` and `tracker.costs`, parsed with `parse()` from core. */
 const id = z.string().min(1, "must not be empty").max(256, "at most 256 characters");
 
-const timestamp = z.custom<Date | number>(
-  (v) =>
-    (v instanceof Date && !Number.isNaN(v.getTime())) ||
-    (typeof v === "number" && Number.isSafeInteger(v) && v >= 0),
-  "must be a valid Date or epoch milliseconds",
-);
+const timestamp = timestampSchema;
 
 /** Whole hours or days, up to a year and a bit: "1h", "24h", "7d", "30d". */
 const window = z

@@ -1,4 +1,6 @@
 import {
+  BudgetExceededError,
+  type BudgetExceededDetails,
   ClosedError,
   ERROR_CODES,
   type ErrorCode,
@@ -67,6 +69,12 @@ export function errorFromWire(body: unknown, status: number, requestId?: string)
       return new ForbiddenError(message);
     case "RT_ERR_MIGRATION":
       return new MigrationError(message);
+    case "RT_ERR_BUDGET_EXCEEDED": {
+      const budget = (body as { budget?: BudgetExceededDetails } | null)?.budget;
+      return budget
+        ? withMessage(new BudgetExceededError(budget), message)
+        : new ReqtrackError("RT_ERR_BUDGET_EXCEEDED", message);
+    }
     default:
       return new ReqtrackError(wire.code as ErrorCode, message);
   }

@@ -13,6 +13,14 @@ export const ERROR_CODES = {
     summary: "A status or stage change that the lifecycle does not allow.",
   },
   RT_ERR_NOT_FOUND: { status: 404, summary: "No request with that id (or it is not yours)." },
+  RT_ERR_ID_CONFLICT: {
+    status: 409,
+    summary: "A caller-chosen request id is already taken by a request outside the caller's scope.",
+  },
+  RT_ERR_BUDGET_EXCEEDED: {
+    status: 429,
+    summary: "An enforced cost budget covering the new request is spent until its period ends.",
+  },
   RT_ERR_MAX_ATTEMPTS: {
     status: 409,
     summary: "A retry was asked for a request that already used all its attempts.",
@@ -28,6 +36,10 @@ export const ERROR_CODES = {
   },
   RT_ERR_FORBIDDEN: { status: 403, summary: "The API key's role does not allow this." },
   RT_ERR_PAYLOAD_TOO_LARGE: { status: 413, summary: "The request body is over the limit." },
+  RT_ERR_OVERLOADED: {
+    status: 503,
+    summary: "The server is shedding load; retry after the Retry-After seconds.",
+  },
   RT_ERR_INTERNAL: {
     status: 500,
     summary: "A bug in reqtrack; the details are in the server log.",
@@ -102,6 +114,51 @@ export class NotFoundError extends ReqtrackError {
   constructor(requestId: string) {
     super("RT_ERR_NOT_FOUND", `Request ${requestId} not found`);
     this.requestId = requestId;
+  }
+}
+
+/**
+ * A create with a caller-chosen id that another tenant's request already has. It says no
+ * more than that the id is taken: not whose it is, nor anything stored under it.
+ */
+export class IdConflictError extends ReqtrackError {
+  readonly requestId: string;
+
+  constructor(requestId: string) {
+    super(
+      "RT_ERR_ID_CONFLICT",
+      `Request id ${requestId} is not available; send another id or leave it out to get a generated one`,
+    );
+    this.requestId = requestId;
+  }
+}
+
+/** The figures of a spent budget that refused a new request. */
+export interface BudgetExceededDetails {
+  budgetId: string;
+  name: string;
+  limitUsd: number;
+  spentUsd: number;
+  /** ISO time the period ends (rolling budgets: when spend may have fallen). */
+  periodEnd: string;
+  /** What HTTP sends as Retry-After. */
+  retryAfterSeconds: number;
+}
+
+/** A new request in the scope of an `enforce` budget that is spent. Nothing was written. */
+export class BudgetExceededError extends ReqtrackError {
+  readonly budget: BudgetExceededDetails;
+
+  constructor(budget: BudgetExceededDetails) {
+    super(
+      "RT_ERR_BUDGET_EXCEEDED",
+      `Budget "${budget.name}" is spent (${budget.spentUsd.toFixed(2)} of ${budget.limitUsd.toFixed(2)} USD) until ${budget.periodEnd}`,
+    );
+    this.budget = budget;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), budget: this.budget };
   }
 }
 

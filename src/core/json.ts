@@ -4,13 +4,20 @@ import type { JsonValue } from "./types.js";
 export const MAX_INPUT_BYTES = 1024 * 1024;
 
 /**
+ * The deepest nesting of arrays and objects a stored JSON value may have. Real payloads stay
+ * within a dozen levels; the limit keeps a hostile one from exhausting the stack of every
+ * piece of code that walks it (this check, serializers, the stores' JSON functions).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
  * Why `value` cannot be stored as JSON, or null when it can. JSON.stringify would silently
  * drop `undefined` and functions and turn NaN into null; a tracker must not store something
  * other than what it was given, so those are refused instead.
  */
 export function jsonProblem(value: unknown): string | null {
   const seen = new Set<object>();
-  const visit = (v: unknown, path: string): string | null => {
+  const visit = (v: unknown, path: string, depth: number): string | null => {
     switch (typeof v) {
       case "string":
       case "boolean":
@@ -20,6 +27,9 @@ export function jsonProblem(value: unknown): string | null {
       case "object": {
         if (v === null) return null;
         if (seen.has(v)) return `${path || "value"} is circular`;
+        if (depth >= MAX_JSON_DEPTH) {
+          return `${path || "value"} is nested deeper than ${MAX_JSON_DEPTH} levels`;
+        }
         const proto = Object.getPrototypeOf(v);
         if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
           return `${path || "value"} is a ${proto?.constructor?.name ?? "non-plain object"}, not plain JSON`;
@@ -27,7 +37,7 @@ export function jsonProblem(value: unknown): string | null {
         seen.add(v);
         if (Array.isArray(v)) {
           for (let i = 0; i < v.length; i++) {
-            const problem = visit(v[i], `${path}[${i}]`);
+            const problem = visit(v[i], `${path}[${i}]`, depth + 1);
             if (problem) return problem;
           }
         } else {
@@ -35,6 +45,7 @@ export function jsonProblem(value: unknown): string | null {
             const problem = visit(
               (v as Record<string, unknown>)[key],
               path ? `${path}.${key}` : key,
+              depth + 1,
             );
             if (problem) return problem;
           }
@@ -46,7 +57,7 @@ export function jsonProblem(value: unknown): string | null {
         return `${path || "value"} is ${typeof v === "undefined" ? "undefined" : `a ${typeof v}`}, which JSON cannot hold`;
     }
   };
-  return visit(value, "");
+  return visit(value, "", 0);
 }
 
 /** Serializes a value already checked by `jsonProblem`. */

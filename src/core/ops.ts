@@ -40,6 +40,11 @@ interface OpBase {
   at: number;
   /** Apply at most once per `opId` (ops from remote clients, which may resend). */
   dedupe?: boolean;
+  /**
+   * The only tenant whose requests this op may touch (ops from a tenant-confined API key).
+   * A store answers an op on another tenant's request as if the request did not exist.
+   */
+  tenant?: string;
 }
 
 export interface CreateOp extends OpBase {
@@ -145,6 +150,20 @@ export type QueueOp = ClaimOp | HeartbeatOp | RequeueOp | SweepOp;
 
 /** Anything a store applies in its write transaction. */
 export type AnyOp = Op | QueueOp;
+
+/**
+ * The duplicate-id rule, the same in every driver: a create whose id is taken answers the
+ * stored request only when it belongs to the same tenant (a resend); otherwise the id is
+ * someone else's and the create fails without revealing anything about it.
+ */
+export function isSameTenantDuplicate(op: CreateOp, storedTenantId: string | null): boolean {
+  return storedTenantId === op.request.tenantId;
+}
+
+/** Whether an op confined to a tenant may touch a request of `tenantId` (see `OpBase.tenant`). */
+export function withinTenant(op: Op, tenantId: string | null): boolean {
+  return op.tenant === undefined || op.tenant === tenantId;
+}
 
 export function isQueueOp(op: AnyOp): op is QueueOp {
   return (

@@ -32,12 +32,15 @@ export const json = (maxBytes = MAX_INPUT_BYTES) =>
     }
   });
 
-const timestamp = z.custom<Date | number>(
-  (v) =>
-    (v instanceof Date && !Number.isNaN(v.getTime())) ||
-    (typeof v === "number" && Number.isSafeInteger(v) && v >= 0),
-  "must be a valid Date or epoch milliseconds",
-);
+/** The last millisecond of the year 9999 UTC: the latest time reqtrack accepts anywhere. */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
+
+/** A Date or epoch milliseconds from 1970 to the end of 9999 (the range ISO-8601 can write). */
+export const timestampSchema = z.custom<Date | number>((v) => {
+  const ms = v instanceof Date ? v.getTime() : v;
+  return typeof ms === "number" && Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_EPOCH_MS;
+}, "must be a valid Date or epoch milliseconds between 1970 and 9999");
+const timestamp = timestampSchema;
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 export const requestId = z

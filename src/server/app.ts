@@ -14,12 +14,14 @@ import { authenticate } from "./auth.js";
 import { dashboardPlugin } from "./dashboard.js";
 import { errorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
+import { budgetRoutes } from "./routes/budgets.js";
 import { queueRoutes } from "./routes/queue.js";
 import { queueStatusRoutes } from "./routes/queue-status.js";
 import { requestRoutes } from "./routes/requests.js";
 import { statsRoutes } from "./routes/stats.js";
 import { streamRoutes } from "./routes/stream.js";
 import { whoamiRoutes } from "./routes/whoami.js";
+import { registerShedding, type SheddingOptions } from "./shedding.js";
 import { SseHub } from "./sse.js";
 
 export interface AppOptions {
@@ -35,6 +37,13 @@ export interface AppOptions {
   streamBuffer?: number;
   /** SSE keep-alive comment period. Default 15 s. */
   keepAliveMs?: number;
+  /**
+   * Bytes an SSE client may leave unread before it is disconnected (it reconnects and resumes
+   * with Last-Event-ID). Default 4 MiB: a stalled client cannot grow the server's memory.
+   */
+  streamMaxUnsentBytes?: number;
+  /** Load shedding (503 RT_ERR_OVERLOADED past an event-loop delay); false turns it off. */
+  shedding?: SheddingOptions | false;
   /** Fastify's logger; default: the tracker's logger at warn. */
   logger?: Logger | false;
 }
@@ -66,6 +75,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       `No route ${request.method} ${request.url.split("?")[0]}`,
     );
   });
+  if (options.shedding !== false) await registerShedding(app, options.shedding);
   app.decorateRequest("principal", null as never);
   app.addHook("onRequest", (request) => authenticate(request, tracker, open));
 
@@ -80,7 +90,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.elapsedTime / 1000,
     );
   });
-  const hub = new SseHub(tracker, options.streamBuffer, options.keepAliveMs);
+  const hub = new SseHub(
+    tracker,
+    options.streamBuffer,
+    options.keepAliveMs,
+    options.streamMaxUnsentBytes,
+  );
+  metrics.watchStream(hub);
   app.addHook("onClose", async () => {
     hub.close();
     metrics.close();
@@ -104,6 +120,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(queueRoutes, { prefix: "/api/v1", tracker });
   await app.register(streamRoutes, { prefix: "/api/v1", hub });
   await app.register(statsRoutes, { prefix: "/api/v1", tracker });
+  await app.register(budgetRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueStatusRoutes, { prefix: "/api/v1", tracker });
   await app.register(whoamiRoutes, { prefix: "/api/v1" });
   await app.register(dashboardPlugin);

@@ -1,12 +1,14 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { ReqtrackError, ValidationError } from "../core/errors.js";
+import { BudgetExceededError, ReqtrackError, ValidationError } from "../core/errors.js";
 
 /** The JSON body of every error answer: a stable `code`, a human `message`, maybe a `field`. */
 export interface ErrorBody {
   code: string;
   message: string;
   field?: string;
+  /** RT_ERR_BUDGET_EXCEEDED: the spent budget's figures. */
+  budget?: BudgetExceededError["budget"];
 }
 
 /**
@@ -33,6 +35,10 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (error instanceof ReqtrackError) {
     const body: ErrorBody = { code: error.code, message: error.message };
     if (error instanceof ValidationError) body.field = error.field;
+    if (error instanceof BudgetExceededError) {
+      body.budget = error.budget;
+      reply.header("retry-after", String(error.budget.retryAfterSeconds));
+    }
     return reply.status(error.status).send(body);
   }
   const status = error.statusCode ?? 500;

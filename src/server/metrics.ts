@@ -42,6 +42,31 @@ export class ServerMetrics {
         for (const lane of ["high", "normal", "low"] as const) this.set({ lane }, depth[lane]);
       },
     });
+    const budgetLabels = ["budget", "name", "tenant"] as const;
+    new Gauge({
+      name: "reqtrack_budget_spend_usd",
+      help: "Spend of each cost budget in its current period, in USD",
+      labelNames: budgetLabels,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const b of tracker.budgets.gauges()) {
+          this.set({ budget: b.id, name: b.name, tenant: b.tenantId ?? "" }, b.spentUsd);
+        }
+      },
+    });
+    new Gauge({
+      name: "reqtrack_budget_limit_usd",
+      help: "Limit of each cost budget per period, in USD",
+      labelNames: budgetLabels,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const b of tracker.budgets.gauges()) {
+          this.set({ budget: b.id, name: b.name, tenant: b.tenantId ?? "" }, b.limitUsd);
+        }
+      },
+    });
     this.http = new Histogram({
       name: "reqtrack_http_request_duration_seconds",
       help: "HTTP request durations by route",
@@ -64,6 +89,26 @@ export class ServerMetrics {
           cost.inc({ service: String(event.data.service) }, event.data.costAddedMicros / 1_000_000);
         }
       }
+    });
+  }
+
+  /** Gauges of the SSE stream: clients connected, and clients cut off for not reading. */
+  watchStream(hub: { readonly size: number; readonly dropped: number }): void {
+    new Gauge({
+      name: "reqtrack_stream_clients",
+      help: "SSE clients connected to /api/v1/stream",
+      registers: [this.registry],
+      collect() {
+        this.set(hub.size);
+      },
+    });
+    new Gauge({
+      name: "reqtrack_stream_clients_dropped",
+      help: "SSE clients disconnected since start because they left too much unread",
+      registers: [this.registry],
+      collect() {
+        this.set(hub.dropped);
+      },
     });
   }
 

@@ -1,12 +1,20 @@
 import { z } from "zod";
-import { createRequestSchema, listFilterSchema, nameSchema } from "../core/schemas.js";
+import {
+  createRequestSchema,
+  listFilterSchema,
+  MAX_EPOCH_MS,
+  nameSchema,
+} from "../core/schemas.js";
 import { REQUEST_STATUSES } from "../core/types.js";
 
 /**
  * HTTP shapes. They reuse the core schemas wherever JSON allows, so the OpenAPI document
  * at /docs is generated from the same definitions that validate.
  */
-const isoOrMs = z.union([z.iso.datetime({ offset: true }), z.coerce.number().int().nonnegative()]);
+const isoOrMs = z.union([
+  z.iso.datetime({ offset: true }),
+  z.coerce.number().int().nonnegative().max(MAX_EPOCH_MS),
+]);
 
 /** Query-string times are ISO-8601 or epoch milliseconds. */
 export const toEpoch = (value: string | number | undefined): number | undefined =>
@@ -85,3 +93,5 @@ export const streamQuery = z.object({
   kind: z.string().optional(),
   requestId: z.string().optional(),
 });
+
+export const depthQuery = z.object({ tenantId: z.string().optional() });

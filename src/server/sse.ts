@@ -39,6 +39,8 @@ export class SseHub {
    */
   private readonly hub = randomBytes(4).toString("hex");
   private nextSeq = 1;
+  /** Clients dropped because they stopped reading (see `send`). */
+  dropped = 0;
   private readonly unsubscribe: () => void;
   private readonly keepAlive: NodeJS.Timeout;
 
@@ -46,11 +48,12 @@ export class SseHub {
     tracker: Tracker,
     private readonly bufferSize = 1000,
     keepAliveMs = 15_000,
+    private readonly maxUnsentBytes = 4 * 1024 * 1024,
   ) {
     this.unsubscribe = tracker.subscribe((event) => this.publish(event));
     // A comment line every so often keeps proxies from closing an idle stream.
     this.keepAlive = setInterval(() => {
-      for (const client of this.clients) client.res.write(": keep-alive\n\n");
+      for (const client of this.clients) this.send(client, ": keep-alive\n\n");
     }, keepAliveMs);
     this.keepAlive.unref();
   }
@@ -119,7 +122,21 @@ export class SseHub {
     this.buffer.push(entry);
     if (this.buffer.length > this.bufferSize) this.buffer.shift();
     for (const client of this.clients) {
-      if (matches(event, client.filter)) client.res.write(frameOf(this.hub, entry));
+      if (matches(event, client.filter)) this.send(client, frameOf(this.hub, entry));
+    }
+  }
+
+  /**
+   * Writes to one client. A client that stops reading (or reads slower than events come)
+   * leaves what it has not taken in this process's memory; past `maxUnsentBytes` it is cut
+   * off, and reconnects with its Last-Event-ID like after any dropped connection.
+   */
+  private send(client: Client, frame: string): void {
+    client.res.write(frame);
+    if (client.res.writableLength > this.maxUnsentBytes) {
+      this.clients.delete(client);
+      this.dropped++;
+      client.res.destroy();
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { AnyOp, ChangeEvent, OpResult } from "../core/ops.js";
 import type { AnalyticsStore } from "./analytics-store.js";
+import type { BudgetStore } from "./budget-store.js";
 import type {
   ApiKey,
   Page,
@@ -30,7 +31,7 @@ export interface RemoteGap {
 }
 
 /**
- * The storage contract. Every driver (sqlite/, later postgres/) implements it and passes
+ * The storage contract. Every driver (sqlite/, postgres/) implements it and passes
  * the one contract suite in test/contract/. Drivers only translate: lifecycle rules live
  * in core/lifecycle.ts and are applied by every driver the same way.
  */
@@ -38,6 +39,8 @@ export interface Store {
   /** Stats and cost aggregates (`tracker.stats`, `tracker.costs`); a driver without them leaves it out. */
   readonly analytics?: AnalyticsStore;
   readonly driver: "sqlite" | "postgres";
+  /** Cost budgets and their alert records (`tracker.budgets`). */
+  readonly budgets: BudgetStore;
 
   /**
    * Applies `ops` in order in one transaction and returns one result per op. A domain error
@@ -60,8 +63,8 @@ export interface Store {
    */
   pruneAppliedOps(olderThan: number): Promise<number>;
 
-  /** Pending requests per lane (soft-deleted ones excluded). */
-  queueDepth(): Promise<Record<Lane, number>>;
+  /** Pending requests per lane (soft-deleted ones excluded), of one tenant when given. */
+  queueDepth(tenantId?: string): Promise<Record<Lane, number>>;
 
   /**
    * Hard-deletes requests created before `olderThan` (epoch ms), with their stages, events,

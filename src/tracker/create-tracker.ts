@@ -33,5 +33,7 @@ export async function createTracker(options: TrackerOptions = {}): Promise<Track
           })
         : resolved.storage;
   const outbox = resolved.outboxPath ? new FileOutbox(resolved.outboxPath) : new MemoryOutbox();
-  return new Tracker(store, outbox, resolved);
+  const tracker = new Tracker(store, outbox, resolved);
+  await tracker.budgets.start();
+  return tracker;
 }

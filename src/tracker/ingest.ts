@@ -1,8 +1,14 @@
 import { z } from "zod";
-import { ForbiddenError, NotFoundError, ReqtrackError, ValidationError } from "../core/errors.js";
+import {
+  BudgetExceededError,
+  type BudgetExceededDetails,
+  ForbiddenError,
+  ReqtrackError,
+  ValidationError,
+} from "../core/errors.js";
 import type { Op, OpResult } from "../core/ops.js";
 import { parse } from "../core/schemas.js";
-import { REQUEST_STATUSES, type RequestScope } from "../core/types.js";
+import { REQUEST_STATUSES } from "../core/types.js";
 import type { OpBuilder, OpOrigin } from "./op-builder.js";
 
 /** At most this many ops per ingest call. */
@@ -44,12 +50,15 @@ export type IngestOp = z.input<typeof ingestOpSchema>;
 
 export type IngestResult =
   | { opId: string; ok: true; requestId: string; duplicate?: boolean; degraded?: boolean }
-  | { opId: string | null; ok: false; error: { code: string; message: string; field?: string } };
+  | {
+      opId: string | null;
+      ok: false;
+      error: { code: string; message: string; field?: string; budget?: BudgetExceededDetails };
+    };
 
 export interface IngestHost {
   builder: OpBuilder;
   clock: () => number;
-  scopeOf: (id: string) => Promise<RequestScope | null>;
   submit: (op: Op) => Promise<OpResult>;
 }
 
@@ -63,7 +72,6 @@ export async function ingestOps(
   if (raw.length > MAX_INGEST_OPS)
     throw new ValidationError("ops", `at most ${MAX_INGEST_OPS} ops per call`);
   const now = host.clock();
-  const createdHere = new Set<string>();
   const built: (Op | IngestResult)[] = [];
   for (const [i, item] of raw.entries()) {
     try {
@@ -78,13 +86,14 @@ export async function ingestOps(
       };
       const op = buildOp(wire, origin, host.builder, tenantId);
       op.dedupe = true;
-      if (op.type === "create") createdHere.add(op.request.id);
+      // The store itself keeps a confined op inside its tenant (an op on another tenant's
+      // request fails as not found), on every path: in this batch, from the outbox, later.
+      if (tenantId !== null) op.tenant = tenantId;
       built.push(op);
     } catch (error) {
       built.push(failure(opIdOf(item), error));
     }
   }
-  if (tenantId !== null) await confine(built, tenantId, createdHere, host);
   return Promise.all(
     built.map(async (entry, i): Promise<IngestResult> => {
       if (!("type" in entry)) return entry;
@@ -141,35 +150,6 @@ function buildOp(
   }
 }
 
-/** Ops on requests outside the key's tenant fail as not found: their existence stays hidden. */
-async function confine(
-  built: (Op | IngestResult)[],
-  tenantId: string,
-  createdHere: Set<string>,
-  host: IngestHost,
-) {
-  const ids = new Set<string>();
-  for (const entry of built) {
-    if ("type" in entry && entry.type !== "create" && !createdHere.has(entry.requestId))
-      ids.add(entry.requestId);
-  }
-  const foreign = new Set<string>();
-  await Promise.all(
-    [...ids].map(async (id) => {
-      const scope = await host.scopeOf(id);
-      if (scope?.tenantId !== tenantId) foreign.add(id);
-    }),
-  );
-  built.forEach((entry, i) => {
-    if ("type" in entry && entry.type !== "create" && foreign.has(entry.requestId)) {
-      built[i] = failure(
-        entry.opId.split(":").slice(2).join(":"),
-        new NotFoundError(entry.requestId),
-      );
-    }
-  });
-}
-
 function opIdOf(item: unknown): string | null {
   const opId = (item as { opId?: unknown } | null)?.opId;
   return typeof opId === "string" ? opId : null;
@@ -178,7 +158,12 @@ function opIdOf(item: unknown): string | null {
 function failure(opId: string | null, error: unknown): IngestResult {
   if (error instanceof ReqtrackError) {
     const field = error instanceof ValidationError ? { field: error.field } : {};
-    return { opId, ok: false, error: { code: error.code, message: error.message, ...field } };
+    const budget = error instanceof BudgetExceededError ? { budget: error.budget } : {};
+    return {
+      opId,
+      ok: false,
+      error: { code: error.code, message: error.message, ...field, ...budget },
+    };
   }
   throw error;
 }

@@ -42,6 +42,11 @@ export interface TrackerOptions {
   outboxPath?: string;
   /** How often the outbox is retried while degraded. Default 1000 ms. */
   replayIntervalMs?: number;
+  /**
+   * How often cost budgets are evaluated besides right after this tracker records costs
+   * (which catches costs recorded through other servers). Default 5000 ms; 0: only then.
+   */
+  budgetIntervalMs?: number;
   /** Run time limit of a request. Default 5 minutes (seed 001). */
   defaultTimeoutMs?: number;
   /** Run time limits per kind, e.g. `{ video_generation: 600_000 }`. */
@@ -76,6 +81,7 @@ export interface ResolvedOptions {
   readonly onStoreError: "degrade" | "throw";
   readonly outboxPath: string | null;
   readonly replayIntervalMs: number;
+  readonly budgetIntervalMs: number;
   readonly defaultTimeoutMs: number;
   readonly timeouts: Readonly<Record<string, number>>;
   readonly defaultMaxAttempts: number;
@@ -126,6 +132,7 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
     onStoreError,
     outboxPath,
     replayIntervalMs: positive("replayIntervalMs", options.replayIntervalMs, 1000),
+    budgetIntervalMs: nonNegative("budgetIntervalMs", options.budgetIntervalMs, 5000),
     defaultTimeoutMs: positive("defaultTimeoutMs", options.defaultTimeoutMs, DEFAULT_TIMEOUT_MS),
     timeouts: Object.freeze(timeouts),
     defaultMaxAttempts: positive("defaultMaxAttempts", options.defaultMaxAttempts, 3),

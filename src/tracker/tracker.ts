@@ -33,6 +33,7 @@ import { OpBuilder, type OpOrigin } from "./op-builder.js";
 import { logOutcome, logRefusal } from "./op-log.js";
 import type { Outbox } from "./outbox.js";
 import { type ClaimOptions, Queue, type QueueDepth } from "./queue.js";
+import { Budgets } from "./budgets.js";
 import { type SweepReport, Watchdog } from "./watchdog.js";
 import { type WorkHandler, Worker, type WorkerHost, type WorkOptions } from "./worker.js";
 
@@ -103,6 +104,8 @@ export class Tracker {
   readonly stats: Stats;
   /** Cost reports by service, operation, tenant and session. */
   readonly costs: Costs;
+  /** Cost budgets: spend limits per scope and period, alerting at thresholds, optionally enforced. */
+  readonly budgets: Budgets;
 
   constructor(store: Store, outbox: Outbox, options: ResolvedOptions) {
     this.store = store;
@@ -117,6 +120,14 @@ export class Tracker {
       read: (type, paramCount, query) => this.read(type, paramCount, query),
     };
     this.stats = new Stats(analytics);
+    this.budgets = new Budgets({
+      store,
+      clock: options.clock,
+      logger: this.logger,
+      intervalMs: options.budgetIntervalMs,
+      alert: ({ name, message, tenantId, data }) =>
+        this.alert({ name, message, tenantId, data: { budget: data } }),
+    });
     this.costs = new Costs(analytics);
     this.committer = new Committer({
       store,
@@ -334,7 +345,6 @@ export class Tracker {
     return ingestOps(ops, options.tenantId ?? null, {
       builder: this.ops,
       clock: this.clock,
-      scopeOf: (id) => this.store.getScope(id),
       submit: (op) => this.submit(op),
     });
   }
@@ -388,6 +398,7 @@ export class Tracker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.watchdog.stop();
+    await this.budgets.stop();
     await Promise.all([...this.workers].map((worker) => worker.stop()));
     this.closed = true;
     this.stopRemoteChanges?.();
@@ -483,9 +494,10 @@ export class Tracker {
     return page.items.reverse();
   }
 
-  /** Pending requests per lane, and their total. */
-  async queueDepth(): Promise<QueueDepth> {
-    const depth = await this.read("queue_depth", 0, () => this.store.queueDepth());
+  /** Pending requests per lane, and their total; of one tenant with `tenantId`. */
+  async queueDepth(options: { tenantId?: string } = {}): Promise<QueueDepth> {
+    const { tenantId } = options;
+    const depth = await this.read("queue_depth", 0, () => this.store.queueDepth(tenantId));
     return { ...depth, total: depth.high + depth.normal + depth.low };
   }
 
@@ -525,13 +537,19 @@ export class Tracker {
     if (this.closed) throw new ClosedError();
     let result: OpResult;
     try {
+      // Every way in (library, REST, ingest, the remote client) creates through here.
+      if (op.type === "create") this.budgets.check(op.request);
       result = await this.committer.submit(op);
     } catch (error) {
       logRefusal(this.logger, op, error);
       throw error;
     }
     logOutcome(this.logger, op, result);
-    if (op.type === "create") this.queue.notify();
+    if (op.type === "create") {
+      this.queue.notify();
+      if (result.ok && !result.duplicate) this.budgets.created(op.request);
+    }
+    if (op.type === "cost" && result.ok) this.budgets.costRecorded(op);
     return result;
   }
 

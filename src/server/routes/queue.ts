@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Tracker } from "../../tracker/tracker.js";
-import { visibleScope } from "../auth.js";
-import { claimBody, heartbeatBody, idParams, ingestBody } from "../schemas.js";
+import { tenantFilter, visibleScope } from "../auth.js";
+import { claimBody, depthQuery, heartbeatBody, idParams, ingestBody } from "../schemas.js";
 
 /** Remote workers (claim, heartbeat) and the remote SDK's batched writes (ingest). */
 export const queueRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
@@ -31,8 +31,13 @@ export const queueRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     },
   );
 
-  app.get("/queue/depth", { config: { role: "viewer" }, schema: { tags: ["queue"] } }, async () =>
-    tracker.queueDepth(),
+  app.get(
+    "/queue/depth",
+    { config: { role: "viewer" }, schema: { querystring: depthQuery, tags: ["queue"] } },
+    async (request) => {
+      const tenantId = tenantFilter(request.principal, request.query.tenantId);
+      return tracker.queueDepth(tenantId === undefined ? {} : { tenantId });
+    },
   );
 
   app.post(

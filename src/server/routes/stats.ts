@@ -4,9 +4,13 @@ import { GROUP_BY } from "../../analytics/schemas.js";
 import { ForbiddenError, NotFoundError } from "../../core/errors.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter } from "../auth.js";
+import { MAX_EPOCH_MS } from "../../core/schemas.js";
 import { toEpoch } from "../schemas.js";
 
-const isoOrMs = z.union([z.iso.datetime({ offset: true }), z.coerce.number().int().nonnegative()]);
+const isoOrMs = z.union([
+  z.iso.datetime({ offset: true }),
+  z.coerce.number().int().nonnegative().max(MAX_EPOCH_MS),
+]);
 const window = z.string().max(8).optional();
 const tenantId = z.string().min(1).max(256).optional();
 

@@ -287,4 +287,37 @@ CREATE INDEX requests_user_history ON requests (user_id, created_at, id, status)
   WHERE deleted_at IS NULL;
 `,
   },
+  {
+    version: 16,
+    name: "budgets",
+    // Cost budgets (tracker.budgets) and the thresholds each has alerted in a period.
+    up: `
+CREATE TABLE budgets (
+  id            TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  tenant_id     TEXT,
+  user_id       TEXT,
+  session_id    TEXT,
+  kind          TEXT,
+  service       TEXT,
+  period        TEXT NOT NULL,
+  rolling       BOOLEAN NOT NULL,
+  amount_micros BIGINT NOT NULL,
+  thresholds    TEXT NOT NULL,
+  mode          TEXT NOT NULL,
+  webhook_url   TEXT,
+  created_at    BIGINT NOT NULL,
+  updated_at    BIGINT NOT NULL
+);
+CREATE TABLE budget_alerts (
+  budget_id  TEXT NOT NULL,
+  period_key TEXT NOT NULL,
+  threshold  INTEGER NOT NULL,
+  fired_at   BIGINT NOT NULL,
+  PRIMARY KEY (budget_id, period_key, threshold)
+);
+-- A budget's spend is the costs recorded in its period: read by time, not by request.
+CREATE INDEX costs_ts ON costs (ts);
+`,
+  },
 ];

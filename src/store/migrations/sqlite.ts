@@ -259,4 +259,37 @@ CREATE INDEX requests_user_history ON requests (user_id, created_at, id, status)
 CREATE INDEX applied_ops_time ON applied_ops (applied_at);
 `,
   },
+  {
+    version: 14,
+    name: "budgets",
+    // Cost budgets (tracker.budgets) and the thresholds each has alerted in a period.
+    up: `
+CREATE TABLE budgets (
+  id            TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  tenant_id     TEXT,
+  user_id       TEXT,
+  session_id    TEXT,
+  kind          TEXT,
+  service       TEXT,
+  period        TEXT NOT NULL,
+  rolling       INTEGER NOT NULL,
+  amount_micros INTEGER NOT NULL,
+  thresholds    TEXT NOT NULL,
+  mode          TEXT NOT NULL,
+  webhook_url   TEXT,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+CREATE TABLE budget_alerts (
+  budget_id  TEXT NOT NULL,
+  period_key TEXT NOT NULL,
+  threshold  INTEGER NOT NULL,
+  fired_at   INTEGER NOT NULL,
+  PRIMARY KEY (budget_id, period_key, threshold)
+);
+-- A budget's spend is the costs recorded in its period: read by time, not by request.
+CREATE INDEX costs_ts ON costs (ts);
+`,
+  },
 ];

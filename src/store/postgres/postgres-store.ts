@@ -45,6 +45,7 @@ import { isPostgresUnavailable, isRetryable } from "./postgres-errors.js";
 import { migratePostgres } from "./postgres-migrate.js";
 import { ChangeListener, changeChannel, changePayloads } from "./postgres-notify.js";
 import { PostgresAnalytics } from "./postgres-analytics.js";
+import { PostgresBudgets } from "./postgres-budgets.js";
 import { PostgresQueue } from "./postgres-queue.js";
 import { PostgresRollups } from "./postgres-rollups.js";
 import { PostgresWriter } from "./postgres-writer.js";
@@ -115,6 +116,7 @@ export class PostgresStore implements Store {
   private readonly sql: Sql;
   /** Stats and cost reports, from rollups kept in the write transactions. */
   readonly analytics: PostgresAnalytics;
+  readonly budgets: PostgresBudgets;
   /** This store instance, so that it does not hear its own notifications. */
   private readonly origin = randomUUID();
   private readonly remoteListeners = new Set<(changes: ChangeEvent[]) => void>();
@@ -128,6 +130,7 @@ export class PostgresStore implements Store {
   ) {
     this.sql = new Sql(pool);
     this.analytics = new PostgresAnalytics(this.sql);
+    this.budgets = new PostgresBudgets(this.sql);
   }
 
   /** Connects, brings the schema up to date, and returns the store. */
@@ -402,10 +405,12 @@ export class PostgresStore implements Store {
     }
   }
 
-  async queueDepth(): Promise<Record<Lane, number>> {
+  async queueDepth(tenantId?: string): Promise<Record<Lane, number>> {
+    const byTenant = tenantId === undefined ? "" : "AND tenant_id = $1";
     const rows = await this.sql.rows<{ lane: Lane; n: number }>(
       `SELECT lane, count(*) AS n FROM requests
-      WHERE status = 'pending' AND deleted_at IS NULL GROUP BY lane`,
+      WHERE status = 'pending' AND deleted_at IS NULL ${byTenant} GROUP BY lane`,
+      tenantId === undefined ? [] : [tenantId],
     );
     const depth: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
     for (const row of rows) depth[row.lane] = row.n;

@@ -1,4 +1,4 @@
-import { NotFoundError, ReqtrackError } from "../../core/errors.js";
+import { IdConflictError, NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
 import {
   type LifecycleState,
@@ -6,19 +6,21 @@ import {
   planTransition,
   transitionOutcome,
 } from "../../core/lifecycle.js";
-import type {
-  ChangeEvent,
-  CostOp,
-  CreateOp,
-  DeleteOp,
-  EventOp,
-  IncrementOp,
-  Op,
-  OpResult,
-  RequeueOp,
-  StageOp,
-  SweepChange,
-  TransitionOp,
+import {
+  type ChangeEvent,
+  type CostOp,
+  type CreateOp,
+  type DeleteOp,
+  type EventOp,
+  type IncrementOp,
+  isSameTenantDuplicate,
+  type Op,
+  type OpResult,
+  type RequeueOp,
+  type StageOp,
+  type SweepChange,
+  type TransitionOp,
+  withinTenant,
 } from "../../core/ops.js";
 import { type EventRow, planStage } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
@@ -427,6 +429,12 @@ export class PostgresWriter {
   }
 
   private planOp(op: Op): OpResult {
+    if (op.tenant !== undefined && op.type !== "create") {
+      const held = this.held.get(op.requestId);
+      if (held && !withinTenant(op, held.row.tenant_id)) {
+        return { ok: false, error: new NotFoundError(op.requestId) };
+      }
+    }
     switch (op.type) {
       case "create":
         return this.create(op);
@@ -475,7 +483,12 @@ export class PostgresWriter {
   private create(op: CreateOp): OpResult {
     const r = op.request;
     const existing = this.held.get(r.id);
-    if (existing) return { ok: true, duplicate: true, created: toRequestRecord(existing.row) };
+    if (existing) {
+      if (!isSameTenantDuplicate(op, existing.row.tenant_id)) {
+        return { ok: false, error: new IdConflictError(r.id) };
+      }
+      return { ok: true, duplicate: true, created: toRequestRecord(existing.row) };
+    }
     const row: Row = {
       id: r.id,
       status: "pending",

@@ -29,11 +29,15 @@ import {
 import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../store.js";
 import { migrateSqlite } from "./migrate.js";
 import { SqliteAnalytics } from "./sqlite-analytics.js";
+import { SqliteBudgets } from "./sqlite-budgets.js";
 import { SqliteQueue } from "./sqlite-queue.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 
 export interface SqliteStoreOptions {
-  /** How long a write waits for another connection's lock before the store counts as down. */
+  /**
+   * How long a write waits for another connection's lock before the store counts as down
+   * (default 2000 ms). The wait is asynchronous: the event loop keeps running meanwhile.
+   */
   busyTimeoutMs?: number;
   /**
    * "normal" (default): WAL with synchronous=NORMAL; a commit survives a crash of the process,
@@ -48,28 +52,44 @@ export interface SqliteStoreOptions {
 // SQLITE_BUSY/LOCKED: another connection holds the lock; IOERR/FULL/CANTOPEN/READONLY: the
 // file or its disk is gone. Everything else (constraints, misuse) is a bug, not an outage.
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/;
+const BUSY = /^SQLITE_(BUSY|LOCKED)/;
+
+/**
+ * How long one attempt may wait for a lock inside SQLite. SQLite's busy handler sleeps on the
+ * calling thread, so a long busy timeout would freeze the event loop (and the app around the
+ * tracker) for as long as another connection holds the lock: attempts wait this little, and
+ * the wait between them is a timer (see `whileBusy`).
+ */
+const LOCK_SPIN_MS = 5;
+const MAX_PAUSE_MS = 100;
 
 /** The embedded driver: one SQLite file (or ":memory:") through better-sqlite3. */
 export class SqliteStore implements Store {
   readonly driver = "sqlite" as const;
   readonly analytics: SqliteAnalytics;
+  readonly budgets: SqliteBudgets;
   readonly db: Database.Database;
   private readonly writer: SqliteWriter;
   private readonly queue: SqliteQueue;
   private readonly applyBatch: (ops: readonly AnyOp[], dedupe: boolean) => OpResult[];
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly busyTimeoutMs: number;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     if (path !== ":memory:" && !path.startsWith("file:")) {
       mkdirSync(dirname(path), { recursive: true });
     }
-    this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 2000 });
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 2000;
+    // Opening (and migrating) runs once, before anything else could be waiting: it may block.
+    this.db = new Database(path, { timeout: this.busyTimeoutMs });
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
     this.db.pragma("foreign_keys = OFF");
     migrateSqlite(this.db, SQLITE_MIGRATIONS, (options.now ?? Date.now)());
+    this.db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
     this.writer = new SqliteWriter(this.db);
     this.analytics = new SqliteAnalytics(this.db);
+    this.budgets = new SqliteBudgets(this.db, (write) => this.whileBusy(write));
 
     // Fast path: ops run straight in the batch transaction, because the writer reports
     // domain errors before writing anything. Only an unexpected exception could leave an op
@@ -126,15 +146,18 @@ export class SqliteStore implements Store {
     ops: readonly AnyOp[],
     options: { dedupe?: boolean; changes?: boolean } = {},
   ): Promise<OpResult[]> {
-    this.writer.captureChanges = options.changes ?? false;
-    return this.applyBatch(ops, options.dedupe ?? false);
+    return this.whileBusy(() => {
+      this.writer.captureChanges = options.changes ?? false;
+      return this.applyBatch(ops, options.dedupe ?? false);
+    });
   }
 
-  async queueDepth(): Promise<Record<Lane, number>> {
+  async queueDepth(tenantId?: string): Promise<Record<Lane, number>> {
+    const byTenant = tenantId === undefined ? "" : "AND tenant_id = ?";
     const rows = this.prepare(
       `SELECT lane, count(*) AS n FROM requests
-      WHERE status = 'pending' AND deleted_at IS NULL GROUP BY lane`,
-    ).all() as {
+      WHERE status = 'pending' AND deleted_at IS NULL ${byTenant} GROUP BY lane`,
+    ).all(...(tenantId === undefined ? [] : [tenantId])) as {
       lane: Lane;
       n: number;
     }[];
@@ -149,7 +172,7 @@ export class SqliteStore implements Store {
       (SELECT op_id FROM applied_ops WHERE applied_at < ? LIMIT 5000)`);
     let total = 0;
     for (;;) {
-      const n = prune.run(olderThan).changes;
+      const n = (await this.whileBusy(() => prune.run(olderThan))).changes;
       total += n;
       if (n === 0) return total;
     }
@@ -159,24 +182,23 @@ export class SqliteStore implements Store {
     const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
     const ids = this.prepare("SELECT id FROM requests WHERE created_at < ? LIMIT ?").pluck();
     const inIds = "IN (SELECT value FROM json_each(?))";
-    const purgeBatch = this.db.transaction((batch: string) => {
+    const purgeBatch = this.db.transaction((batch: string): PurgeCounts => {
       this.writer.rollups.within(() => this.writer.rollups.forget(JSON.parse(batch) as string[]));
-      counts.stages += this.prepare(`DELETE FROM stages WHERE request_id ${inIds}`).run(
-        batch,
-      ).changes;
-      counts.events += this.prepare(`DELETE FROM events WHERE request_id ${inIds}`).run(
-        batch,
-      ).changes;
-      counts.costs += this.prepare(`DELETE FROM costs WHERE request_id ${inIds}`).run(
-        batch,
-      ).changes;
-      this.prepare(`DELETE FROM request_tags WHERE request_id ${inIds}`).run(batch);
-      counts.requests += this.prepare(`DELETE FROM requests WHERE id ${inIds}`).run(batch).changes;
+      const remove = (sql: string) => this.prepare(sql).run(batch).changes;
+      const stages = remove(`DELETE FROM stages WHERE request_id ${inIds}`);
+      const events = remove(`DELETE FROM events WHERE request_id ${inIds}`);
+      const costs = remove(`DELETE FROM costs WHERE request_id ${inIds}`);
+      remove(`DELETE FROM request_tags WHERE request_id ${inIds}`);
+      return { requests: remove(`DELETE FROM requests WHERE id ${inIds}`), stages, events, costs };
     });
     for (;;) {
       const batch = ids.all(olderThan, batchSize) as string[];
       if (batch.length === 0) return counts;
-      purgeBatch.immediate(JSON.stringify(batch));
+      const done = await this.whileBusy(() => purgeBatch.immediate(JSON.stringify(batch)));
+      counts.requests += done.requests;
+      counts.stages += done.stages;
+      counts.events += done.events;
+      counts.costs += done.costs;
       if (batch.length < batchSize) return counts;
     }
   }
@@ -215,17 +237,20 @@ export class SqliteStore implements Store {
   }
 
   async saveApiKey(key: ApiKey & { hash: string }): Promise<void> {
-    this.prepare(
+    const insert = this.prepare(
       `INSERT INTO api_keys (id, name, hash, role, tenant_id, created_at, revoked_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      key.id,
-      key.name,
-      key.hash,
-      key.role,
-      key.tenantId,
-      key.createdAt.getTime(),
-      key.revokedAt?.getTime() ?? null,
+    );
+    await this.whileBusy(() =>
+      insert.run(
+        key.id,
+        key.name,
+        key.hash,
+        key.role,
+        key.tenantId,
+        key.createdAt.getTime(),
+        key.revokedAt?.getTime() ?? null,
+      ),
     );
   }
 
@@ -243,12 +268,10 @@ export class SqliteStore implements Store {
   }
 
   async revokeApiKey(id: string, at: number): Promise<boolean> {
-    return (
-      this.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(
-        at,
-        id,
-      ).changes === 1
+    const revoke = this.prepare(
+      "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
     );
+    return (await this.whileBusy(() => revoke.run(at, id))).changes === 1;
   }
 
   async getEvents(id: string): Promise<RequestEvent[]> {
@@ -326,6 +349,27 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Runs `write` (one statement or one transaction), and while another connection holds the
+   * lock tries again after a timer, with growing pauses, for up to `busyTimeoutMs`. Each
+   * attempt blocks for at most LOCK_SPIN_MS; a failed attempt wrote nothing (transactions roll
+   * back whole), so trying again is safe.
+   */
+  private async whileBusy<T>(write: () => T): Promise<T> {
+    const giveUpAt = Date.now() + this.busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+      try {
+        return write();
+      } catch (error) {
+        const code = (error as { code?: unknown } | null)?.code;
+        if (typeof code !== "string" || !BUSY.test(code) || Date.now() + pause > giveUpAt) {
+          throw error;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 
   /** Statements are prepared once per distinct SQL text. */

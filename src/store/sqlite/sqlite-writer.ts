@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { NotFoundError, ReqtrackError } from "../../core/errors.js";
+import { IdConflictError, NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
 import {
   type LifecycleState,
@@ -7,19 +7,21 @@ import {
   planTransition,
   transitionOutcome,
 } from "../../core/lifecycle.js";
-import type {
-  ChangeEvent,
-  CostOp,
-  CreateOp,
-  DeleteOp,
-  EventOp,
-  IncrementOp,
-  Op,
-  OpResult,
-  RequeueOp,
-  StageOp,
-  SweepChange,
-  TransitionOp,
+import {
+  type ChangeEvent,
+  type CostOp,
+  type CreateOp,
+  type DeleteOp,
+  type EventOp,
+  type IncrementOp,
+  isSameTenantDuplicate,
+  type Op,
+  type OpResult,
+  type RequeueOp,
+  type StageOp,
+  type SweepChange,
+  type TransitionOp,
+  withinTenant,
 } from "../../core/ops.js";
 import type { RequestStatus } from "../../core/types.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
@@ -64,6 +66,7 @@ export class SqliteWriter {
   private readonly finishStage: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly selectScope: Database.Statement;
+  private readonly selectTenant: Database.Statement;
   private changes: ChangeEvent[] = [];
   /** Change events cost a little per op; they are recorded only while someone listens. */
   captureChanges = false;
@@ -125,6 +128,7 @@ export class SqliteWriter {
       message, data) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.selectScope = db.prepare(`SELECT status, tenant_id AS tenantId, kind FROM requests
       WHERE id = ? AND deleted_at IS NULL`);
+    this.selectTenant = db.prepare("SELECT tenant_id FROM requests WHERE id = ?").pluck();
     this.insertEventIfExists = db.prepare(`INSERT INTO events (request_id, ts, type, stage,
       severity, message, data) SELECT @requestId, @at, @eventType, @stage, @severity, @message,
       @data WHERE EXISTS (SELECT 1 FROM requests WHERE id = @requestId AND deleted_at IS NULL)`);
@@ -198,6 +202,12 @@ export class SqliteWriter {
   }
 
   private applyOp(op: Op): OpResult {
+    if (op.tenant !== undefined && op.type !== "create") {
+      const tenantId = this.selectTenant.get(op.requestId) as string | null | undefined;
+      if (tenantId !== undefined && !withinTenant(op, tenantId)) {
+        return { ok: false, error: new NotFoundError(op.requestId) };
+      }
+    }
     switch (op.type) {
       case "create":
         return this.create(op);
@@ -259,6 +269,9 @@ export class SqliteWriter {
     });
     if (inserted.changes === 0) {
       const existing = this.selectRow.get(r.id) as RequestRow;
+      if (!isSameTenantDuplicate(op, existing.tenant_id)) {
+        return { ok: false, error: new IdConflictError(r.id) };
+      }
       return { ok: true, duplicate: true, created: toRequestRecord(existing) };
     }
     for (const tag of r.tags) this.insertTag.run(tag, r.id);

@@ -1,0 +1,467 @@
+import { randomUUID } from "node:crypto";
+import { calendarNext, calendarStart } from "../analytics/buckets.js";
+import {
+  type Budget,
+  type BudgetInput,
+  budgetInputSchema,
+  type BudgetPatch,
+  budgetPatchSchema,
+  DEFAULT_THRESHOLDS,
+  inBudgetScope,
+} from "../core/budgets.js";
+import { BudgetExceededError, NotFoundError } from "../core/errors.js";
+import type { NewRequest } from "../core/ops.js";
+import { parse } from "../core/schemas.js";
+import type { JsonValue } from "../core/types.js";
+import type { Logger } from "../context/logger.js";
+import type { Store } from "../store/store.js";
+
+const DAY = 86_400_000;
+/** How soon after local costs budgets are evaluated (and so how stale enforcement may be). */
+const COST_EVALUATION_DELAY_MS = 100;
+const MAX_KNOWN_SCOPES = 50_000;
+const ROLLING_MS = { day: DAY, week: 7 * DAY, month: 30 * DAY } as const;
+const micros = (usd: number) => Math.round(usd * 1_000_000);
+const usd = (m: number) => m / 1_000_000;
+
+/** The period a budget counts at `now`: [from, to), and a key naming it for alert records. */
+export function budgetWindow(
+  budget: Pick<Budget, "period" | "rolling">,
+  now: number,
+): { from: number; to: number; key: string } {
+  if (budget.rolling) {
+    // Through `now` itself: a cost recorded this millisecond counts.
+    return { from: now + 1 - ROLLING_MS[budget.period], to: now + 1, key: "rolling" };
+  }
+  const from = calendarStart(now, budget.period);
+  return { from, to: calendarNext(from, budget.period), key: new Date(from).toISOString() };
+}
+
+/** Where a budget stands: what `GET /api/v1/budgets/:id/status` answers. */
+export interface BudgetStatus {
+  budget: Budget;
+  periodStart: Date;
+  periodEnd: Date;
+  limitUsd: number;
+  spentUsd: number;
+  /** Estimates held for requests still running; always 0 until estimates are tracked. */
+  reservedUsd: number;
+  remainingUsd: number;
+  /** Spent as a percentage of the limit. */
+  percent: number;
+  /** Spend at the period's end at the pace so far (calendar periods; rolling: the spend). */
+  projectedUsd: number;
+  exceeded: boolean;
+  /** Thresholds that alerted in this period. */
+  alerted: number[];
+}
+
+/** A threshold crossed: what the live stream, the log, the webhook and `subscribe()` get. */
+export interface BudgetAlert {
+  budgetId: string;
+  name: string;
+  threshold: number;
+  tenantId: string | null;
+  limitUsd: number;
+  spentUsd: number;
+  percent: number;
+  periodStart: string;
+  periodEnd: string;
+  mode: Budget["mode"];
+}
+
+export interface BudgetsHost {
+  store: Store;
+  clock: () => number;
+  logger: Logger;
+  /** Sends an alert on the live stream (and to the log at warn). */
+  alert: (alert: {
+    name: string;
+    message: string;
+    tenantId: string | null;
+    data: JsonValue;
+  }) => void;
+  /** How often budgets are evaluated without local costs to prompt it; 0: only on demand. */
+  intervalMs: number;
+  /** Webhook delivery: tries and the first pause (doubled each time). */
+  webhookTries?: number;
+  webhookBackoffMs?: number;
+}
+
+interface Evaluated {
+  budget: Budget;
+  spentMicros: number;
+  window: { from: number; to: number; key: string };
+  alerted: Set<number>;
+}
+
+/**
+ * `tracker.budgets`: cost budgets. Spend is read from the store, so every server sharing it
+ * agrees; each evaluation (on a timer, and right after costs this tracker records) refreshes a
+ * cache that the create-time check reads without any I/O. The check therefore sees spend as
+ * of the last evaluation: a burst of concurrent creates can overshoot by what it spends before
+ * the next one (docs/costs.md gives the measured worst case).
+ */
+export class Budgets {
+  private cache = new Map<string, Evaluated>();
+  private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Timeout | null = null;
+  /** The entries of the evaluation under way, before they replace `cache`. */
+  private building: Map<string, Evaluated> | null = null;
+  /**
+   * Micro-USD this tracker added to each budget, ever (it only grows): an evaluation adds what
+   * arrived while it read the store, which its read may have missed. Counting a cost twice for
+   * one evaluation refuses early for a moment; missing it would let spend run past the limit.
+   */
+  private readonly localSpend = new Map<string, number>();
+  /** Scopes of requests created here, newest last (a bounded memory of them). */
+  private readonly scopes = new Map<
+    string,
+    {
+      tenantId: string | null;
+      userId: string | null;
+      sessionId: string | null;
+      kind: string | null;
+    }
+  >();
+  private running: Promise<void> | null = null;
+  private again = false;
+  private readonly webhooks = new Set<Promise<void>>();
+
+  constructor(private readonly host: BudgetsHost) {}
+
+  /** Loads the budgets and starts the evaluation timer. */
+  async start(): Promise<void> {
+    await this.evaluate();
+    if (this.host.intervalMs > 0) {
+      this.timer = setInterval(() => void this.evaluate(), this.host.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Stops the timer. Webhooks still retrying go on in the background (their timers are unref'd). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearTimeout(this.soon);
+    this.timer = null;
+    this.soon = null;
+    await this.running;
+  }
+
+  /** Resolves when every webhook delivery under way has succeeded or given up. */
+  async settled(): Promise<void> {
+    await this.running;
+    await Promise.all(this.webhooks);
+  }
+
+  /**
+   * Creates a budget. `tenantId` null (or left out) with no other scope is all tenants.
+   *
+   * @example
+   * await tracker.budgets.create({ tenantId: "acme", period: "month", amountUsd: 500, mode: "enforce" });
+   */
+  async create(input: BudgetInput): Promise<Budget> {
+    const b = parse(budgetInputSchema, input, "budget");
+    const now = this.host.clock();
+    const budget: Budget = {
+      id: `bud_${randomUUID()}`,
+      name: b.name ?? `${b.tenantId ?? "all tenants"} ${b.period}`,
+      scope: {
+        tenantId: b.tenantId ?? null,
+        userId: b.userId ?? null,
+        sessionId: b.sessionId ?? null,
+        kind: b.kind ?? null,
+        service: b.service ?? null,
+      },
+      period: b.period,
+      rolling: b.rolling ?? false,
+      amountMicros: micros(b.amountUsd),
+      thresholds: normalizeThresholds(b.thresholds ?? DEFAULT_THRESHOLDS),
+      mode: b.mode ?? "alert",
+      webhookUrl: b.webhookUrl ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.host.store.budgets.saveBudget(budget);
+    await this.evaluate();
+    return budget;
+  }
+
+  /** Every budget, or those of one tenant (its own budgets; not the all-tenant ones). */
+  async list(options: { tenantId?: string } = {}): Promise<Budget[]> {
+    const all = await this.host.store.budgets.listBudgets();
+    return options.tenantId === undefined
+      ? all
+      : all.filter((b) => b.scope.tenantId === options.tenantId);
+  }
+
+  async get(id: string): Promise<Budget | null> {
+    return (await this.host.store.budgets.listBudgets()).find((b) => b.id === id) ?? null;
+  }
+
+  /** Changes a budget's settings (not its scope). */
+  async update(id: string, patch: BudgetPatch): Promise<Budget> {
+    const p = parse(budgetPatchSchema, patch, "budget");
+    const current = await this.get(id);
+    if (!current) throw new NotFoundError(id);
+    const budget: Budget = {
+      ...current,
+      ...(p.name !== undefined ? { name: p.name } : {}),
+      ...(p.period !== undefined ? { period: p.period } : {}),
+      ...(p.rolling !== undefined ? { rolling: p.rolling } : {}),
+      ...(p.amountUsd !== undefined ? { amountMicros: micros(p.amountUsd) } : {}),
+      ...(p.thresholds !== undefined ? { thresholds: normalizeThresholds(p.thresholds) } : {}),
+      ...(p.mode !== undefined ? { mode: p.mode } : {}),
+      ...(p.webhookUrl !== undefined ? { webhookUrl: p.webhookUrl } : {}),
+      updatedAt: this.host.clock(),
+    };
+    await this.host.store.budgets.saveBudget(budget);
+    await this.evaluate();
+    return budget;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const deleted = await this.host.store.budgets.deleteBudget(id);
+    this.cache.delete(id);
+    return deleted;
+  }
+
+  /** Spent, remaining and projected spend of a budget in its current period. */
+  async status(id: string): Promise<BudgetStatus> {
+    const budget = await this.get(id);
+    if (!budget) throw new NotFoundError(id);
+    const now = this.host.clock();
+    const window = budgetWindow(budget, now);
+    const spent = await this.host.store.budgets.budgetSpend(budget.scope, window.from, window.to);
+    const elapsed = Math.max(1, Math.min(now, window.to) - window.from);
+    const projected = budget.rolling ? spent : (spent * (window.to - window.from)) / elapsed;
+    return {
+      budget,
+      periodStart: new Date(window.from),
+      periodEnd: new Date(window.to),
+      limitUsd: usd(budget.amountMicros),
+      spentUsd: usd(spent),
+      reservedUsd: 0,
+      remainingUsd: usd(Math.max(0, budget.amountMicros - spent)),
+      percent: percentOf(spent, budget.amountMicros),
+      projectedUsd: usd(Math.round(projected)),
+      exceeded: spent >= budget.amountMicros,
+      alerted: [...(this.cache.get(id)?.alerted ?? [])].sort((a, b) => a - b),
+    };
+  }
+
+  /**
+   * Throws `BudgetExceededError` when an `enforce` budget covering this new request is spent.
+   * Synchronous and free of I/O: it reads the last evaluation.
+   */
+  check(request: NewRequest): void {
+    if (this.cache.size === 0) return;
+    const now = this.host.clock();
+    for (const entry of this.cache.values()) {
+      const { budget } = entry;
+      if (budget.mode !== "enforce" || entry.spentMicros < budget.amountMicros) continue;
+      if (!inBudgetScope(budget.scope, request)) continue;
+      // A period that ended since the last evaluation no longer counts.
+      if (!budget.rolling && now >= entry.window.to) continue;
+      const retryAt = budget.rolling ? now + 60_000 : entry.window.to;
+      throw new BudgetExceededError({
+        budgetId: budget.id,
+        name: budget.name,
+        limitUsd: usd(budget.amountMicros),
+        spentUsd: usd(entry.spentMicros),
+        periodEnd: new Date(entry.window.to).toISOString(),
+        retryAfterSeconds: Math.max(1, Math.ceil((retryAt - now) / 1000)),
+      });
+    }
+  }
+
+  /** A request this tracker created: its scope is kept so that its costs count at once. */
+  created(request: NewRequest): void {
+    if (this.cache.size === 0) return;
+    this.scopes.set(request.id, {
+      tenantId: request.tenantId,
+      userId: request.userId,
+      sessionId: request.sessionId,
+      kind: request.kind,
+    });
+    if (this.scopes.size > MAX_KNOWN_SCOPES) {
+      const oldest = this.scopes.keys().next().value;
+      if (oldest !== undefined) this.scopes.delete(oldest);
+    }
+  }
+
+  /**
+   * A cost this tracker committed. When the request is one it created, the cost is added to
+   * the cached spend of the budgets it falls in at once, so enforcement does not wait for the
+   * next evaluation; that evaluation (at most COST_EVALUATION_DELAY_MS later, since costs
+   * come in bursts) then reads the true figures back from the store.
+   */
+  costRecorded(cost: { requestId: string; service: string; amountMicros: number }): void {
+    if (this.cache.size === 0) return;
+    const scope = this.scopes.get(cost.requestId);
+    if (scope) {
+      for (const entry of this.cache.values()) {
+        const { budget } = entry;
+        if (budget.scope.service !== null && budget.scope.service !== cost.service) continue;
+        if (!inBudgetScope(budget.scope, scope)) continue;
+        entry.spentMicros += cost.amountMicros;
+        // An evaluation under way may have read this budget already: its entry gets it too.
+        const fresh = this.building?.get(budget.id);
+        if (fresh) fresh.spentMicros += cost.amountMicros;
+        this.localSpend.set(budget.id, (this.localSpend.get(budget.id) ?? 0) + cost.amountMicros);
+      }
+    }
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = null;
+      void this.evaluate();
+    }, COST_EVALUATION_DELAY_MS);
+    this.soon.unref();
+  }
+
+  /** Budgets as Prometheus sees them: spend and limit per budget. */
+  gauges(): {
+    id: string;
+    name: string;
+    tenantId: string | null;
+    spentUsd: number;
+    limitUsd: number;
+  }[] {
+    return [...this.cache.values()].map((e) => ({
+      id: e.budget.id,
+      name: e.budget.name,
+      tenantId: e.budget.scope.tenantId,
+      spentUsd: usd(e.spentMicros),
+      limitUsd: usd(e.budget.amountMicros),
+    }));
+  }
+
+  /** Reads every budget's spend, refreshes the cache, and sends the alerts newly crossed. */
+  evaluate(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.evaluateOnce();
+        } while (this.again);
+      } catch (error) {
+        // Spend could not be read (the store is down): keep the last figures and try later.
+        this.host.logger.warn(
+          { err: error },
+          "Could not evaluate cost budgets; keeping the last figures",
+        );
+      } finally {
+        this.running = null;
+        this.building = null;
+      }
+    })();
+    return this.running;
+  }
+
+  private async evaluateOnce(): Promise<void> {
+    const store = this.host.store.budgets;
+    const budgets = await store.listBudgets();
+    const now = this.host.clock();
+    const next = new Map<string, Evaluated>();
+    this.building = next;
+    for (const budget of budgets) {
+      const window = budgetWindow(budget, now);
+      const localBefore = this.localSpend.get(budget.id) ?? 0;
+      const stored = await store.budgetSpend(budget.scope, window.from, window.to);
+      const spent = stored + (this.localSpend.get(budget.id) ?? 0) - localBefore;
+      const previous = this.cache.get(budget.id);
+      const alerted =
+        previous && previous.window.key === window.key ? previous.alerted : new Set<number>();
+      const entry: Evaluated = { budget, spentMicros: spent, window, alerted };
+      next.set(budget.id, entry);
+      await this.fire(entry, now);
+    }
+    this.cache = next;
+    this.building = null;
+  }
+
+  private async fire(entry: Evaluated, now: number): Promise<void> {
+    const { budget, window, spentMicros } = entry;
+    const percent = percentOf(spentMicros, budget.amountMicros);
+    if (budget.rolling) {
+      // A rolling window has no end to reset it: a threshold alerts again once spend has
+      // fallen back under it and crosses it anew.
+      await this.host.store.budgets.rearmAlerts(budget.id, window.key, percent);
+      for (const t of entry.alerted) if (t > percent) entry.alerted.delete(t);
+    }
+    for (const threshold of budget.thresholds) {
+      if (percent < threshold || entry.alerted.has(threshold)) continue;
+      entry.alerted.add(threshold);
+      // The store says who sends it: one server, once per period.
+      if (!(await this.host.store.budgets.claimAlert(budget.id, window.key, threshold, now))) {
+        continue;
+      }
+      const alert: BudgetAlert = {
+        budgetId: budget.id,
+        name: budget.name,
+        threshold,
+        tenantId: budget.scope.tenantId,
+        limitUsd: usd(budget.amountMicros),
+        spentUsd: usd(spentMicros),
+        percent,
+        periodStart: new Date(window.from).toISOString(),
+        periodEnd: new Date(window.to).toISOString(),
+        mode: budget.mode,
+      };
+      this.host.alert({
+        name: "budget_threshold",
+        message: `Budget "${budget.name}" reached ${threshold}% (${alert.spentUsd.toFixed(2)} of ${alert.limitUsd.toFixed(2)} USD)`,
+        tenantId: budget.scope.tenantId,
+        data: { ...alert },
+      });
+      if (budget.webhookUrl) this.deliver(budget.webhookUrl, alert);
+    }
+  }
+
+  /** POSTs the alert, retrying with backoff; never awaited by a write. */
+  private deliver(url: string, alert: BudgetAlert): void {
+    const tries = this.host.webhookTries ?? 5;
+    const backoff = this.host.webhookBackoffMs ?? 1000;
+    const body = JSON.stringify({ type: "budget_threshold", ...alert });
+    const sending = (async () => {
+      for (let attempt = 1; attempt <= tries; attempt++) {
+        try {
+          const response = await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body,
+            signal: AbortSignal.timeout(10_000),
+          });
+          if (response.ok) return;
+          this.host.logger.warn(
+            { budget_id: alert.budgetId, status: response.status, attempt },
+            "Budget webhook answered an error",
+          );
+        } catch (error) {
+          this.host.logger.warn(
+            { budget_id: alert.budgetId, err: error, attempt },
+            "Budget webhook could not be reached",
+          );
+        }
+        if (attempt < tries) {
+          await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)).unref());
+        }
+      }
+      this.host.logger.error({ budget_id: alert.budgetId, tries }, "Budget webhook gave up");
+    })();
+    this.webhooks.add(sending);
+    void sending.finally(() => this.webhooks.delete(sending));
+  }
+}
+
+function normalizeThresholds(thresholds: readonly number[]): number[] {
+  return [...new Set(thresholds)].sort((a, b) => a - b);
+}
+
+function percentOf(spent: number, limit: number): number {
+  return Math.round((spent / limit) * 10_000) / 100;
+}

@@ -1,0 +1,52 @@
+import { expect, it } from "vitest";
+import { createTracker } from "../../src/index.js";
+import { buildApp } from "../../src/server/app.js";
+import { captureLogger } from "../support/helpers.js";
+
+const blockFor = (ms: number) => {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // A busy loop: the event loop is held, as under far more work than the process can do.
+  }
+};
+const nextSample = () => new Promise((resolve) => setTimeout(resolve, 120));
+
+it("sheds calls with a coded 503 and Retry-After while the event loop lags, keeps /healthz, /readyz and /metrics, and recovers", async () => {
+  const tracker = await createTracker({
+    storage: ":memory:",
+    logger: captureLogger("error").logger,
+    watchdogIntervalMs: 0,
+  });
+  const app = await buildApp({
+    tracker,
+    logger: false,
+    shedding: { maxEventLoopDelayMs: 50, sampleIntervalMs: 100, retryAfterSeconds: 3 },
+  });
+  await app.ready();
+  try {
+    expect((await app.inject({ method: "GET", url: "/api/v1/requests" })).statusCode).toBe(200);
+    // Lag the loop until a sample sees it (samples come every 100 ms).
+    let shed = await app.inject({ method: "GET", url: "/api/v1/requests" });
+    for (let i = 0; i < 20 && shed.statusCode !== 503; i++) {
+      blockFor(400);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      shed = await app.inject({ method: "GET", url: "/api/v1/requests" });
+    }
+    expect(shed.statusCode).toBe(503);
+    expect(shed.headers["retry-after"]).toBe("3");
+    expect(shed.json()).toMatchObject({ code: "RT_ERR_OVERLOADED" });
+    for (const url of ["/healthz", "/readyz", "/metrics"]) {
+      expect((await app.inject({ method: "GET", url })).statusCode, url).toBe(200);
+    }
+    // Once the loop is free again, calls go through.
+    let recovered = shed;
+    for (let i = 0; i < 50 && recovered.statusCode !== 200; i++) {
+      await nextSample();
+      recovered = await app.inject({ method: "GET", url: "/api/v1/requests" });
+    }
+    expect(recovered.statusCode).toBe(200);
+  } finally {
+    await app.close();
+    await tracker.close();
+  }
+});
