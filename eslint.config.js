@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "data/", "coverage/", "bench/results/", "node_modules/"] },
+  { ignores: ["dist/", "data/", "coverage/", "bench/results/", "node_modules/", "test-results/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -11,13 +11,16 @@ import type { Logger } from "../context/logger.js";
 import { ReqtrackError } from "../core/errors.js";
 import type { Tracker } from "../tracker/tracker.js";
 import { authenticate } from "./auth.js";
+import { dashboardPlugin } from "./dashboard.js";
 import { errorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { budgetRoutes } from "./routes/budgets.js";
 import { queueRoutes } from "./routes/queue.js";
+import { queueStatusRoutes } from "./routes/queue-status.js";
 import { requestRoutes } from "./routes/requests.js";
 import { statsRoutes } from "./routes/stats.js";
 import { streamRoutes } from "./routes/stream.js";
+import { whoamiRoutes } from "./routes/whoami.js";
 import { registerShedding, type SheddingOptions } from "./shedding.js";
 import { SseHub } from "./sse.js";
 
@@ -118,6 +121,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(streamRoutes, { prefix: "/api/v1", hub });
   await app.register(statsRoutes, { prefix: "/api/v1", tracker });
   await app.register(budgetRoutes, { prefix: "/api/v1", tracker });
+  await app.register(queueStatusRoutes, { prefix: "/api/v1", tracker });
+  await app.register(whoamiRoutes, { prefix: "/api/v1" });
+  await app.register(dashboardPlugin);
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {

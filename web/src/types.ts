@@ -1,0 +1,173 @@
+/** The API's answers, as far as the pages read them. */
+
+export type Status = "pending" | "running" | "completed" | "failed" | "timeout" | "cancelled";
+export const STATUSES: Status[] = [
+  "pending",
+  "running",
+  "completed",
+  "failed",
+  "timeout",
+  "cancelled",
+];
+
+export interface Whoami {
+  keyId: string | null;
+  role: "admin" | "writer" | "viewer";
+  tenantId: string | null;
+}
+
+export interface Overview {
+  window: string;
+  from: string;
+  to: string;
+  total: number;
+  countsByStatus: Record<Status, number>;
+  failureRatePct: number | null;
+  latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  queueMs: { p50: number | null; p95: number | null };
+  throughputPerMin: number;
+  active: number;
+  queueDepthByLane: Record<string, number>;
+  costUsd: number;
+}
+
+export interface SeriesPoint {
+  start: string;
+  total: number;
+  countsByStatus: Record<Status, number>;
+  latencyMs: { p50: number | null; p95: number | null };
+  costUsd: number;
+}
+
+export interface QueueStatus {
+  at: string;
+  pending: number;
+  oldestPending: { id: string; createdAt: string; ageMs: number } | null;
+  running: number;
+  runningByWorker: { workerId: string; running: number }[];
+  leasesExpiringSoon: LeaseBrief[];
+  expiredLeases: LeaseBrief[];
+}
+
+export interface LeaseBrief {
+  id: string;
+  tenantId: string | null;
+  kind: string | null;
+  workerId: string | null;
+  leaseExpiresAt: string | null;
+}
+
+export interface BreakerStats {
+  state: "CLOSED" | "OPEN" | "HALF_OPEN";
+  totalCalls: number;
+  totalFailures: number;
+  totalRejected: number;
+  failureRatePct: number;
+}
+
+export interface RequestRow {
+  id: string;
+  status: Status;
+  lane: string;
+  userId: string | null;
+  channelId: string | null;
+  tenantId: string | null;
+  sessionId: string | null;
+  kind: string | null;
+  source: string | null;
+  tags: string[];
+  initialMessage: string | null;
+  input: unknown;
+  intent: string | null;
+  entities: unknown;
+  parentId: string | null;
+  correlationId: string | null;
+  result: unknown;
+  errorMessage: string | null;
+  errorStage: string | null;
+  errorDetails: unknown;
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  workerId: string | null;
+  leaseExpiresAt: string | null;
+  deadline: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  updatedAt: string;
+  priority: number;
+  queueMs: number | null;
+  durationMs: number | null;
+  costUsd: number;
+  counters: Record<string, number>;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  nextCursor: string | null;
+}
+
+export interface StageRow {
+  name: string;
+  attempt: number;
+  status: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+  output: unknown;
+  errorMessage: string | null;
+  errorDetails: unknown;
+  retryable: boolean | null;
+}
+
+export interface CostRow {
+  service: string;
+  amountUsd: number;
+  usage: Record<string, unknown> | null;
+  stage: string | null;
+  ts: string;
+}
+
+export interface RequestDetail extends RequestRow {
+  stages: StageRow[];
+  costs: CostRow[];
+}
+
+export interface EventRow {
+  seq: number;
+  ts: string;
+  type: string;
+  stage: string | null;
+  severity: string;
+  message: string;
+  data: unknown;
+}
+
+export interface CostReport {
+  periodStart: string;
+  periodEnd: string;
+  totalRequests: number;
+  totalCostUsd: number;
+  byService: { service: string; records: number; costUsd: number }[];
+  byOperation: { kind: string | null; requests: number; costUsd: number }[];
+  byTenant: { tenantId: string | null; requests: number; costUsd: number }[];
+  bySession: {
+    top: { sessionId: string; requests: number; costUsd: number }[];
+    other: { sessions: number; requests: number; costUsd: number };
+  };
+  averageCostPerRequest: number | null;
+}
+
+export interface StageStat {
+  name: string;
+  count: number;
+  completed: number;
+  failed: number;
+  failureRatePct: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  totalMs: number;
+  sharePct: number;
+}
