@@ -20,15 +20,24 @@ it("sheds calls with a coded 503 and Retry-After while the event loop lags, keep
   const app = await buildApp({
     tracker,
     logger: false,
-    shedding: { maxEventLoopDelayMs: 50, sampleIntervalMs: 100, retryAfterSeconds: 3 },
+    shedding: { maxEventLoopDelayMs: 250, sampleIntervalMs: 100, retryAfterSeconds: 3 },
   });
   await app.ready();
   try {
-    expect((await app.inject({ method: "GET", url: "/api/v1/requests" })).statusCode).toBe(200);
+    // A busy machine (tests run side by side) can lag on its own: start from a calm sample.
+    const calm = async () => {
+      let response = await app.inject({ method: "GET", url: "/api/v1/requests" });
+      for (let i = 0; i < 100 && response.statusCode !== 200; i++) {
+        await nextSample();
+        response = await app.inject({ method: "GET", url: "/api/v1/requests" });
+      }
+      return response;
+    };
+    expect((await calm()).statusCode).toBe(200);
     // Lag the loop until a sample sees it (samples come every 100 ms).
     let shed = await app.inject({ method: "GET", url: "/api/v1/requests" });
     for (let i = 0; i < 20 && shed.statusCode !== 503; i++) {
-      blockFor(400);
+      blockFor(1000);
       await new Promise((resolve) => setTimeout(resolve, 0));
       shed = await app.inject({ method: "GET", url: "/api/v1/requests" });
     }
@@ -39,12 +48,7 @@ it("sheds calls with a coded 503 and Retry-After while the event loop lags, keep
       expect((await app.inject({ method: "GET", url })).statusCode, url).toBe(200);
     }
     // Once the loop is free again, calls go through.
-    let recovered = shed;
-    for (let i = 0; i < 50 && recovered.statusCode !== 200; i++) {
-      await nextSample();
-      recovered = await app.inject({ method: "GET", url: "/api/v1/requests" });
-    }
-    expect(recovered.statusCode).toBe(200);
+    expect((await calm()).statusCode).toBe(200);
   } finally {
     await app.close();
     await tracker.close();
