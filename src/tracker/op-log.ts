@@ -6,10 +6,10 @@ import type { JsonValue } from "../core/types.js";
 
 /**
  * Seed 001's logging rules, in one place for every write path: creation at info (ids,
- * prompt length, parameters, at most 50 prompt characters), each transition at info
+ * prompt length, parameters, at most 50 prompt characters unless `redactPrompts`), each transition at info
  * (old/new status, duration, error on failure), a duplicate id at warn.
  */
-export function logOutcome(logger: Logger, op: Op, result: OpResult): void {
+export function logOutcome(logger: Logger, op: Op, result: OpResult, redactPrompts = false): void {
   if (!result.ok) return;
   if (op.type === "create") {
     const r = op.request;
@@ -25,7 +25,8 @@ export function logOutcome(logger: Logger, op: Op, result: OpResult): void {
         tenant_id: r.tenantId,
         kind: r.kind,
         prompt_length: prompt?.length ?? 0,
-        prompt: promptPreview(prompt),
+        // redactPrompts: the length stays (it tells sizes apart), the text goes.
+        prompt: redactPrompts ? undefined : promptPreview(prompt),
         parameters: parametersOf(r.input),
         degraded: result.degraded ? true : undefined,
       },

@@ -33,6 +33,11 @@ export interface TrackerOptions {
   /** A pino logger. Default: pino JSON on stdout at REQTRACK_LOG_LEVEL (default "info"). */
   logger?: Logger;
   /**
+   * The "request created" line (info) carries the first 50 characters of the prompt; true
+   * leaves the text out (its length stays). Default false.
+   */
+  redactPrompts?: boolean;
+  /**
    * What to do when the store cannot be written. "degrade" (default): log, keep the change in
    * the outbox file and replay it later; the caller never sees the outage. "throw": reject
    * with `StoreUnavailableError`.
@@ -83,6 +88,7 @@ export interface ResolvedOptions {
   readonly postgres: Readonly<PostgresOptions>;
   readonly clock: () => number;
   readonly logger: Logger;
+  readonly redactPrompts: boolean;
   readonly onStoreError: "degrade" | "throw";
   readonly outboxPath: string | null;
   readonly replayIntervalMs: number;
@@ -135,6 +141,7 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
     postgres: postgresOptions(storage, options.postgres),
     clock: options.clock ?? Date.now,
     logger: options.logger ?? createDefaultLogger(),
+    redactPrompts: booleanOption("redactPrompts", options.redactPrompts, false),
     onStoreError,
     outboxPath,
     replayIntervalMs: positive("replayIntervalMs", options.replayIntervalMs, 1000),
@@ -213,6 +220,12 @@ function postgresOptions(
     ...(preparedStatements !== undefined ? { preparedStatements } : {}),
     ...(listenConnectionString !== undefined ? { listenConnectionString } : {}),
   });
+}
+
+function booleanOption(field: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new ValidationError(field, "must be true or false");
+  return value;
 }
 
 function nonNegative(field: string, value: number | undefined, fallback: number): number {

@@ -549,7 +549,7 @@ export class Tracker {
       logRefusal(this.logger, op, error);
       throw error;
     }
-    logOutcome(this.logger, op, result);
+    logOutcome(this.logger, op, result, this.options.redactPrompts);
     if (op.type === "create") {
       this.queue.notify();
       if (result.ok && !result.duplicate) this.budgets.created(op.request);

@@ -27,6 +27,29 @@ describe("structured logging (seed 001)", () => {
     await tracker.close();
   });
 
+  it("leaves the prompt text out of every line with redactPrompts, keeping its length", async () => {
+    const { logger, lines } = captureLogger();
+    const tracker = await createTracker({ storage: ":memory:", logger, redactPrompts: true });
+    const prompt = "Secret launch plan for the fjord campaign";
+    const req = await tracker.createRequest({ userId: "user-7", input: { prompt } });
+    await tracker.createRequest({ userId: "user-7", initialMessage: prompt });
+    await tracker.startRequest(req);
+    const created = lines.filter((l) => l.msg === "request created");
+    expect(created).toHaveLength(2);
+    for (const line of created) {
+      expect(line).toMatchObject({ request_id: expect.any(String), prompt_length: prompt.length });
+      expect(line).not.toHaveProperty("prompt");
+    }
+    expect(JSON.stringify(lines)).not.toContain("Secret");
+    await tracker.close();
+  });
+
+  it("rejects a redactPrompts that is not a boolean", async () => {
+    await expect(
+      createTracker({ storage: ":memory:", redactPrompts: "yes" as unknown as boolean }),
+    ).rejects.toMatchObject({ code: "RT_ERR_VALIDATION", field: "redactPrompts" });
+  });
+
   it("logs each transition at info with old/new status and duration, and the error on failure", async () => {
     const time = fakeClock();
     const { logger, lines } = captureLogger();
