@@ -97,6 +97,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     options.streamMaxUnsentBytes,
   );
   metrics.watchStream(hub);
+  // preClose runs before the HTTP server stops: streams must end first, or server.close()
+  // waits for every connected client to leave.
+  app.addHook("preClose", async () => hub.close());
   app.addHook("onClose", async () => {
     hub.close();
     metrics.close();

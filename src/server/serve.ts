@@ -8,6 +8,8 @@ export interface ServeOptions {
   host?: string;
   port?: number;
   bodyLimit?: number;
+  /** How long `close()` lets in-flight HTTP requests finish before cutting them. Default 10 s. */
+  closeGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -29,6 +31,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const { tracker } = options;
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 7600;
+  const closeGraceMs = options.closeGraceMs ?? 10_000;
   const open = (await tracker.keys.countActive()) === 0;
   if (open && !LOOPBACK.has(host)) {
     throw new ValidationError(
@@ -53,7 +56,13 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     open,
     close: () => {
       closing ??= (async () => {
-        await app.close();
+        // Bounded whatever clients do: past the grace, connections still open are cut.
+        const cut = setTimeout(() => app.server.closeAllConnections(), closeGraceMs);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(cut);
+        }
         await tracker.close();
       })();
       return closing;

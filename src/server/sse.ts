@@ -98,10 +98,22 @@ export class SseHub {
     res.on("close", () => this.clients.delete(client));
   }
 
+  /**
+   * Ends every stream with a final `shutdown` event, so clients reconnect (to another server
+   * behind the load balancer, or to this one once it is back) instead of waiting on a stream
+   * that will never speak again. Called at the start of shutdown: an open stream would
+   * otherwise keep the HTTP server from closing for as long as the client stays.
+   */
   close(): void {
     this.unsubscribe();
     clearInterval(this.keepAlive);
-    for (const client of this.clients) client.res.end();
+    const frame = `event: shutdown\ndata: ${JSON.stringify({
+      type: "shutdown",
+      reason: "server_shutdown",
+      reconnect: true,
+      at: new Date().toISOString(),
+    })}\n\n`;
+    for (const client of this.clients) client.res.end(frame);
     this.clients.clear();
   }
 
