@@ -4,7 +4,7 @@ import type { Tracker } from "../../tracker/tracker.js";
 const TENANTS = ["school-north", "school-south", "discord-guild-42"];
 const KINDS = [
   {
-    kind: "content_generation",
+    kind: "demo_content_generation",
     stages: [
       "validation",
       "rag_retrieval",
@@ -13,9 +13,11 @@ const KINDS = [
       "notification",
     ],
   },
-  { kind: "chat_message", stages: ["rag_retrieval", "llm_completion"] },
-  { kind: "video_generation", stages: ["prompt_check", "video_generation", "upload"] },
+  { kind: "demo_chat_message", stages: ["rag_retrieval", "llm_completion"] },
+  { kind: "demo_video_generation", stages: ["prompt_check", "video_generation", "upload"] },
 ];
+/** The demo worker claims only these, so requests a user creates are left for their own workers. */
+export const DEMO_KINDS = KINDS.map((k) => k.kind);
 const PROMPTS = [
   "Photosynthesis in 5 minutes",
   "A fjord at sunrise",
@@ -36,10 +38,11 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * ite
  * `serve --demo`: a steady trickle of made-up requests across three tenants, run by a local
  * worker through stages with costs, with some failures (retried), and some runs that hang
  * past their time limit so the watchdog times them out. Real time, slowed down to be watched.
+ * Its kinds are its own (`demo_*`): the worker never claims a request a user created.
  */
 export function startDemoTrickle(tracker: Tracker): { stop(): Promise<void> } {
   const worker = tracker.work(
-    { concurrency: 4, pollMs: 200, leaseMs: 15_000, graceMs: 1000 },
+    { kinds: DEMO_KINDS, concurrency: 4, pollMs: 200, leaseMs: 15_000, graceMs: 1000 },
     async (req, { signal }) => {
       const plan = KINDS.find((k) => k.kind === req.kind) ?? KINDS[0]!;
       const done = new Set(req.stages.filter((s) => s.status === "completed").map((s) => s.name));

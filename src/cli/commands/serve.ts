@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { createTracker } from "../../tracker/create-tracker.js";
 import { serve } from "../../server/serve.js";
 import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
-import { startDemoTrickle } from "./demo-trickle.js";
+import { DEMO_KINDS, startDemoTrickle } from "./demo-trickle.js";
 
 /** `reqtrack serve`: the HTTP API on one tracker, with graceful shutdown on SIGTERM/SIGINT. */
 export function registerServe(program: Command): void {
@@ -43,7 +43,12 @@ export function registerServe(program: Command): void {
         say("  No API key exists: the API is open and bound to this machine only.");
         say(`  Create a key: npx reqtrack keys create --role admin --storage ${options.storage}`);
       }
-      if (demo) say("  Demo: a trickle of made-up requests across three tenants is running.");
+      if (demo) {
+        say("  Demo: a trickle of made-up requests across three tenants is running.");
+        say(
+          `  Its worker claims only its own kinds (${DEMO_KINDS.join(", ")}); requests you create are left for your workers.`,
+        );
+      }
       const stop = async (signal: string) => {
         say(`${signal}: shutting down (draining requests, flushing writes)`);
         await demo?.stop();
