@@ -10,7 +10,7 @@ import {
 import type { Logger } from "../context/logger.js";
 import { ReqtrackError } from "../core/errors.js";
 import type { Tracker } from "../tracker/tracker.js";
-import { authenticate } from "./auth.js";
+import { authenticate, KeylessState } from "./auth.js";
 import { dashboardPlugin } from "./dashboard.js";
 import { errorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
@@ -28,7 +28,8 @@ export interface AppOptions {
   tracker: Tracker;
   /**
    * Without keys the API is open (every caller is admin). `serve` allows that only on
-   * 127.0.0.1; default: open exactly when no active key exists when the app is built.
+   * 127.0.0.1; default: open exactly when no active key exists when the app is built. An open
+   * app closes (requires keys) as soon as a key exists, without a restart.
    */
   open?: boolean;
   /** Largest accepted request body. Default 1 MiB. */
@@ -54,7 +55,7 @@ export interface AppOptions {
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { tracker } = options;
-  const open = options.open ?? (await tracker.keys.countActive()) === 0;
+  const open = new KeylessState(options.open ?? (await tracker.keys.countActive()) === 0, tracker);
   const app = Fastify({
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     ...(options.logger === false
@@ -135,7 +136,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     } catch {
       return reply.status(503).send({ ready: false, degraded: tracker.degraded });
     }
-    return { ready: true, degraded: tracker.degraded, open };
+    return { ready: true, degraded: tracker.degraded, open: open.current };
   });
   app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
     reply.header("content-type", metrics.registry.contentType);

@@ -26,18 +26,43 @@ declare module "fastify" {
 const OPEN: Principal = Object.freeze({ keyId: null, role: "admin", tenantId: null });
 
 /**
+ * Whether a server that started without keys is still open. The first key created (here or
+ * by `reqtrack keys create` against the same store) closes it for good, without a restart:
+ * from then on every call needs a key, as an operator who just made one expects.
+ */
+export class KeylessState {
+  constructor(
+    private open: boolean,
+    private readonly tracker: Tracker,
+  ) {}
+
+  get current(): boolean {
+    return this.open;
+  }
+
+  async stillOpen(request: FastifyRequest): Promise<boolean> {
+    if (!this.open) return false;
+    if (await this.tracker.keys.anyActive()) {
+      this.open = false;
+      request.log.warn("an API key now exists: the API requires keys from here on");
+    }
+    return this.open;
+  }
+}
+
+/**
  * Resolves the caller of a request. `open` servers (no key exists; they bind 127.0.0.1
- * only) treat every caller as admin. Otherwise: no key or a bad or revoked key is 401,
+ * only) treat every caller as admin until a key exists. Otherwise: no key or a bad or revoked key is 401,
  * a role below the route's is 403.
  */
 export async function authenticate(
   request: FastifyRequest,
   tracker: Tracker,
-  open: boolean,
+  open: KeylessState,
 ): Promise<void> {
   const needed = request.routeOptions.config.role;
   if (needed === undefined) return;
-  if (open) {
+  if (await open.stillOpen(request)) {
     request.principal = OPEN;
     return;
   }

@@ -23,6 +23,9 @@ const createKeySchema = z.strictObject({
 /** How long a verified key is trusted without asking the store again. */
 const CACHE_MS = 5_000;
 
+/** How long "no key exists" is believed before a keyless server asks the store again. */
+const KEYLESS_RECHECK_MS = 1_000;
+
 /** SHA-256 of a secret, hex: the only form in which secrets are stored. */
 export const hashSecret = (secret: string): string =>
   createHash("sha256").update(secret).digest("hex");
@@ -33,6 +36,7 @@ export const hashSecret = (secret: string): string =>
  */
 export class ApiKeys {
   private readonly cache = new Map<string, { key: ApiKey | null; until: number }>();
+  private keylessUntil = 0;
 
   constructor(
     private readonly store: Store,
@@ -65,11 +69,24 @@ export class ApiKeys {
       revokedAt: null,
     };
     await this.store.saveApiKey({ ...key, hash: hashSecret(secret) });
+    this.keylessUntil = 0;
     return { id: key.id, key: secret, role: key.role, tenantId, name: key.name };
   }
 
   list(): Promise<ApiKey[]> {
     return this.store.listApiKeys();
+  }
+
+  /**
+   * Whether any active key exists, as a keyless server asks on each call: "none" is cached
+   * for a second (keys made by this process are seen at once, by another one, such as
+   * `reqtrack keys create`, within that second), so an open server costs one query a second.
+   */
+  async anyActive(): Promise<boolean> {
+    if (this.clock() < this.keylessUntil) return false;
+    const any = (await this.countActive()) > 0;
+    if (!any) this.keylessUntil = this.clock() + KEYLESS_RECHECK_MS;
+    return any;
   }
 
   /** Active keys (not revoked). With none, the server runs open on 127.0.0.1 only. */
