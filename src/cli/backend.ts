@@ -72,7 +72,7 @@ export async function openTracker(flags: PostgresFlags, mustExist: boolean): Pro
     return await createTracker({
       storage: flags.storage,
       postgres: postgresOptions(flags),
-      logger: pino({ level: process.env.REQTRACK_LOG_LEVEL ?? "warn" }),
+      logger: pino({ level: process.env.REQTRACK_LOG_LEVEL ?? "error" }),
       watchdogIntervalMs: 0,
     });
   } catch (error) {

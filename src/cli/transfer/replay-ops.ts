@@ -81,6 +81,8 @@ export function replayOps(line: ExportLine): Json[] {
     const data = (e.data ?? {}) as Json;
     const stage = typeof e.stage === "string" ? e.stage : undefined;
     switch (e.type) {
+      case "request_created":
+        break; // the create op writes it again
       case "status_changed": {
         // A requeue (lease expired, released) is the watchdog's, not an ingestible op.
         if (data.reason !== undefined) break;
