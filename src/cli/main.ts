@@ -1,33 +1,30 @@
 #!/usr/bin/env node
-import { Command } from "commander";
-import { ReqtrackError } from "../core/errors.js";
-import { runDemo } from "./commands/demo.js";
-import { registerKeys } from "./commands/keys.js";
-import { registerMigrate } from "./commands/migrate.js";
-import { registerServe } from "./commands/serve.js";
+import { Command, CommanderError } from "commander";
+import { COMMANDS, findCommand } from "./command-table.js";
+import { oneLine } from "./fail.js";
+import { version } from "./version.js";
 
 const program = new Command()
   .name("reqtrack")
-  .description("Request tracking for AI-generation pipelines");
+  .description("Request tracking for AI-generation pipelines")
+  .version(version(), "-V, --version", "print the version")
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text.split("\n")[0] + "\n") });
 
-registerServe(program);
-registerKeys(program);
-registerMigrate(program);
-
-program
-  .command("demo")
-  .description("Run a made-up content pipeline through reqtrack once and print what it recorded")
-  .option("--storage <path>", "SQLite file to write", "data/reqtrack.db")
-  .action(async (options: { storage: string }) => {
-    await runDemo({ storage: options.storage, out: process.stdout });
-  });
+// Only the command being run is loaded: help and --version never import Fastify, pg or SQLite.
+const entry = findCommand(process.argv.slice(2));
+if (entry) {
+  const module = await entry.load();
+  module.register(program);
+} else {
+  for (const c of COMMANDS) program.command(c.name).description(c.summary);
+}
 
 try {
   await program.parseAsync();
 } catch (error) {
-  // Expected errors (bad flags, a refused bind) get one clear line, not a stack trace.
-  const message =
-    error instanceof ReqtrackError || error instanceof Error ? error.message : String(error);
-  process.stderr.write(`reqtrack: ${message}\n`);
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // Expected errors (bad flags, a refused bind, an unreachable server) get one clear line.
+  process.stderr.write(`reqtrack: ${oneLine(error)}\n`);
   process.exit(1);
 }

@@ -1,23 +1,19 @@
 import type { Command } from "commander";
-import { pino } from "pino";
 import type { ApiKeyRole } from "../../core/types.js";
-import { createTracker } from "../../tracker/create-tracker.js";
 import type { Tracker } from "../../tracker/tracker.js";
-import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
+import { openTracker } from "../backend.js";
+import { type PostgresFlags, withPostgresOptions } from "../postgres-options.js";
 import { formatTable } from "../table.js";
 
 const storageOption = process.env.REQTRACK_STORAGE ?? "data/reqtrack.db";
 
+/** Opens the store for `fn`; read-only uses (`list`, `revoke`) never create one. */
 async function withTracker<T>(
   flags: PostgresFlags,
   fn: (tracker: Tracker) => Promise<T>,
+  mustExist = true,
 ): Promise<T> {
-  const tracker = await createTracker({
-    storage: flags.storage,
-    postgres: postgresOptions(flags),
-    logger: pino({ level: "warn" }),
-    watchdogIntervalMs: 0,
-  });
+  const tracker = await openTracker(flags, mustExist);
   try {
     return await fn(tracker);
   } finally {
@@ -46,12 +42,15 @@ export function registerKeys(program: Command): void {
         json?: boolean;
       } & PostgresFlags,
     ) => {
-      const created = await withTracker(o, (t) =>
-        t.keys.create({
-          role: o.role as ApiKeyRole,
-          tenantId: o.tenant ?? null,
-          name: o.name ?? null,
-        }),
+      const created = await withTracker(
+        o,
+        (t) =>
+          t.keys.create({
+            role: o.role as ApiKeyRole,
+            tenantId: o.tenant ?? null,
+            name: o.name ?? null,
+          }),
+        false,
       );
       if (o.json) {
         process.stdout.write(
@@ -103,3 +102,5 @@ export function registerKeys(program: Command): void {
     process.stdout.write(`Revoked ${id}\n`);
   });
 }
+
+export { registerKeys as register };

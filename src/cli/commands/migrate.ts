@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { pino } from "pino";
-import { createTracker } from "../../tracker/create-tracker.js";
+import { isPostgresUrl } from "../../store/postgres/postgres-store.js";
+import { openTracker } from "../backend.js";
 import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
 
 /**
@@ -19,12 +19,12 @@ export function registerMigrate(program: Command): void {
     );
   withPostgresOptions(command).action(async (options: PostgresFlags) => {
     const postgres = postgresOptions(options);
-    const tracker = await createTracker({
-      storage: options.storage,
-      postgres,
-      logger: pino({ level: "warn" }),
-      watchdogIntervalMs: 0,
-    });
+    if (isPostgresUrl(options.storage) && postgres.schema === undefined) {
+      process.stderr.write(
+        "No --schema given: migrating into the database's default schema (public)\n",
+      );
+    }
+    const tracker = await openTracker(options, false);
     try {
       const version = await tracker.store.schemaVersion();
       const where = postgres.schema === undefined ? "" : ` (in schema ${postgres.schema})`;
@@ -34,3 +34,5 @@ export function registerMigrate(program: Command): void {
     }
   });
 }
+
+export { registerMigrate as register };

@@ -1,8 +1,8 @@
+import { createServer } from "node:net";
 import type { Command } from "commander";
-import { createTracker } from "../../tracker/create-tracker.js";
-import { serve } from "../../server/serve.js";
+import { checkStorage } from "../backend.js";
+import { CliError } from "../fail.js";
 import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
-import { DEMO_KINDS, startDemoTrickle } from "./demo-trickle.js";
 
 /** `reqtrack serve`: the HTTP API on one tracker, with graceful shutdown on SIGTERM/SIGINT. */
 export function registerServe(program: Command): void {
@@ -23,6 +23,14 @@ export function registerServe(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new Error(`--port must be a port number, not ${options.port}`);
       }
+      checkStorage(options.storage, { mustExist: false });
+      // Checked before the database is created or migrated, so a busy port changes nothing.
+      await assertPortFree(options.host, port);
+      const [{ createTracker }, { serve }, { startDemoTrickle, DEMO_KINDS }] = await Promise.all([
+        import("../../tracker/create-tracker.js"),
+        import("../../server/serve.js"),
+        import("./demo-trickle.js"),
+      ]);
       const tracker = await createTracker({
         storage: options.storage,
         postgres: postgresOptions(options),
@@ -60,3 +68,23 @@ export function registerServe(program: Command): void {
     },
   );
 }
+
+/** Binds and releases `host:port`, so a port in use is reported before anything is opened. */
+async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new CliError(
+          error.code === "EADDRINUSE"
+            ? `port ${port} on ${host} is in use (EADDRINUSE): stop the other server or pass --port`
+            : `cannot listen on ${host}:${port}: ${error.message}`,
+        ),
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+export { registerServe as register };

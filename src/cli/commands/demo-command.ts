@@ -1,0 +1,13 @@
+import type { Command } from "commander";
+
+/** `reqtrack demo`: one simulated pipeline run into a SQLite file, printed as tables. */
+export function register(program: Command): void {
+  program
+    .command("demo")
+    .description("Run a made-up content pipeline through reqtrack once and print what it recorded")
+    .option("--storage <path>", "SQLite file to write", "data/reqtrack.db")
+    .action(async (options: { storage: string }) => {
+      const { runDemo } = await import("./demo.js");
+      await runDemo({ storage: options.storage, out: process.stdout });
+    });
+}
