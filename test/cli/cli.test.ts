@@ -186,10 +186,7 @@ describe("reqtrack CLI", () => {
     await seed(storage, 600);
     const to = new Date(Date.now() + 60_000).toISOString();
     const out = dir.file("k.ndjson");
-    const args = [
-      "--import",
-      "tsx",
-      cli,
+    const exportArgs = [
       "export",
       "--storage",
       storage,
@@ -200,22 +197,14 @@ describe("reqtrack CLI", () => {
       "--page-size",
       "10",
     ];
-    const child = spawn(process.execPath, args, { stdio: "ignore" });
+    const child = spawn(process.execPath, ["--import", "tsx", cli, ...exportArgs], {
+      stdio: "ignore",
+    });
     // Killed as soon as it has recorded a page: the checkpoint file is the signal, not a delay.
     while (!existsSync(`${out}.checkpoint`)) await new Promise((r) => setImmediate(r));
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
-    const resumed = await run(
-      "export",
-      "--storage",
-      storage,
-      "--out",
-      out,
-      "--to",
-      to,
-      "--page-size",
-      "10",
-    );
+    const resumed = await run(...exportArgs);
     expect(resumed.stderr).toContain("Resuming after");
     await run("export", "--storage", storage, "--out", dir.file("clean.ndjson"), "--to", to);
     expect(readFileSync(out, "utf8")).toBe(readFileSync(dir.file("clean.ndjson"), "utf8"));

@@ -6,6 +6,7 @@ import { type Json, type Query, type TargetFlags, withBackend, withTarget } from
 import { CliError } from "../fail.js";
 import { Checkpoint } from "../transfer/checkpoint.js";
 import { Progress } from "../transfer/progress.js";
+import { REQUEST_FIELDS } from "../request-fields.js";
 
 interface ExportFlags extends TargetFlags {
   out?: string;
@@ -26,31 +27,7 @@ interface ExportState {
   rows: number;
 }
 
-const CSV_COLUMNS = [
-  "id",
-  "status",
-  "kind",
-  "tenantId",
-  "userId",
-  "sessionId",
-  "channelId",
-  "parentId",
-  "correlationId",
-  "priority",
-  "lane",
-  "tags",
-  "attempts",
-  "maxAttempts",
-  "createdAt",
-  "startedAt",
-  "completedAt",
-  "queueMs",
-  "durationMs",
-  "costUsd",
-  "errorStage",
-  "errorMessage",
-  "initialMessage",
-];
+const CSV_COLUMNS = REQUEST_FIELDS;
 
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return "";

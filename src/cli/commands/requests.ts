@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { type Json, type Query, type TargetFlags, withBackend, withTarget } from "../backend.js";
 import { CliError } from "../fail.js";
 import { formatTable, terminalWidth } from "../table.js";
+import { REQUEST_FIELDS } from "../request-fields.js";
 
 interface ListFlags extends TargetFlags {
   status?: string;
@@ -113,29 +114,8 @@ async function show(id: string, flags: TargetFlags & { json?: boolean; events?: 
     return;
   }
   const width = terminalWidth();
-  const fields = [
-    "id",
-    "status",
-    "kind",
-    "tenantId",
-    "userId",
-    "sessionId",
-    "channelId",
-    "parentId",
-    "correlationId",
-    "lane",
-    "attempts",
-    "maxAttempts",
-    "createdAt",
-    "startedAt",
-    "completedAt",
-    "queueMs",
-    "durationMs",
-    "costUsd",
-    "errorStage",
-    "errorMessage",
-    "initialMessage",
-  ];
+  // Tags are printed on their own line below; priority is implied by the lane.
+  const fields = REQUEST_FIELDS.filter((f) => f !== "tags" && f !== "priority");
   for (const f of fields) {
     const value = request[f];
     if (value !== null && value !== undefined)
