@@ -6,19 +6,28 @@ import type { Tracker } from "../../../src/index.js";
  * complete), `concurrency` at a time, until `stop()`. Every call's failure is collected:
  * in degrade mode there must be none.
  */
-export function lifecycleLoad(tracker: Tracker, concurrency = 8) {
+/** What the load calls: a tracker, or the remote client with the same method names. */
+export interface Writer {
+  createRequest(input: { userId: string; tenantId: string; kind: string }): Promise<{ id: string }>;
+  startRequest(ref: string, workerId: string): Promise<void>;
+  logEvent(ref: string, event: { type: string; message: string }): Promise<void>;
+  recordCost(ref: string, cost: { service: string; amountUsd: number }): Promise<void>;
+  completeRequest(ref: string, result: unknown): Promise<void>;
+}
+
+export function lifecycleLoad(tracker: Writer, concurrency = 8) {
   const ids: string[] = [];
   const failures: unknown[] = [];
   let running = true;
   let n = 0;
   const one = async () => {
     const i = n++;
-    const req = await tracker.createRequest({
+    const { id: req } = await tracker.createRequest({
       userId: `u${i % 7}`,
       tenantId: `t${i % 3}`,
       kind: "load",
     });
-    ids.push(req.id);
+    ids.push(req);
     await tracker.startRequest(req, "w");
     await tracker.logEvent(req, { type: "note", message: "one" });
     await tracker.recordCost(req, { service: "openai", amountUsd: 0.001 });
