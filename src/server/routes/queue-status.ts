@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { RequestRecord } from "../../core/types.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter } from "../auth.js";
+import { errors } from "../openapi.js";
 
 /** Leases that end within this many milliseconds count as "about to expire". */
 export const LEASE_SOON_MS = 30_000;
@@ -55,7 +56,8 @@ export const queueStatusRoutes: FastifyPluginAsyncZod<{
       config: { role: "viewer" },
       schema: {
         querystring: z.strictObject({ tenantId: z.string().min(1).max(256).optional() }),
-        response: { 200: queueStatusSchema },
+        operationId: "queueStatus",
+        response: { 200: queueStatusSchema, ...errors(400) },
         tags: ["queue"],
       },
     },

@@ -6,6 +6,15 @@ import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter } from "../auth.js";
 import { MAX_EPOCH_MS } from "../../core/schemas.js";
 import { toEpoch } from "../schemas.js";
+import { errors } from "../openapi.js";
+import {
+  breakersSchema,
+  costReportSchema,
+  groupStatsSchema,
+  overviewSchema,
+  stageStatsSchema,
+  timeseriesPointSchema,
+} from "../openapi-schemas.js";
 
 const isoOrMs = z.union([
   z.iso.datetime({ offset: true }),
@@ -27,7 +36,12 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     "/stats/overview",
     {
       config: viewer,
-      schema: { querystring: z.strictObject({ window, tenantId }), tags: ["stats"] },
+      schema: {
+        operationId: "statsOverview",
+        querystring: z.strictObject({ window, tenantId }),
+        response: { 200: overviewSchema, ...errors(400) },
+        tags: ["stats"],
+      },
     },
     async (request) =>
       tracker.stats.overview(
@@ -48,6 +62,8 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           bucket: z.enum(["minute", "hour", "day"]).optional(),
           tenantId,
         }),
+        operationId: "statsTimeseries",
+        response: { 200: z.array(timeseriesPointSchema), ...errors(400) },
         tags: ["stats"],
       },
     },
@@ -71,6 +87,8 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           from: isoOrMs.optional(),
           to: isoOrMs.optional(),
         }),
+        operationId: "statsGroup",
+        response: { 200: groupStatsSchema, ...errors(400, 403, 404) },
         tags: ["stats"],
       },
     },
@@ -96,6 +114,8 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
       config: viewer,
       schema: {
         querystring: z.strictObject({ window, kind: z.string().optional(), tenantId }),
+        operationId: "statsStages",
+        response: { 200: z.array(stageStatsSchema), ...errors(400) },
         tags: ["stats"],
       },
     },
@@ -119,6 +139,8 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           from: isoOrMs.optional(),
           to: isoOrMs.optional(),
         }),
+        operationId: "costReport",
+        response: { 200: costReportSchema, ...errors(400) },
         tags: ["costs"],
       },
     },
@@ -135,7 +157,16 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     },
   );
 
-  app.get("/breakers", { config: viewer, schema: { tags: ["breakers"] } }, async () => ({
-    breakers: tracker.breakerStats(),
-  }));
+  app.get(
+    "/breakers",
+    {
+      config: viewer,
+      schema: {
+        operationId: "listBreakers",
+        response: { 200: breakersSchema, ...errors() },
+        tags: ["breakers"],
+      },
+    },
+    async () => ({ breakers: tracker.breakerStats() }),
+  );
 };

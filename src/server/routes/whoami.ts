@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { API_KEY_ROLES } from "../../core/types.js";
+import { errors } from "../openapi.js";
 
 /** The answer of GET /api/v1/whoami. */
 export const whoamiSchema = z.object({
@@ -18,7 +19,14 @@ export const whoamiSchema = z.object({
 export const whoamiRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     "/whoami",
-    { config: { role: "viewer" }, schema: { response: { 200: whoamiSchema }, tags: ["auth"] } },
+    {
+      config: { role: "viewer" },
+      schema: {
+        operationId: "whoami",
+        response: { 200: whoamiSchema, ...errors() },
+        tags: ["auth"],
+      },
+    },
     async (request) => {
       const { keyId, role, tenantId } = request.principal;
       return { keyId, role, tenantId };
