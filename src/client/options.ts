@@ -1,5 +1,7 @@
 import { createDefaultLogger, type Logger } from "../context/logger.js";
 import { ValidationError } from "../core/errors.js";
+import { checkOptions, functionOption, loggerOption } from "../core/option-check.js";
+import { z } from "zod";
 import { MAX_INGEST_OPS } from "../tracker/ingest.js";
 
 /** Options of `createClient`. Only `url` is required; defaults live in `resolveClientOptions`. */
@@ -53,8 +55,46 @@ export interface ResolvedClientOptions {
   readonly logger: Logger;
 }
 
-/** Fills in defaults, checks the values, and freezes the result. */
+/** Names and types of `ClientOptions` (`satisfies` keeps the two in step); ranges are below. */
+const clientOptionsSchema = z
+  .strictObject({
+    url: z.unknown(),
+    apiKey: z.string(),
+    outboxPath: z.string(),
+    flushIntervalMs: z.number(),
+    maxBatchOps: z.number(),
+    maxBatchBytes: z.number(),
+    requestTimeoutMs: z.number(),
+    replayIntervalMs: z.number(),
+    maxReplayIntervalMs: z.number(),
+    closeTimeoutMs: z.number(),
+    clock: functionOption("() => epoch milliseconds"),
+    fetch: functionOption("a fetch implementation"),
+    logger: loggerOption,
+  } satisfies Record<keyof ClientOptions, z.ZodType>)
+  .partial();
+
+/** Names users reach for that the client spells otherwise. */
+const CLIENT_HINTS = {
+  baseUrl: { option: "url" },
+  key: { option: "apiKey" },
+  token: { option: "apiKey" },
+  timeout: { option: "requestTimeoutMs" },
+  timeoutMs: { option: "requestTimeoutMs" },
+  logLevel: {
+    option: "logger",
+    note: "pass a pino logger at the level you want, or set REQTRACK_LOG_LEVEL",
+  },
+  maxSize: { option: "maxBatchBytes" },
+  batchSize: { option: "maxBatchOps" },
+};
+
+/**
+ * Fills in defaults, checks the values, and freezes the result. An unknown option or a value
+ * of the wrong type is a `ValidationError` naming the closest option.
+ */
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  checkOptions(clientOptionsSchema, options, { where: "createClient", hints: CLIENT_HINTS });
   const url = baseUrl(options?.url);
   const apiKey = options.apiKey ?? null;
   if (apiKey !== null && (typeof apiKey !== "string" || !/^\S+$/.test(apiKey))) {

@@ -37,7 +37,7 @@ export interface TrackingMiddleware {
  * app.use(track); app.post("/api/chat", chat); app.use(track.errors);
  */
 export function reqtrack(tracker: Tracker, options: HttpTrackingOptions = {}): TrackingMiddleware {
-  const core = new HttpTracking(tracker, options);
+  const core = new HttpTracking(tracker, options, "reqtrack (reqtrack/express)");
   const calls = new WeakMap<IncomingMessage, TrackedCall>();
   const middleware = <R>(req: Req, res: ServerResponse, next: (error?: unknown) => R): R => {
     const call = core.begin({

@@ -1,4 +1,6 @@
 import type { FastifyPluginCallback, FastifyRequest } from "fastify";
+import { ValidationError } from "../core/errors.js";
+import { hasMethods } from "../core/option-check.js";
 import type { Tracker } from "../tracker/tracker.js";
 import {
   firstHeader,
@@ -26,7 +28,19 @@ const calls = new WeakMap<FastifyRequest, TrackedCall>();
  * await app.register(reqtrack, { tracker, routes: { "POST /api/chat": "chat_message" } });
  */
 export const reqtrack: FastifyPluginCallback<FastifyTrackingOptions> = (app, options, done) => {
-  const core = new HttpTracking(options.tracker, options);
+  if (!hasMethods(app, ["addHook", "register"])) {
+    throw new ValidationError(
+      "app",
+      "reqtrack/fastify is a plugin: register it with app.register(reqtrack, { tracker, ... }) instead of calling it",
+    );
+  }
+  let core: HttpTracking;
+  try {
+    core = trackingOf(options);
+  } catch (error) {
+    // Handed to Fastify, so that `register` (or `ready`) rejects with it.
+    return done(error as Error);
+  }
   app.addHook("onRequest", (request, reply, next) => {
     const call = core.begin({
       method: request.method,
@@ -59,6 +73,24 @@ export const reqtrack: FastifyPluginCallback<FastifyTrackingOptions> = (app, opt
   });
   done();
 };
+
+function trackingOf(options: FastifyTrackingOptions | undefined): HttpTracking {
+  // Fastify's own register options may ride along; the rest are ours and are checked.
+  const {
+    tracker,
+    prefix: _prefix,
+    logLevel: _level,
+    logSerializers: _s,
+    ...http
+  } = (options ?? {}) as FastifyTrackingOptions & Record<string, unknown>;
+  if (tracker === undefined) {
+    throw new ValidationError(
+      "tracker",
+      "reqtrack/fastify needs the tracker in its options: app.register(reqtrack, { tracker, ... })",
+    );
+  }
+  return new HttpTracking(tracker, http, "reqtrack (reqtrack/fastify)");
+}
 
 // What fastify-plugin sets: register the hooks on the parent instead of an encapsulated child.
 Object.assign(reqtrack, {

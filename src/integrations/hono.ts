@@ -14,7 +14,7 @@ export type { RouteTable } from "./route-table.js";
  * app.use(reqtrack(tracker, { routes: { "POST /api/chat": "chat_message" } }));
  */
 export function reqtrack(tracker: Tracker, options: HttpTrackingOptions = {}): MiddlewareHandler {
-  const core = new HttpTracking(tracker, options);
+  const core = new HttpTracking(tracker, options, "reqtrack (reqtrack/hono)");
   return async (c, next) => {
     const call = core.begin({
       method: c.req.method,

@@ -1,5 +1,8 @@
 import { parseTraceParent, traceIdFor } from "../context/trace-parent.js";
+import { ValidationError } from "../core/errors.js";
 import { newRequestId } from "../core/ids.js";
+import { checkOptions, functionOption, hasMethods } from "../core/option-check.js";
+import { z } from "zod";
 import type { Tracker } from "../tracker/tracker.js";
 import { RouteMatcher, type RouteTable } from "./route-table.js";
 import { TrackedCall } from "./tracked-call.js";
@@ -39,6 +42,52 @@ export interface HttpTrackingOptions {
   source?: string;
 }
 
+const extractor = z.union(
+  [
+    z.strictObject({ param: z.string(), header: z.string() }).partial(),
+    functionOption("(request) => string"),
+  ],
+  { error: "must be { param, header } or a function of the request" },
+);
+
+/** Names and types of `HttpTrackingOptions` (`satisfies` keeps the two in step). */
+export const httpTrackingOptionsSchema = z
+  .strictObject({
+    routes: z.record(z.string(), z.string()),
+    defaultKind: z.string(),
+    tenant: extractor,
+    session: extractor,
+    user: extractor,
+    skip: functionOption("({ method, path }) => boolean"),
+    source: z.string(),
+  } satisfies Record<keyof HttpTrackingOptions, z.ZodType>)
+  .partial();
+
+const HTTP_HINTS = {
+  kinds: { option: "routes" },
+  routeTable: { option: "routes" },
+  operations: { option: "routes" },
+  exclude: { option: "skip" },
+  ignore: { option: "skip" },
+};
+
+/**
+ * Checks the arguments of a middleware factory when the middleware is made, so that a wrong
+ * call fails there with a message that shows the right one, not later inside a request.
+ */
+export function checkHttpTracking(where: string, tracker: unknown, options: unknown): void {
+  if (!hasMethods(tracker, ["createRequest", "startRequest", "subscribe"])) {
+    const wrapped = typeof tracker === "object" && tracker !== null && "tracker" in tracker;
+    throw new ValidationError(
+      "tracker",
+      wrapped
+        ? `${where} takes the tracker as its first argument, not inside the options: write reqtrack(tracker, { routes, ... })`
+        : `${where} needs a Tracker from createTracker() (got ${tracker === null ? "null" : typeof tracker})`,
+    );
+  }
+  checkOptions(httpTrackingOptionsSchema, options, { where, hints: HTTP_HINTS });
+}
+
 /** What an adapter hands over at the start of a call. */
 export interface HttpCallStart {
   method: string;
@@ -73,7 +122,9 @@ export class HttpTracking {
   constructor(
     readonly tracker: Tracker,
     options: HttpTrackingOptions = {},
+    where = "reqtrack",
   ) {
+    checkHttpTracking(where, tracker, options);
     this.routes = new RouteMatcher(options.routes);
     this.options = Object.freeze({
       defaultKind: options.defaultKind ?? "other",

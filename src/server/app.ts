@@ -3,6 +3,7 @@ import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-z
 import type { Logger } from "../context/logger.js";
 import { ReqtrackError } from "../core/errors.js";
 import type { Tracker } from "../tracker/tracker.js";
+import { checkAppOptions } from "./app-options.js";
 import { authenticate, KeylessState } from "./auth.js";
 import { dashboardPlugin } from "./dashboard.js";
 import { errorHandler } from "./errors.js";
@@ -37,6 +38,10 @@ export interface AppOptions {
    * with Last-Event-ID). Default 4 MiB: a stalled client cannot grow the server's memory.
    */
   streamMaxUnsentBytes?: number;
+  /** How long a browser stream token (`POST /api/v1/stream/token`) is valid. Default 60 s. */
+  streamTokenTtlMs?: number;
+  /** Epoch-ms clock of stream tokens; inject one in tests. Default `Date.now`. */
+  clock?: () => number;
   /** Load shedding (503 RT_ERR_OVERLOADED past an event-loop delay); false turns it off. */
   shedding?: SheddingOptions | false;
   /** Fastify's logger; default: the tracker's logger at warn. */
@@ -48,6 +53,7 @@ export interface AppOptions {
  * call `app.inject()` or listen on port 0.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  checkAppOptions(options);
   const { tracker } = options;
   const open = new KeylessState(options.open ?? (await tracker.keys.countActive()) === 0, tracker);
   const app = Fastify({

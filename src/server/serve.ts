@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { ValidationError } from "../core/errors.js";
 import type { Tracker } from "../tracker/tracker.js";
 import { buildApp } from "./app.js";
+import { checkServeOptions } from "./app-options.js";
 
 export interface ServeOptions {
   tracker: Tracker;
@@ -28,6 +29,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
  * refuses any address but loopback until a key exists.
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
+  checkServeOptions(options);
   const { tracker } = options;
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 7600;

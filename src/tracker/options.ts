@@ -1,6 +1,8 @@
 import type { Logger } from "../context/logger.js";
 import { createDefaultLogger } from "../context/logger.js";
 import { ValidationError } from "../core/errors.js";
+import { checkOptions, functionOption, loggerOption } from "../core/option-check.js";
+import { z } from "zod";
 import { isPostgresUrl, type PostgresStoreOptions } from "../store/postgres/postgres-store.js";
 import type { Store } from "../store/store.js";
 
@@ -111,8 +113,68 @@ export interface ResolvedOptions {
 export const DEFAULT_STORAGE = "data/reqtrack.db";
 export const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
-/** Fills in defaults, checks the values, and freezes the result: options are read-only from here. */
+const milliseconds = z.number();
+/** Names and types of `TrackerOptions` (`satisfies` keeps the two in step); ranges are below. */
+const trackerOptionsSchema = z
+  .strictObject({
+    storage: z.custom<string | Store>(
+      (v) => typeof v === "string" || (typeof v === "object" && v !== null && "driver" in v),
+      'must be a SQLite file path, ":memory:", a postgres:// URL or a Store',
+    ),
+    postgres: z
+      .strictObject({
+        schema: z.string(),
+        maxConnections: z.number(),
+        preparedStatements: z.boolean(),
+        listenConnectionString: z.string(),
+      } satisfies Record<keyof PostgresOptions, z.ZodType>)
+      .partial(),
+    clock: functionOption("() => epoch milliseconds"),
+    logger: loggerOption,
+    redactPrompts: z.boolean(),
+    onStoreError: z.enum(["degrade", "throw"]),
+    outboxPath: z.string(),
+    replayIntervalMs: milliseconds,
+    budgetIntervalMs: milliseconds,
+    defaultTimeoutMs: milliseconds,
+    timeouts: z.record(z.string(), milliseconds),
+    defaultMaxAttempts: z.number(),
+    slowQueryMs: milliseconds,
+    busyTimeoutMs: milliseconds,
+    durability: z.enum(["normal", "full"]),
+    leaseMs: milliseconds,
+    watchdogIntervalMs: milliseconds,
+    staleAfterMs: milliseconds.nullable(),
+    maxWaitMs: z.strictObject({ normal: milliseconds, low: milliseconds }).partial(),
+    retentionDays: z.number().nullable(),
+    retentionMaxRequests: z.number().nullable(),
+    shutdownGraceMs: milliseconds,
+  } satisfies Record<keyof TrackerOptions, z.ZodType>)
+  .partial();
+
+/** Names users reach for that reqtrack spells otherwise. */
+const TRACKER_HINTS = {
+  logLevel: {
+    option: "logger",
+    note: "pass a pino logger at the level you want, or set REQTRACK_LOG_LEVEL",
+  },
+  level: { option: "logger", note: "or set REQTRACK_LOG_LEVEL" },
+  maxSize: {
+    option: "retentionMaxRequests",
+    note: "the number of newest requests kept; retentionDays bounds them by age",
+  },
+  path: { option: "storage" },
+  database: { option: "storage" },
+  timeout: { option: "defaultTimeoutMs" },
+  timeoutMs: { option: "defaultTimeoutMs" },
+};
+
+/**
+ * Fills in defaults, checks the values, and freezes the result: options are read-only from here.
+ * An unknown option or a value of the wrong type is a `ValidationError` naming the closest option.
+ */
 export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
+  checkOptions(trackerOptionsSchema, options, { where: "createTracker", hints: TRACKER_HINTS });
   const storage = options.storage ?? DEFAULT_STORAGE;
   const positive = (field: string, value: number | undefined, fallback: number) => {
     const v = value ?? fallback;
