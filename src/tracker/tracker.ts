@@ -131,6 +131,7 @@ export class Tracker {
       store: store.analytics,
       clock: options.clock,
       read: (type, paramCount, query) => this.read(type, paramCount, query),
+      replayTotals: (range, scope, top) => store.replays.replayCostTotals(range, scope, top),
     };
     this.stats = new Stats(analytics);
     this.budgets = new Budgets({
