@@ -1,6 +1,8 @@
 import type { AnyOp, ChangeEvent, OpResult } from "../core/ops.js";
 import type { AnalyticsStore } from "./analytics-store.js";
 import type { BudgetStore } from "./budget-store.js";
+import type { PriceStore } from "./price-store.js";
+import type { ReplayStore } from "./replay-store.js";
 import type {
   ApiKey,
   Page,
@@ -41,6 +43,10 @@ export interface Store {
   readonly driver: "sqlite" | "postgres";
   /** Cost budgets and their alert records (`tracker.budgets`). */
   readonly budgets: BudgetStore;
+  /** The price table and reprice (`tracker.prices`). */
+  readonly prices: PriceStore;
+  /** Reused stages, replays of a request and bulk replay jobs (`tracker.replay`). */
+  readonly replays: ReplayStore;
 
   /**
    * Applies `ops` in order in one transaction and returns one result per op. A domain error

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { REPLAY_MODES } from "../../analytics/replay-costs.js";
 import { GROUP_BY } from "../../analytics/schemas.js";
 import { ForbiddenError, NotFoundError } from "../../core/errors.js";
 import type { Tracker } from "../../tracker/tracker.js";
@@ -138,6 +139,7 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           sessionId: z.string().min(1).max(256).optional(),
           from: isoOrMs.optional(),
           to: isoOrMs.optional(),
+          replays: z.enum(REPLAY_MODES).optional(),
         }),
         operationId: "costReport",
         response: { 200: costReportSchema, ...errors(400) },
@@ -152,6 +154,7 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           sessionId: q.sessionId,
           from: toEpoch(q.from),
           to: toEpoch(q.to),
+          replays: q.replays,
         }),
       );
     },

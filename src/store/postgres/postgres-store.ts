@@ -46,6 +46,8 @@ import { migratePostgres } from "./postgres-migrate.js";
 import { ChangeListener, changeChannel, changePayloads } from "./postgres-notify.js";
 import { PostgresAnalytics } from "./postgres-analytics.js";
 import { PostgresBudgets } from "./postgres-budgets.js";
+import { PostgresPrices } from "./postgres-prices.js";
+import { PostgresReplays } from "./postgres-replays.js";
 import { PostgresQueue } from "./postgres-queue.js";
 import { PostgresRollups } from "./postgres-rollups.js";
 import { PostgresWriter } from "./postgres-writer.js";
@@ -117,6 +119,8 @@ export class PostgresStore implements Store {
   /** Stats and cost reports, from rollups kept in the write transactions. */
   readonly analytics: PostgresAnalytics;
   readonly budgets: PostgresBudgets;
+  readonly prices: PostgresPrices;
+  readonly replays: PostgresReplays;
   /** This store instance, so that it does not hear its own notifications. */
   private readonly origin = randomUUID();
   private readonly remoteListeners = new Set<(changes: ChangeEvent[]) => void>();
@@ -131,6 +135,8 @@ export class PostgresStore implements Store {
     this.sql = new Sql(pool);
     this.analytics = new PostgresAnalytics(this.sql);
     this.budgets = new PostgresBudgets(this.sql);
+    this.prices = new PostgresPrices(this.sql, (work) => this.transaction(work));
+    this.replays = new PostgresReplays(this.sql, (work) => this.transaction(work));
   }
 
   /** Connects, brings the schema up to date, and returns the store. */

@@ -30,6 +30,8 @@ import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../sto
 import { migrateSqlite } from "./migrate.js";
 import { SqliteAnalytics } from "./sqlite-analytics.js";
 import { SqliteBudgets } from "./sqlite-budgets.js";
+import { SqlitePrices } from "./sqlite-prices.js";
+import { SqliteReplays } from "./sqlite-replays.js";
 import { SqliteQueue } from "./sqlite-queue.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 
@@ -68,6 +70,8 @@ export class SqliteStore implements Store {
   readonly driver = "sqlite" as const;
   readonly analytics: SqliteAnalytics;
   readonly budgets: SqliteBudgets;
+  readonly prices: SqlitePrices;
+  readonly replays: SqliteReplays;
   readonly db: Database.Database;
   private readonly writer: SqliteWriter;
   private readonly queue: SqliteQueue;
@@ -90,6 +94,8 @@ export class SqliteStore implements Store {
     this.writer = new SqliteWriter(this.db);
     this.analytics = new SqliteAnalytics(this.db);
     this.budgets = new SqliteBudgets(this.db, (write) => this.whileBusy(write));
+    this.prices = new SqlitePrices(this.db, (write) => this.whileBusy(write), this.writer.rollups);
+    this.replays = new SqliteReplays(this.db, (write) => this.whileBusy(write));
 
     // Fast path: ops run straight in the batch transaction, because the writer reports
     // domain errors before writing anything. Only an unexpected exception could leave an op
