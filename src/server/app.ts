@@ -14,7 +14,10 @@ import { authenticate, KeylessState } from "./auth.js";
 import { dashboardPlugin } from "./dashboard.js";
 import { errorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
+import { alertRoutes } from "./routes/alerts.js";
+import { budgetBurndownRoutes } from "./routes/budget-burndown.js";
 import { budgetRoutes } from "./routes/budgets.js";
+import { costSplitRoutes } from "./routes/cost-split.js";
 import { queueRoutes } from "./routes/queue.js";
 import { queueStatusRoutes } from "./routes/queue-status.js";
 import { requestRoutes } from "./routes/requests.js";
@@ -127,6 +130,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(budgetRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueStatusRoutes, { prefix: "/api/v1", tracker });
   await app.register(whoamiRoutes, { prefix: "/api/v1" });
+  await app.register(costSplitRoutes, { prefix: "/api/v1", tracker });
+  await app.register(budgetBurndownRoutes, { prefix: "/api/v1", tracker });
+  await app.register(alertRoutes, { prefix: "/api/v1", tracker });
   await app.register(dashboardPlugin);
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));

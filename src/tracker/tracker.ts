@@ -16,7 +16,14 @@ import {
   type RecordCostInput,
   type StageFailureInput,
 } from "../core/schemas.js";
-import type { JsonValue, Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
+import type {
+  CostSplit,
+  JsonValue,
+  Page,
+  Request,
+  RequestEvent,
+  RequestRecord,
+} from "../core/types.js";
 // The one upward import: `tracker.breaker()` is facade API, opossum stays at the edge.
 import {
   type BreakerOptions,
@@ -376,6 +383,23 @@ export class Tracker {
     };
     const paramCount = Object.values(filter).filter((v) => v !== undefined).length;
     return this.read("list_requests", paramCount, () => this.store.listRequests(resolved));
+  }
+
+  /**
+   * What each of `ids` cost per service, largest first; soft-deleted requests and, with a
+   * `tenantId`, other tenants' requests are left out. One read for a whole page of list rows.
+   */
+  async costSplit(
+    ids: readonly string[],
+    options: { tenantId?: string } = {},
+  ): Promise<CostSplit[]> {
+    if (!Array.isArray(ids) || ids.length > 1000) {
+      throw new ValidationError("ids", "must be an array of at most 1000 request ids");
+    }
+    const valid = ids.map((id, i) => this.ops.requestId(id, `ids.${i}`));
+    return this.read("cost_split", valid.length, () =>
+      this.store.costSplit(valid, options.tenantId),
+    );
   }
 
   /** A user's requests, newest first (seed 000/001 history). */
