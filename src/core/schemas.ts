@@ -136,7 +136,10 @@ export const listFilterSchema = z.strictObject({
   kind: nameSchema.optional(),
   /** Children of one request: a conversation walked forwards. */
   parentId: requestId.optional(),
+  source: text().optional(),
   tag: text(100).optional(),
+  /** Text the prompt contains (case-insensitive for ASCII letters, wildcards taken literally). */
+  prompt: text(500).optional(),
   from: timestamp.optional(),
   to: timestamp.optional(),
   includeDeleted: z.boolean().optional(),

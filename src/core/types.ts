@@ -118,6 +118,14 @@ export interface Cost {
   price: PriceUsed | null;
 }
 
+/** What one request spent with one service: the per-service split of a list row's cost. */
+export interface CostSplit {
+  requestId: string;
+  service: string;
+  amountMicros: number;
+  records: number;
+}
+
 /** A request with its stages (in start order) and costs (in record order). */
 export interface Request extends RequestRecord {
   stages: Stage[];
@@ -151,7 +159,14 @@ export interface RequestFilter {
   sessionId?: string;
   kind?: string;
   parentId?: string;
+  source?: string;
   tag?: string;
+  /**
+   * Text the prompt (initialMessage, else a string input.prompt) contains. Case-insensitive
+   * for ASCII letters; `%` and `_` are plain characters. A scan of the rows the other filters
+   * leave, so pair it with a tenant or time range on large stores.
+   */
+  prompt?: string;
   /** createdAt >= from */
   from?: Date;
   /** createdAt < to */

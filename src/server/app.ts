@@ -9,7 +9,10 @@ import { dashboardPlugin } from "./dashboard.js";
 import { errorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { plainSerializerCompiler, registerOpenApi } from "./openapi.js";
+import { alertRoutes } from "./routes/alerts.js";
+import { budgetBurndownRoutes } from "./routes/budget-burndown.js";
 import { budgetRoutes } from "./routes/budgets.js";
+import { costSplitRoutes } from "./routes/cost-split.js";
 import { queueRoutes } from "./routes/queue.js";
 import { queueStatusRoutes } from "./routes/queue-status.js";
 import { requestRoutes } from "./routes/requests.js";
@@ -115,6 +118,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(budgetRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueStatusRoutes, { prefix: "/api/v1", tracker });
   await app.register(whoamiRoutes, { prefix: "/api/v1" });
+  await app.register(costSplitRoutes, { prefix: "/api/v1", tracker });
+  await app.register(budgetBurndownRoutes, { prefix: "/api/v1", tracker });
+  await app.register(alertRoutes, { prefix: "/api/v1", tracker });
   await app.register(dashboardPlugin);
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));

@@ -17,6 +17,7 @@ import {
   type StageFailureInput,
 } from "../core/schemas.js";
 import {
+  type CostSplit,
   type JsonValue,
   type Page,
   type Request,
@@ -419,6 +420,23 @@ export class Tracker {
     };
     const paramCount = Object.values(filter).filter((v) => v !== undefined).length;
     return this.read("list_requests", paramCount, () => this.store.listRequests(resolved));
+  }
+
+  /**
+   * What each of `ids` cost per service, largest first; soft-deleted requests and, with a
+   * `tenantId`, other tenants' requests are left out. One read for a whole page of list rows.
+   */
+  async costSplit(
+    ids: readonly string[],
+    options: { tenantId?: string } = {},
+  ): Promise<CostSplit[]> {
+    if (!Array.isArray(ids) || ids.length > 1000) {
+      throw new ValidationError("ids", "must be an array of at most 1000 request ids");
+    }
+    const valid = ids.map((id, i) => this.ops.requestId(id, `ids.${i}`));
+    return this.read("cost_split", valid.length, () =>
+      this.store.costSplit(valid, options.tenantId),
+    );
   }
 
   /** A user's requests, newest first (seed 000/001 history). */

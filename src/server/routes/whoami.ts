@@ -10,7 +10,15 @@ export const whoamiSchema = z.object({
   role: z.enum(API_KEY_ROLES),
   /** Null: every tenant. */
   tenantId: z.string().nullable(),
+  /** Optional API parts this server has (e.g. "replay", "compare"), so a client can offer them. */
+  features: z.array(z.string()),
 });
+
+/** A feature and the route that provides it; listed by whoami when the route exists. */
+const FEATURES: [string, { method: "GET" | "POST"; url: string }][] = [
+  ["replay", { method: "POST", url: "/api/v1/requests/:id/replay" }],
+  ["compare", { method: "GET", url: "/api/v1/requests/:id/compare/:otherId" }],
+];
 
 /**
  * GET /api/v1/whoami: the caller's role and tenant, so a client (the dashboard) can check a
@@ -29,7 +37,8 @@ export const whoamiRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { keyId, role, tenantId } = request.principal;
-      return { keyId, role, tenantId };
+      const features = FEATURES.filter(([, route]) => app.hasRoute(route)).map(([name]) => name);
+      return { keyId, role, tenantId, features };
     },
   );
 };

@@ -12,6 +12,7 @@ import {
 } from "../../core/ops.js";
 import type {
   ApiKey,
+  CostSplit,
   Lane,
   Page,
   Request,
@@ -34,6 +35,7 @@ import {
   toStage,
 } from "../rows.js";
 import {
+  containsPattern,
   decodeCursor,
   encodeCursor,
   type PurgeCounts,
@@ -565,12 +567,20 @@ export class PostgresStore implements Store {
       ["sessionId", "session_id"],
       ["kind", "kind"],
       ["parentId", "parent_id"],
+      ["source", "source"],
     ];
     for (const [key, column] of equal) {
       if (filter[key] !== undefined) where.push(`${column} = ${param(filter[key])}`);
     }
     if (filter.tag !== undefined) {
       where.push(`id IN (SELECT request_id FROM request_tags WHERE tag = ${param(filter.tag)})`);
+    }
+    if (filter.prompt !== undefined) {
+      // The tracker's rule for "the prompt" (as in promptCounts): initialMessage, else a
+      // string input.prompt; ILIKE, so case-insensitive like SQLite's LIKE.
+      where.push(`coalesce(initial_message, CASE WHEN input IS NOT NULL
+        AND jsonb_typeof(input::jsonb -> 'prompt') = 'string'
+        THEN input::jsonb ->> 'prompt' END) ILIKE ${param(containsPattern(filter.prompt))} ESCAPE '\\'`);
     }
     if (filter.from !== undefined) where.push(`created_at >= ${param(filter.from.getTime())}`);
     if (filter.to !== undefined) where.push(`created_at < ${param(filter.to.getTime())}`);
@@ -601,6 +611,20 @@ export class PostgresStore implements Store {
       total,
       nextCursor: more ? encodeCursor(last.created_at, last.id) : null,
     };
+  }
+
+  async costSplit(requestIds: readonly string[], tenantId?: string): Promise<CostSplit[]> {
+    if (requestIds.length === 0) return [];
+    const tenant = tenantId === undefined ? "" : "AND r.tenant_id = $2";
+    return this.sql.rows<CostSplit>(
+      `SELECT c.request_id AS "requestId", c.service,
+        sum(c.amount_micros)::int8 AS "amountMicros", count(*)::int8 AS records
+      FROM costs c JOIN requests r ON r.id = c.request_id
+      WHERE c.request_id = ANY($1::text[]) AND r.deleted_at IS NULL ${tenant}
+      GROUP BY c.request_id, c.service
+      ORDER BY c.request_id, "amountMicros" DESC, c.service`,
+      tenantId === undefined ? [requestIds] : [requestIds, tenantId],
+    );
   }
 
   isUnavailable(error: unknown): boolean {
