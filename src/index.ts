@@ -67,6 +67,7 @@ export { laneFor } from "./core/lanes.js";
 export { canTransition, LEASE_EXPIRED_MESSAGE, timeoutMessage } from "./core/lifecycle.js";
 export type { ChangeEvent, SweepChange } from "./core/ops.js";
 export type {
+  AnnotateInput,
   CreateRequestInput,
   ErrorInput,
   ListRequestsInput,

@@ -5,6 +5,7 @@ import type {
   CreateRequestInput,
   ErrorInput,
   ListRequestsInput,
+  AnnotateInput,
   LogEventInput,
   RecordCostInput,
   StageFailureInput,
@@ -85,8 +86,18 @@ export class RemoteClient {
    * Runs `fn` as request `ref`: inside it `currentRequest()` and `currentRequestId()` know the
    * request, and `currentRequest()` writes through this client.
    */
-  withRequest<T>(ref: RequestRef, fn: () => T, options?: WithRequestOptions): T {
-    return runRequest(this, this.ops.requestId(idOf(ref)), fn, options);
+  withRequest<T>(ref: RequestRef, fn: () => T, options: WithRequestOptions = {}): T {
+    const stored =
+      typeof ref === "object" && "correlationId" in ref
+        ? (ref as { correlationId?: string | null }).correlationId
+        : null;
+    const correlationId = options.correlationId ?? stored ?? null;
+    return runRequest(
+      this,
+      this.ops.requestId(idOf(ref)),
+      fn,
+      correlationId ? { ...options, correlationId } : options,
+    );
   }
 
   /**
@@ -179,6 +190,11 @@ export class RemoteClient {
   /** Adds `by` (default 1) to a counter such as agent_calls, tool_calls or rounds. */
   async increment(ref: RequestRef, counter: string, by = 1): Promise<void> {
     await this.write((id) => this.ops.increment(id, counter, by), ref);
+  }
+
+  /** Intent, entities, tags and metadata found out after creation (see `Tracker.annotate`). */
+  async annotate(ref: RequestRef, annotation: AnnotateInput): Promise<void> {
+    await this.write((id) => this.ops.annotate(id, annotation), ref);
   }
 
   /** Soft delete: hidden from lists and history, still counted in cost figures. */

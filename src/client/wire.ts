@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { traceIdFor } from "../context/trace-parent.js";
 import { ValidationError } from "../core/errors.js";
 import { newRequestId } from "../core/ids.js";
 import { jsonProblem } from "../core/json.js";
 import { laneFor } from "../core/lanes.js";
 import {
+  annotateSchema,
   counterSchema,
   createRequestSchema,
   errorInfoSchema,
@@ -53,7 +55,9 @@ export class WireBuilder {
     const origin = this.origin();
     const id = data.id ?? newRequestId(origin.at);
     const deadline = data.deadline === undefined ? null : new Date(data.deadline).getTime();
-    const request = { ...data, id, ...(deadline === null ? {} : { deadline }) };
+    // The same rule as the tracker's, so the view already holds the id the server stores.
+    const correlationId = data.correlationId ?? traceIdFor(id, null);
+    const request = { ...data, id, correlationId, ...(deadline === null ? {} : { deadline }) };
     const created = new Date(origin.at);
     const view: CreatedRequest = {
       id,
@@ -72,7 +76,7 @@ export class WireBuilder {
       intent: data.intent ?? null,
       entities: (data.entities as JsonValue | undefined) ?? null,
       parentId: data.parentId ?? null,
-      correlationId: data.correlationId ?? null,
+      correlationId,
       result: null,
       errorMessage: null,
       errorStage: null,
@@ -176,6 +180,15 @@ export class WireBuilder {
       requestId: id,
       counter: parse(counterSchema, counter, "counter"),
       by: amount,
+    };
+  }
+
+  annotate(id: string, input: unknown): WireOp {
+    return {
+      ...this.origin(),
+      type: "annotate",
+      requestId: id,
+      annotation: parse(annotateSchema, input, "annotation"),
     };
   }
 

@@ -1,4 +1,4 @@
-import type { LogEventInput, RecordCostInput } from "../core/schemas.js";
+import type { AnnotateInput, LogEventInput, RecordCostInput } from "../core/schemas.js";
 import {
   currentScope,
   type RequestScope,
@@ -19,6 +19,8 @@ export interface RequestHandle {
   /** Adds a cost; `stage` defaults to the current stage. */
   recordCost(cost: RecordCostInput): Promise<void>;
   increment(counter: string, by?: number): Promise<void>;
+  /** `tracker.annotate` for this request: intent, entities, tags, metadata found out now. */
+  annotate(annotation: AnnotateInput): Promise<void>;
   /** `tracker.trackStage` for this request. */
   trackStage<T>(
     stage: string,
@@ -108,7 +110,7 @@ export function runInStage<T>(
           ...(outer.parent ? { parent: outer.parent } : {}),
           ...(outer.traceId ? { traceId: outer.traceId } : {}),
         }
-      : { requestId, correlationId: null, tracker, stage };
+      : { requestId, correlationId: tracker.correlationIdOf?.(requestId) ?? null, tracker, stage };
   return runInScope(scope, fn);
 }
 
@@ -129,6 +131,7 @@ function handleOf(scope: RequestScope, tracker: ScopeTracker): RequestHandle {
     logEvent: (event) => tracker.logEvent(id, inStage(event)),
     recordCost: (cost) => tracker.recordCost(id, inStage(cost)),
     increment: (counter, by) => tracker.increment(id, counter, by),
+    annotate: (annotation) => tracker.annotate(id, annotation),
     trackStage: (stage, fn, options) => tracker.trackStage(id, stage, fn, options),
   };
   handles.set(scope, handle);

@@ -1,5 +1,10 @@
 import { AsyncLocalStorage, AsyncResource } from "node:async_hooks";
-import type { LogEventInput, RecordCostInput, StageFailureInput } from "../core/schemas.js";
+import type {
+  AnnotateInput,
+  LogEventInput,
+  RecordCostInput,
+  StageFailureInput,
+} from "../core/schemas.js";
 import type { Logger } from "./logger.js";
 import type { TraceParent } from "./trace-parent.js";
 
@@ -12,6 +17,9 @@ export interface ScopeTracker {
   logEvent(ref: string, event: LogEventInput): Promise<void>;
   recordCost(ref: string, cost: RecordCostInput): Promise<void>;
   increment(ref: string, counter: string, by?: number): Promise<void>;
+  annotate(ref: string, annotation: AnnotateInput): Promise<void>;
+  /** The correlation id stored with a request the tracker created, when it knows it. */
+  correlationIdOf?(id: string): string | null;
   failStage(ref: string, stage: string, failure: StageFailureInput | string): Promise<void>;
   trackStage<T>(
     ref: string,

@@ -123,7 +123,21 @@ export interface DeleteOp extends OpBase {
   requestId: string;
 }
 
-export type Op = CreateOp | TransitionOp | StageOp | EventOp | CostOp | IncrementOp | DeleteOp;
+/**
+ * Fields found after creation (`tracker.annotate`): intent and entities replace, tags are
+ * added, metadata is merged into `input`. See `planAnnotation`.
+ */
+export interface AnnotateOp extends OpBase {
+  type: "annotate";
+  requestId: string;
+  intent?: string | null;
+  entities?: JsonValue | null;
+  tags?: string[];
+  metadata?: { [key: string]: JsonValue };
+}
+
+export type Op =
+  CreateOp | TransitionOp | StageOp | EventOp | CostOp | IncrementOp | DeleteOp | AnnotateOp;
 
 /**
  * Queue ops. They are about "now" (which request is free, whose lease is alive), so unlike

@@ -84,6 +84,30 @@ export const createRequestSchema = z.strictObject({
 });
 export type CreateRequestInput = z.input<typeof createRequestSchema>;
 
+/** `tracker.annotate()`: what was found out after creation, validated as at creation. */
+export const annotateSchema = z
+  .strictObject({
+    intent: text().nullable().optional(),
+    entities: json(64 * 1024).optional(),
+    tags: z.array(text(100)).max(50, "at most 50 tags").optional(),
+    metadata: z
+      .record(z.string().max(256, "keys of at most 256 characters"), z.unknown())
+      .superRefine((value, ctx) => {
+        const problem = json(256 * 1024).safeParse(value);
+        if (!problem.success)
+          ctx.addIssue({
+            code: "custom",
+            message: problem.error.issues[0]?.message ?? "is not JSON",
+          });
+      })
+      .optional(),
+  })
+  .refine(
+    (a) => Object.values(a).some((v) => v !== undefined),
+    "must set at least one of intent, entities, tags, metadata",
+  );
+export type AnnotateInput = z.input<typeof annotateSchema>;
+
 export const errorInfoSchema = z.strictObject({
   message: plain(64 * 1024),
   stage: nameSchema.optional(),

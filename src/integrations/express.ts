@@ -15,6 +15,7 @@ type Req = IncomingMessage & {
   originalUrl?: string;
   baseUrl?: string;
   route?: { path?: unknown };
+  body?: unknown;
 };
 
 type ErrorMiddleware = (e: unknown, req: IncomingMessage, res: ServerResponse, next: Next) => void;
@@ -43,6 +44,8 @@ export function reqtrack(tracker: Tracker, options: HttpTrackingOptions = {}): T
     const call = core.begin({
       method: req.method ?? "GET",
       path: req.originalUrl ?? req.url ?? "/",
+      // Parsed by a body parser mounted before this middleware (for `body` extractors).
+      body: req.body,
       header: (name) => firstHeader(req.headers[name]),
     });
     if (!call) return next();

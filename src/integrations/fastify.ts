@@ -1,4 +1,4 @@
-import type { FastifyPluginCallback, FastifyRequest } from "fastify";
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import { ValidationError } from "../core/errors.js";
 import { hasMethods } from "../core/option-check.js";
 import type { Tracker } from "../tracker/tracker.js";
@@ -41,23 +41,28 @@ export const reqtrack: FastifyPluginCallback<FastifyTrackingOptions> = (app, opt
     // Handed to Fastify, so that `register` (or `ready`) rejects with it.
     return done(error as Error);
   }
-  app.addHook("onRequest", (request, reply, next) => {
+  const begin = (request: FastifyRequest, reply: FastifyReply, next: () => void) => {
     const call = core.begin({
       method: request.method,
       path: request.url,
       route: request.routeOptions.url ?? null,
       params: request.params as Record<string, unknown>,
+      body: request.body,
       header: (name) => firstHeader(request.headers[name]),
     });
     if (!call) return next();
     calls.set(request, call);
     reply.header("x-request-id", call.id);
     call.run(next);
-  });
+  };
+  // With a `body` extractor the call begins once the body is parsed (a body that fails to
+  // parse is then not tracked); else at once.
+  if (!core.wantsBody) app.addHook("onRequest", begin);
   // The body parser calls back from stream events, outside the scope: step back in.
-  app.addHook("preValidation", (request, _reply, next) => {
+  app.addHook("preValidation", (request, reply, next) => {
     const call = calls.get(request);
-    return call ? call.resume(next) : next();
+    if (call) return call.resume(next);
+    return core.wantsBody ? begin(request, reply, next) : next();
   });
   app.addHook("onError", (request, _reply, error, next) => {
     calls.get(request)?.fail(error);

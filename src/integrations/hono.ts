@@ -16,9 +16,15 @@ export type { RouteTable } from "./route-table.js";
 export function reqtrack(tracker: Tracker, options: HttpTrackingOptions = {}): MiddlewareHandler {
   const core = new HttpTracking(tracker, options, "reqtrack (reqtrack/hono)");
   return async (c, next) => {
+    // Hono keeps the parsed body, so the handler can read it again.
+    const body =
+      core.wantsBody && c.req.header("content-type")?.includes("json")
+        ? await c.req.json().catch(() => undefined)
+        : undefined;
     const call = core.begin({
       method: c.req.method,
-      path: c.req.path,
+      path: withQuery(c.req.path, c.req.url),
+      body,
       route: handlerRoute(c),
       header: (name) => c.req.header(name),
     });
@@ -34,6 +40,12 @@ export function reqtrack(tracker: Tracker, options: HttpTrackingOptions = {}): M
       // Immutable headers (a proxied fetch Response): the id stays off this response.
     }
   };
+}
+
+/** The path with the URL's query string, for `query` extractors. */
+function withQuery(path: string, url: string): string {
+  const query = url.indexOf("?");
+  return query === -1 ? path : path + url.slice(query);
 }
 
 /** The pattern of the handling route: the last match registered for a method (`app.use` is "ALL"). */

@@ -17,13 +17,25 @@ export interface HttpRequestInfo {
   /** The route pattern (`/api/entities/:id`), when known. */
   route: string | null;
   params: Readonly<Record<string, string>>;
+  /** The query string's values (the first of a repeated name). */
+  query: Readonly<Record<string, string>>;
+  /**
+   * The parsed body, when some extractor names a `body` field (the call is then recorded once
+   * the body is parsed); else undefined.
+   */
+  body: unknown;
   /** A request header by lower-case name. */
   header(name: string): string | undefined;
 }
 
-/** Where a value comes from: a route param, else a header; or a function of the request. */
+/**
+ * Where a value comes from: a route param, else a query parameter, else a field of the JSON
+ * body, else a header (the first that is there); or a function of the request. Seed 004's
+ * chat: `{ body: "entity_id" }` and `{ body: "session_id" }`.
+ */
 export type HttpExtractor =
-  { param?: string; header?: string } | ((request: HttpRequestInfo) => string | null | undefined);
+  | { param?: string; query?: string; body?: string; header?: string }
+  | ((request: HttpRequestInfo) => string | null | undefined);
 
 /** Options of every HTTP adapter (`reqtrack/fastify`, `reqtrack/express`, `reqtrack/hono`). */
 export interface HttpTrackingOptions {
@@ -44,10 +56,12 @@ export interface HttpTrackingOptions {
 
 const extractor = z.union(
   [
-    z.strictObject({ param: z.string(), header: z.string() }).partial(),
+    z
+      .strictObject({ param: z.string(), query: z.string(), body: z.string(), header: z.string() })
+      .partial(),
     functionOption("(request) => string"),
   ],
-  { error: "must be { param, header } or a function of the request" },
+  { error: "must be { param, query, body, header } or a function of the request" },
 );
 
 /** Names and types of `HttpTrackingOptions` (`satisfies` keeps the two in step). */
@@ -96,6 +110,8 @@ export interface HttpCallStart {
   /** The framework's matched route pattern, if it knows it already. */
   route?: string | null;
   params?: Readonly<Record<string, unknown>>;
+  /** The parsed body, if the framework has it by now. */
+  body?: unknown;
   header(name: string): string | undefined;
 }
 
@@ -114,6 +130,12 @@ export class HttpTracking {
   private readonly routes: RouteMatcher;
   /** Some extractor may read route params: only then are they worked out for each call. */
   private readonly wantsParams: boolean;
+  private readonly wantsQuery: boolean;
+  /**
+   * Some extractor reads the body: adapters then begin the call once the body is parsed
+   * (Fastify: preValidation; Hono: parses JSON itself; Express: mount a body parser first).
+   */
+  readonly wantsBody: boolean;
   private readonly options: Readonly<
     Required<Omit<HttpTrackingOptions, "routes" | "tenant" | "session" | "user">> &
       Pick<HttpTrackingOptions, "tenant" | "session" | "user">
@@ -134,9 +156,14 @@ export class HttpTracking {
       session: options.session,
       user: options.user,
     });
-    this.wantsParams = [options.tenant, options.session, options.user].some(
+    const extractors = [options.tenant, options.session, options.user];
+    this.wantsParams = extractors.some(
       (from) => typeof from === "function" || from?.param !== undefined,
     );
+    this.wantsQuery = extractors.some(
+      (from) => typeof from === "function" || from?.query !== undefined,
+    );
+    this.wantsBody = extractors.some((from) => typeof from === "object" && from.body !== undefined);
   }
 
   /** Starts tracking a call; null when it is skipped (or could not be tracked). */
@@ -159,6 +186,8 @@ export class HttpTracking {
         path,
         route: resolved.route,
         params: given ?? resolved.params,
+        query: this.wantsQuery ? queryOf(start.path) : {},
+        body: start.body,
         header: start.header,
       };
       const call = new TrackedCall(
@@ -195,10 +224,27 @@ export class HttpTracking {
       typeof from === "function"
         ? from(info)
         : ((from.param ? info.params[from.param] : undefined) ??
+          (from.query ? info.query[from.query] : undefined) ??
+          (from.body ? bodyField(info.body, from.body) : undefined) ??
           (from.header ? info.header(from.header.toLowerCase()) : undefined));
     // Over-long or empty values would fail validation and lose the whole record.
     return typeof value === "string" && value.length > 0 && value.length <= 256 ? value : undefined;
   }
+}
+
+function queryOf(url: string): Record<string, string> {
+  const at = url.indexOf("?");
+  const out: Record<string, string> = {};
+  if (at === -1) return out;
+  for (const [name, value] of new URLSearchParams(url.slice(at + 1))) out[name] ??= value;
+  return out;
+}
+
+/** A top-level string (or number) field of a JSON object body. */
+function bodyField(body: unknown, field: string): string | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const value = (body as Record<string, unknown>)[field];
+  return typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined;
 }
 
 function pathOnly(url: string): string {

@@ -28,7 +28,16 @@ export const ingestOpSchema = z.object({
       /^[A-Za-z0-9_.:-]{1,128}$/,
       "must be 1-128 characters of letters, digits, '_', '.', ':' or '-'",
     ),
-  type: z.enum(["create", "transition", "stage", "event", "cost", "increment", "delete"]),
+  type: z.enum([
+    "create",
+    "transition",
+    "stage",
+    "event",
+    "cost",
+    "increment",
+    "delete",
+    "annotate",
+  ]),
   at: z.number().int().nonnegative().optional(),
   requestId: z.string().optional(),
   request: z.unknown().optional(),
@@ -45,6 +54,7 @@ export const ingestOpSchema = z.object({
   cost: z.unknown().optional(),
   counter: z.string().optional(),
   by: z.number().optional(),
+  annotation: z.unknown().optional(),
 });
 export type IngestOp = z.input<typeof ingestOpSchema>;
 
@@ -147,6 +157,8 @@ function buildOp(
       return b.increment(id, wire.counter, wire.by, origin);
     case "delete":
       return b.delete(id, origin);
+    case "annotate":
+      return b.annotate(id, wire.annotation, origin);
   }
 }
 

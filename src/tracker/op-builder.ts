@@ -1,8 +1,10 @@
+import { traceIdFor } from "../context/trace-parent.js";
 import { ValidationError } from "../core/errors.js";
 import { newRequestId } from "../core/ids.js";
 import { jsonProblem } from "../core/json.js";
 import { laneFor } from "../core/lanes.js";
 import type {
+  AnnotateOp,
   CostOp,
   CreateOp,
   DeleteOp,
@@ -12,6 +14,7 @@ import type {
   TransitionOp,
 } from "../core/ops.js";
 import {
+  annotateSchema,
   counterSchema,
   createRequestSchema,
   type ErrorInput,
@@ -46,11 +49,12 @@ export class OpBuilder {
 
   create(input: unknown, origin: OpOrigin): CreateOp {
     const data = parse(createRequestSchema, input);
+    const id = data.id ?? newRequestId(origin.at);
     return {
       type: "create",
       ...origin,
       request: {
-        id: data.id ?? newRequestId(origin.at),
+        id,
         priority: data.priority,
         lane: laneFor(data.priority),
         userId: data.userId,
@@ -65,7 +69,9 @@ export class OpBuilder {
         intent: data.intent ?? null,
         entities: (data.entities as JsonValue | undefined) ?? null,
         parentId: data.parentId ?? null,
-        correlationId: data.correlationId ?? null,
+        // Made here when none is given, so that the stored id is the one every outgoing call
+        // carries: for a `req_<uuid>` id it is that UUID's hex, the request's own trace id.
+        correlationId: data.correlationId ?? traceIdFor(id, null),
         maxAttempts: data.maxAttempts ?? this.options.defaultMaxAttempts,
         timeoutMs: data.timeoutMs ?? this.timeoutFor(data.kind),
         deadlineAt: data.deadline === undefined ? null : new Date(data.deadline).getTime(),
@@ -192,6 +198,16 @@ export class OpBuilder {
       counter: parse(counterSchema, counter, "counter"),
       by: amount,
     };
+  }
+
+  annotate(id: unknown, input: unknown, origin: OpOrigin): AnnotateOp {
+    const data = parse(annotateSchema, input, "annotation");
+    const op: AnnotateOp = { type: "annotate", ...origin, requestId: this.requestId(id) };
+    if (data.intent !== undefined) op.intent = data.intent;
+    if (data.entities !== undefined) op.entities = data.entities as JsonValue;
+    if (data.tags !== undefined) op.tags = [...new Set(data.tags)];
+    if (data.metadata !== undefined) op.metadata = data.metadata as { [key: string]: JsonValue };
+    return op;
   }
 
   delete(id: unknown, origin: OpOrigin): DeleteOp {

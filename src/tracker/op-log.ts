@@ -7,9 +7,16 @@ import type { JsonValue } from "../core/types.js";
 /**
  * Seed 001's logging rules, in one place for every write path: creation at info (ids,
  * prompt length, parameters, at most 50 prompt characters unless `redactPrompts`), each transition at info
- * (old/new status, duration, error on failure), a duplicate id at warn.
+ * (old/new status, duration, error on failure; a finished run with `duration_seconds` and
+ * the request's `labels`), a duplicate id at warn.
  */
-export function logOutcome(logger: Logger, op: Op, result: OpResult, redactPrompts = false): void {
+export function logOutcome(
+  logger: Logger,
+  op: Op,
+  result: OpResult,
+  redactPrompts = false,
+  labels?: Record<string, string>,
+): void {
   if (!result.ok) return;
   if (op.type === "create") {
     const r = op.request;
@@ -47,12 +54,17 @@ export function logOutcome(logger: Logger, op: Op, result: OpResult, redactPromp
   }
   if (outcome.noop) return;
   const failed = op.to === "failed" || op.to === "timeout" || op.to === "cancelled";
+  const finished = failed || op.to === "completed";
   logger.info(
     {
       request_id: op.requestId,
       old_status: outcome.from,
       new_status: outcome.to,
       duration_ms: outcome.durationMs ?? undefined,
+      // Seed 001's timing metric: status, duration_seconds and the request's labels.
+      duration_seconds:
+        finished && outcome.durationMs !== null ? outcome.durationMs / 1000 : undefined,
+      labels: finished ? labels : undefined,
       queue_ms: op.to === "running" ? outcome.queueMs : undefined,
       error_message: failed ? outcome.errorMessage : undefined,
     },

@@ -83,6 +83,14 @@ export interface TrackerOptions {
   retentionMaxRequests?: number | null;
   /** How long `close()` waits for running handlers before giving their requests back. Default 10 s. */
   shutdownGraceMs?: number;
+  /**
+   * Input fields (top level of `input`, or of `input.parameters`) that label a finished
+   * request: its completion log line carries them under `labels`, and the server's duration
+   * histogram has one label each. E.g. `["aspect_ratio"]` (seed 001). Default none.
+   */
+  labelFields?: string[];
+  /** Page size of `listRequests` when no `limit` is given, and the largest allowed. Default 50 and 1000. */
+  pageSize?: { default?: number; max?: number };
 }
 
 export interface ResolvedOptions {
@@ -108,6 +116,9 @@ export interface ResolvedOptions {
   readonly retentionDays: number | null;
   readonly retentionMaxRequests: number | null;
   readonly shutdownGraceMs: number;
+  readonly labelFields: readonly string[];
+  readonly defaultPageSize: number;
+  readonly maxPageSize: number;
 }
 
 export const DEFAULT_STORAGE = "data/reqtrack.db";
@@ -149,6 +160,8 @@ const trackerOptionsSchema = z
     retentionDays: z.number().nullable(),
     retentionMaxRequests: z.number().nullable(),
     shutdownGraceMs: milliseconds,
+    labelFields: z.array(z.string()),
+    pageSize: z.strictObject({ default: z.number(), max: z.number() }).partial(),
   } satisfies Record<keyof TrackerOptions, z.ZodType>)
   .partial();
 
@@ -232,7 +245,49 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedOptions {
         ? null
         : positive("retentionMaxRequests", options.retentionMaxRequests, 1),
     shutdownGraceMs: nonNegative("shutdownGraceMs", options.shutdownGraceMs, 10_000),
+    labelFields: labelFields(options.labelFields),
+    ...pageSizes(options.pageSize),
   });
+}
+
+/** Prometheus label names, which are also safe log keys. */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+
+function labelFields(fields: string[] | undefined): readonly string[] {
+  if (fields === undefined) return Object.freeze([]);
+  if (!Array.isArray(fields)) throw new ValidationError("labelFields", "must be an array");
+  for (const field of fields) {
+    if (
+      typeof field !== "string" ||
+      !LABEL_NAME.test(field) ||
+      ["status", "kind"].includes(field)
+    ) {
+      throw new ValidationError(
+        "labelFields",
+        `${JSON.stringify(field)} is not a label name: use letters, digits and _ (not status or kind)`,
+      );
+    }
+  }
+  return Object.freeze([...new Set(fields)]);
+}
+
+function pageSizes(option: { default?: number; max?: number } | undefined) {
+  const whole = (field: string, value: number | undefined, fallback: number) => {
+    const v = value ?? fallback;
+    if (!Number.isSafeInteger(v) || v < 1 || v > 1000) {
+      throw new ValidationError(field, "must be a whole number from 1 to 1000");
+    }
+    return v;
+  };
+  const maxPageSize = whole("pageSize.max", option?.max, 1000);
+  const defaultPageSize = whole("pageSize.default", option?.default, Math.min(50, maxPageSize));
+  if (defaultPageSize > maxPageSize) {
+    throw new ValidationError(
+      "pageSize.default",
+      `must not be above pageSize.max (${maxPageSize})`,
+    );
+  }
+  return { defaultPageSize, maxPageSize };
 }
 
 /** PostgreSQL identifiers without quoting; the 63 is PostgreSQL's NAMEDATALEN - 1. */

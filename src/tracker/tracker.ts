@@ -6,6 +6,7 @@ import { runRequest, type WithRequestOptions } from "../context/request-handle.j
 import { ClosedError, ValidationError } from "../core/errors.js";
 import type { ChangeEvent, NewRequest, Op, OpResult } from "../core/ops.js";
 import {
+  type AnnotateInput,
   type CreateRequestInput,
   type ErrorInput,
   type ListRequestsInput,
@@ -33,6 +34,7 @@ import {
 } from "../integrations/breaker-registry.js";
 import type { PurgeCounts, Store } from "../store/store.js";
 import { Committer } from "./committer.js";
+import { KnownRequests } from "./known-requests.js";
 import type { ResolvedOptions } from "./options.js";
 import { ApiKeys } from "./api-keys.js";
 import { type IngestResult, ingestOps } from "./ingest.js";
@@ -108,6 +110,9 @@ export class Tracker {
   private readonly stopRemoteChanges: (() => void) | undefined;
   private readonly stopRemoteGaps: (() => void) | undefined;
   private readonly ops: OpBuilder;
+  private readonly known: KnownRequests;
+  /** The `labelFields` option: input fields that label finished requests in logs and metrics. */
+  readonly labelFields: readonly string[];
   /** API keys for the HTTP server: create (secret shown once), list, revoke, verify. */
   readonly keys: ApiKeys;
   /** Dashboards from rollups: overview, timeseries, group statistics, stage breakdown. */
@@ -127,6 +132,8 @@ export class Tracker {
     this.logger = withRequestIds(options.logger);
     this.clock = options.clock;
     this.ops = new OpBuilder(options);
+    this.labelFields = options.labelFields;
+    this.known = new KnownRequests(options.labelFields);
     this.keys = new ApiKeys(store, options.clock);
     const analytics: AnalyticsContext = {
       store: store.analytics,
@@ -159,7 +166,14 @@ export class Tracker {
       onStoreError: options.onStoreError,
       replayIntervalMs: options.replayIntervalMs,
       onChanges: (changes) => {
-        for (const change of changes) this.live.emit("live", change);
+        for (const change of changes) {
+          // A run's end carries the request's labels (`labelFields`), for metrics.
+          if (this.labelFields.length > 0 && typeof change.data.to === "string") {
+            const labels = this.known.labelsOf(change.requestId);
+            if (labels) change.data.labels = labels;
+          }
+          this.live.emit("live", change);
+        }
       },
       wantsChanges: () => this.live.listenerCount("live") > 0,
     });
@@ -238,8 +252,24 @@ export class Tracker {
    * @example
    * await tracker.withRequest(req, async () => currentRequest()?.recordCost(cost));
    */
-  withRequest<T>(ref: RequestRef, fn: () => T, options?: WithRequestOptions): T {
-    return runRequest(this, this.ops.requestId(idOf(ref)), fn, options);
+  withRequest<T>(ref: RequestRef, fn: () => T, options: WithRequestOptions = {}): T {
+    const id = this.ops.requestId(idOf(ref));
+    // The stored correlation id travels on: given, else the request's own, else one this
+    // tracker remembers from creating it.
+    const stored =
+      typeof ref === "object" && "correlationId" in ref
+        ? (ref as { correlationId?: string | null }).correlationId
+        : this.known.correlationIdOf(id);
+    const correlationId = options.correlationId ?? stored ?? null;
+    return runRequest(this, id, fn, correlationId ? { ...options, correlationId } : options);
+  }
+
+  /**
+   * The correlation id stored with a request this tracker created (recently), if it knows
+   * it; scopes opened by id alone (`trackStage` outside `withRequest`) send it on.
+   */
+  correlationIdOf(id: string): string | null {
+    return this.known.correlationIdOf(id) ?? null;
   }
 
   /**
@@ -270,8 +300,9 @@ export class Tracker {
   }
 
   /**
-   * Records a new pending request and returns it. A caller-chosen `id` that already exists
-   * returns the stored request (with a warning) instead of a second row.
+   * Records a new pending request and returns it, with the correlation id it stored (given,
+   * else made from the id) that every propagation helper sends on. A caller-chosen `id` that
+   * already exists returns the stored request (with a warning) instead of a second row.
    */
   async createRequest(input: CreateRequestInput): Promise<Request> {
     return this.create(input, null);
@@ -375,6 +406,18 @@ export class Tracker {
     await this.submit(this.ops.cost(idOf(ref), cost, this.origin()));
   }
 
+  /**
+   * Sets what was found out after creation, validated as at creation and recorded in the
+   * history as an `annotated` event: `intent` and `entities` replace, `tags` are added,
+   * `metadata` keys are merged into the request's `input` object.
+   *
+   * @example
+   * await tracker.annotate(req, { intent: "schedule_meeting", entities: { date: "2026-01-05" } });
+   */
+  async annotate(ref: RequestRef, annotation: AnnotateInput): Promise<void> {
+    await this.submit(this.ops.annotate(idOf(ref), annotation, this.origin()));
+  }
+
   /** Adds `by` (default 1) to a counter such as agent_calls, tool_calls or rounds. */
   async increment(ref: RequestRef, counter: string, by = 1): Promise<void> {
     await this.submit(this.ops.increment(idOf(ref), counter, by, this.origin()));
@@ -412,7 +455,13 @@ export class Tracker {
 
   /** Requests matching `filter`, newest first, with the total and a cursor for the next page. */
   async listRequests(filter: ListRequestsInput = {}): Promise<Page<RequestRecord>> {
-    const data = parse(listFilterSchema, filter, "filter");
+    const { defaultPageSize, maxPageSize } = this.options;
+    const data = parse(
+      listFilterSchema,
+      { ...filter, limit: filter?.limit ?? defaultPageSize },
+      "filter",
+    );
+    if (data.limit > maxPageSize) throw new ValidationError("limit", `at most ${maxPageSize}`);
     const resolved = {
       ...data,
       from: data.from === undefined ? undefined : new Date(data.from),
@@ -614,7 +663,9 @@ export class Tracker {
       logRefusal(this.logger, op, error);
       throw error;
     }
-    logOutcome(this.logger, op, result, this.options.redactPrompts);
+    if (op.type === "create" && result.ok && !result.duplicate) this.known.remember(op.request);
+    const labels = op.type === "transition" ? this.known.labelsOf(op.requestId) : undefined;
+    logOutcome(this.logger, op, result, this.options.redactPrompts, labels);
     if (op.type === "create") {
       this.queue.notify();
       if (result.ok && !result.duplicate) this.budgets.created(op.request);

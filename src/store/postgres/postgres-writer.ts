@@ -6,7 +6,9 @@ import {
   planTransition,
   transitionOutcome,
 } from "../../core/lifecycle.js";
+import { planAnnotation } from "../../core/annotation.js";
 import {
+  type AnnotateOp,
   type ChangeEvent,
   type CostOp,
   type CreateOp,
@@ -37,6 +39,8 @@ interface HeldRequest {
   row: Row;
   isNew: boolean;
   dirty: boolean;
+  /** Annotated (intent, entities, tags, input changed): written by ANNOTATE_REQUESTS. */
+  annotated?: boolean;
   /** Its stage runs, loaded when an op of the batch needs them. */
   stages?: HeldStage[];
 }
@@ -222,6 +226,12 @@ const END_STAGES = `UPDATE stages s SET status = d.status, completed_at = d.comp
   error_message = d.error_message, error_details = d.error_details, retryable = d.retryable
   FROM ${unnestOf(STAGE_COLUMNS, STAGE_TYPES)}
   WHERE s.request_id = d.request_id AND s.name = d.name AND s.attempt = d.attempt`;
+
+// Annotations are rare: their columns stay out of UPDATE_REQUESTS (which would send every
+// changed row's input back), and go in a statement of their own after the batch's.
+const ANNOTATE_REQUESTS = `UPDATE requests r SET intent = d.intent, entities = d.entities,
+  tags = d.tags, input = d.input FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+  $5::text[]) AS d(id, intent, entities, tags, input) WHERE r.id = d.id`;
 
 /**
  * Every write of a batch in one statement: each table's change is a data-modifying CTE fed
@@ -456,6 +466,8 @@ export class PostgresWriter {
         return this.increment(op);
       case "delete":
         return this.softDelete(op);
+      case "annotate":
+        return this.annotate(op);
     }
   }
 
@@ -728,6 +740,19 @@ export class PostgresWriter {
     return changes ? { ok: true, changes } : { ok: true };
   }
 
+  private annotate(op: AnnotateOp): OpResult {
+    const held = this.live(op.requestId);
+    if (!held) return { ok: false, error: new NotFoundError(op.requestId) };
+    const plan = planAnnotation(held.row, op);
+    Object.assign(held.row, plan.columns, { updated_at: op.at });
+    held.dirty = true;
+    held.annotated = true;
+    for (const tag of plan.addedTags) this.writes.tags.push([tag, op.requestId]);
+    this.writes.events.push([op.requestId, op.at, plan.event]);
+    const changes = this.change("request.updated", held.row, op.at, plan.change);
+    return changes ? { ok: true, changes } : { ok: true };
+  }
+
   private softDelete(op: DeleteOp): OpResult {
     const held = this.held.get(op.requestId);
     // Deleting twice is a no-op; deleting what never existed is not.
@@ -770,8 +795,11 @@ export class PostgresWriter {
     const changed: Row[] = [];
     const newStages: unknown[][] = [];
     const endedStages: unknown[][] = [];
+    const annotated: Row[] = [];
     for (const held of this.held.values()) {
       if (held.dirty) (held.isNew ? created : changed).push(held.row);
+      if (held.annotated && !held.isNew) annotated.push(held.row);
+      held.annotated = false;
       held.dirty = false;
       held.isNew = false;
       for (const s of held.stages ?? []) {
@@ -830,6 +858,12 @@ export class PostgresWriter {
       notify?.channel ?? null,
       payloads,
     ]);
+    if (annotated.length > 0) {
+      await this.sql.run(
+        ANNOTATE_REQUESTS,
+        columnsOf(annotated, ["id", "intent", "entities", "tags", "input"]),
+      );
+    }
   }
 }
 

@@ -7,7 +7,9 @@ import {
   planTransition,
   transitionOutcome,
 } from "../../core/lifecycle.js";
+import { type AnnotatedColumns, planAnnotation } from "../../core/annotation.js";
 import {
+  type AnnotateOp,
   type ChangeEvent,
   type CostOp,
   type CreateOp,
@@ -77,6 +79,8 @@ export class SqliteWriter {
   private readonly recordOp: Database.Statement;
   private readonly forgetOp: Database.Statement;
   private readonly markDeleted: Database.Statement;
+  private readonly selectAnnotated: Database.Statement;
+  private readonly updateAnnotated: Database.Statement;
   /** Stats rollups, updated from hooks at the end of each change (see sqlite-rollups.ts). */
   readonly rollups: SqliteRollups;
 
@@ -147,6 +151,10 @@ export class SqliteWriter {
       `UPDATE requests SET deleted_at = @at, updated_at = @at WHERE id = @id AND deleted_at IS NULL
       RETURNING status, tenant_id AS tenantId, kind`,
     );
+    this.selectAnnotated = db.prepare(`SELECT intent, entities, tags, input, status,
+      tenant_id AS tenantId, kind FROM requests WHERE id = ? AND deleted_at IS NULL`);
+    this.updateAnnotated = db.prepare(`UPDATE requests SET intent = @intent,
+      entities = @entities, tags = @tags, input = @input, updated_at = @at WHERE id = @id`);
     this.forgetOp = db.prepare("DELETE FROM applied_ops WHERE op_id = ?");
     this.recordOp = db.prepare(
       "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -224,6 +232,8 @@ export class SqliteWriter {
         return this.increment(op);
       case "delete":
         return this.softDelete(op);
+      case "annotate":
+        return this.annotate(op);
     }
   }
 
@@ -427,6 +437,18 @@ export class SqliteWriter {
     // Deleting twice is a no-op; deleting what never existed is not.
     const exists = this.selectRow.get(op.requestId) !== undefined;
     return exists ? { ok: true } : { ok: false, error: new NotFoundError(op.requestId) };
+  }
+
+  private annotate(op: AnnotateOp): OpResult {
+    const row = this.selectAnnotated.get(op.requestId) as
+      (AnnotatedColumns & Scope & { status: RequestStatus }) | undefined;
+    if (!row) return { ok: false, error: new NotFoundError(op.requestId) };
+    const plan = planAnnotation(row, op);
+    this.updateAnnotated.run({ ...plan.columns, id: op.requestId, at: op.at });
+    for (const tag of plan.addedTags) this.insertTag.run(tag, op.requestId);
+    this.writeEvent(op.requestId, op.at, plan.event);
+    this.emit("request.updated", op.requestId, row, op.at, plan.change);
+    return { ok: true };
   }
 
   private increment(op: IncrementOp): OpResult {
