@@ -12,7 +12,7 @@ import { ReqtrackError } from "../core/errors.js";
 import type { Tracker } from "../tracker/tracker.js";
 import { authenticate, KeylessState } from "./auth.js";
 import { dashboardPlugin } from "./dashboard.js";
-import { errorHandler } from "./errors.js";
+import { errorHandler, frameworkErrorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { budgetRoutes } from "./routes/budgets.js";
 import { queueRoutes } from "./routes/queue.js";
@@ -66,6 +66,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         }),
     // Request ids are reqtrack's business; Fastify's own stay internal.
     requestIdHeader: false,
+    // A URL the router cannot decode (%ED%A0%80) never reaches the error handler.
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
