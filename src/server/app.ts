@@ -6,7 +6,7 @@ import type { Tracker } from "../tracker/tracker.js";
 import { checkAppOptions } from "./app-options.js";
 import { authenticate, KeylessState } from "./auth.js";
 import { dashboardPlugin } from "./dashboard.js";
-import { errorHandler } from "./errors.js";
+import { errorHandler, frameworkErrorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { plainSerializerCompiler, registerOpenApi } from "./openapi.js";
 import { alertRoutes } from "./routes/alerts.js";
@@ -69,6 +69,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         }),
     // Request ids are reqtrack's business; Fastify's own stay internal.
     requestIdHeader: false,
+    // A URL the router cannot decode (%ED%A0%80) never reaches the error handler.
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(plainSerializerCompiler);

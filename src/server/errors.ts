@@ -58,3 +58,20 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     .status(500)
     .send({ code: "RT_ERR_INTERNAL", message: "Internal error; see the server log" });
 }
+
+/**
+ * Fastify's own errors from before routing (a URL whose percent escapes do not decode): they
+ * skip the error handler, and without this answer with Fastify's uncoded 400.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const body: ErrorBody = {
+    code: "RT_ERR_VALIDATION",
+    message: `url: ${error.message}`,
+    field: "url",
+  };
+  void reply.status(400).send(body);
+}

@@ -28,12 +28,21 @@ export async function registerShedding(
   options: SheddingOptions = {},
 ): Promise<void> {
   const retryAfter = options.retryAfterSeconds ?? 2;
+  const sampleInterval = options.sampleIntervalMs ?? 500;
+  // The first samples cover building the app (compiling schemas, opening the store), which
+  // holds the loop for a whole interval on a busy machine: the plugin then reads "no sample"
+  // as an infinite delay, and a server that just started shed its first calls (503) though
+  // nothing was waiting. Only samples taken wholly after the app is ready count.
+  let settled = false;
+  app.addHook("onReady", async () => {
+    setTimeout(() => (settled = true), 2 * sampleInterval).unref();
+  });
   await app.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs ?? 1000,
-    sampleInterval: options.sampleIntervalMs ?? 500,
+    sampleInterval,
     // Returning without sending lets the call through (the plugin's documented contract).
     pressureHandler: (request, reply, type, value) => {
-      if (ALWAYS.has(request.url.split("?")[0] ?? "")) return;
+      if (!settled || ALWAYS.has(request.url.split("?")[0] ?? "")) return;
       void reply
         .status(503)
         .header("retry-after", String(retryAfter))

@@ -43,6 +43,11 @@ describe("hostile input is a coded 400, never a 500 or a runaway", () => {
     expect400(await get(url), field);
   });
 
+  it("a URL that does not decode (invalid UTF-8 in a percent escape) is a coded 400 naming the url", async () => {
+    expect400(await get("/api/v1/requests/%ED%A0%80"), "url");
+    expect400(await get("/api/v1/requests/%E0%A4%A"), "url");
+  });
+
   it("says the limit when a report period is too long", async () => {
     const response = await get("/api/v1/costs/report?from=0&to=253402300799999");
     expect(response.json().message).toContain("3660 days");

@@ -54,3 +54,31 @@ it("sheds calls with a coded 503 and Retry-After while the event loop lags, keep
     await tracker.close();
   }
 });
+
+/**
+ * Regression: building the app (and on a busy machine, everything before its first call) can
+ * hold the event loop through a whole sample; the plugin reads an empty sample as an infinite
+ * delay, and a server that had just started answered its first calls with 503.
+ */
+it("does not shed the first calls of an app whose start held the event loop", async () => {
+  const tracker = await createTracker({
+    storage: ":memory:",
+    logger: captureLogger("error").logger,
+    watchdogIntervalMs: 0,
+  });
+  const app = await buildApp({
+    tracker,
+    logger: false,
+    shedding: { maxEventLoopDelayMs: 250, sampleIntervalMs: 100 },
+  });
+  try {
+    // A slow start: no sample of the loop is taken for three sample intervals.
+    blockFor(300);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const first = await app.inject({ method: "GET", url: "/api/v1/requests" });
+    expect(first.statusCode).toBe(200);
+  } finally {
+    await app.close();
+    await tracker.close();
+  }
+});
