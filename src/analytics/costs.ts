@@ -1,4 +1,8 @@
-import type { AnalyticsStore } from "../store/analytics-store.js";
+import type { AnalyticsStore, CostScope, CostTotals, TimeRange } from "../store/analytics-store.js";
+import { type ReplayMode, withoutReplays } from "./replay-costs.js";
+
+/** Replay cost figures from their rows (the store's `replays.replayCostTotals`). */
+export type ReplayTotals = (range: TimeRange, scope: CostScope, top: number) => Promise<CostTotals>;
 import { usd } from "./figures.js";
 import { reportPeriod } from "./period.js";
 
@@ -29,18 +33,31 @@ export interface CostReport {
 /** Costs of the requests created in the period, optionally of one tenant and/or session. */
 export async function costReport(
   store: AnalyticsStore,
-  input: { tenantId?: string; sessionId?: string; from?: number; to?: number },
+  input: {
+    tenantId?: string;
+    sessionId?: string;
+    from?: number;
+    to?: number;
+    replays?: ReplayMode;
+  },
   now: number,
+  replayTotals?: ReplayTotals,
 ): Promise<CostReport> {
   const range = reportPeriod(input.from, input.to, now);
-  const t = await store.costTotals(
-    range,
-    {
-      ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
-      ...(input.sessionId !== undefined ? { sessionId: input.sessionId } : {}),
-    },
-    TOP_SESSIONS,
-  );
+  const scope = {
+    ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
+    ...(input.sessionId !== undefined ? { sessionId: input.sessionId } : {}),
+  };
+  const mode = replayTotals ? (input.replays ?? "include") : "include";
+  let t: CostTotals;
+  if (mode === "only" && replayTotals) {
+    t = await replayTotals(range, scope, TOP_SESSIONS);
+  } else {
+    t = await store.costTotals(range, scope, TOP_SESSIONS);
+    if (mode === "exclude" && replayTotals) {
+      t = withoutReplays(t, await replayTotals(range, scope, TOP_SESSIONS));
+    }
+  }
   const byCost = <T extends { costMicros: number }>(rows: readonly T[], key: (row: T) => string) =>
     [...rows].sort((a, b) => b.costMicros - a.costMicros || (key(a) < key(b) ? -1 : 1));
   return {

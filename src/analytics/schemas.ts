@@ -1,3 +1,4 @@
+import { REPLAY_MODES } from "./replay-costs.js";
 import { z } from "zod";
 import { nameSchema, timestampSchema } from "../core/schemas.js";
 
@@ -52,6 +53,8 @@ export const costReportSchema = z.strictObject({
   tenantId: id.optional(),
   sessionId: id.optional(),
   ...period,
+  /** Replays (issue 15): counted (default), left out, or counted alone. */
+  replays: z.enum(REPLAY_MODES, { error: "must be include, exclude or only" }).optional(),
 });
 export type CostReportInput = z.input<typeof costReportSchema>;
 

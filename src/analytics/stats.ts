@@ -1,6 +1,6 @@
 import { parse } from "../core/schemas.js";
 import type { AnalyticsStore } from "../store/analytics-store.js";
-import { type CostReport, costReport } from "./costs.js";
+import { type CostReport, costReport, type ReplayTotals } from "./costs.js";
 import { type GroupStats, groupStats } from "./groups.js";
 import { type Overview, overview } from "./overview.js";
 import {
@@ -33,6 +33,8 @@ export interface AnalyticsContext {
   store: AnalyticsStore | undefined;
   clock: () => number;
   read: ReadQuery;
+  /** Cost figures of replays alone, for reports that leave them out (or count only them). */
+  replayTotals?: ReplayTotals;
 }
 
 /**
@@ -87,7 +89,7 @@ export class Costs {
     const data = parse(costReportSchema, input);
     const query = { ...data, from: toMs(data.from), to: toMs(data.to) };
     return runQuery(this.context, "cost_report", input, (store, now) =>
-      costReport(store, query, now),
+      costReport(store, query, now, this.context.replayTotals),
     );
   }
 }

@@ -59,9 +59,9 @@ export class RemoteClient {
       ? new FileWireOutbox(options.outboxPath)
       : new MemoryWireOutbox();
     if (outbox instanceof FileWireOutbox && outbox.corruptLines > 0) {
-      this.logger.warn(
-        { corrupt_lines: outbox.corruptLines },
-        "outbox had unreadable lines; skipped",
+      this.logger.error(
+        { set_aside: outbox.corruptLines, aside_path: outbox.asidePath },
+        "outbox had unreadable lines; kept aside, not replayed",
       );
     }
     this.sender = new Sender({

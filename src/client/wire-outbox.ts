@@ -11,6 +11,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import { type AsideEntry, keepAside } from "../tracker/aside-file.js";
 
 /**
  * Where the remote client's writes wait while the server is unreachable: wire ops as JSON
@@ -40,20 +41,27 @@ export class FileWireOutbox implements WireOutbox {
   private fd: number;
   private lines: string[];
   private head = 0;
-  /** Lines that were not JSON (a write cut off by a crash); they were never acknowledged. */
+  /**
+   * Lines that were not JSON (a write cut off by a crash, a damaged file). They are kept aside
+   * in `asidePath` (see `keepAside`), never just dropped.
+   */
   readonly corruptLines: number;
+  readonly asidePath: string;
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
     const text = existsSync(path) ? readFileSync(path, "utf8") : "";
     this.lines = [];
-    let corrupt = 0;
-    for (const line of text.split("\n")) {
-      if (line.length === 0) continue;
+    const aside: AsideEntry[] = [];
+    const all = text.split("\n");
+    all.forEach((line, i) => {
+      if (line.length === 0) return;
       if (isJson(line)) this.lines.push(line);
-      else corrupt++;
-    }
-    this.corruptLines = corrupt;
+      else aside.push({ reason: i === all.length - 1 ? "partial" : "unreadable", line });
+    });
+    this.corruptLines = aside.length;
+    this.asidePath = keepAside(path, aside);
+    const corrupt = aside.length;
     this.fd = openSync(path, "a+");
     // A partial last line would swallow the next append: rewrite the file without it.
     if (corrupt > 0 || (text.length > 0 && !text.endsWith("\n"))) this.rewrite();

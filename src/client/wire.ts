@@ -92,6 +92,8 @@ export class WireBuilder {
       durationMs: null,
       costUsd: 0,
       counters: {},
+      estimatedCostUsd: data.estimatedCostUsd ?? null,
+      replayOf: null,
       stages: [],
       costs: [],
     };

@@ -110,10 +110,17 @@ export class InvalidTransitionError extends ReqtrackError {
 
 export class NotFoundError extends ReqtrackError {
   readonly requestId: string;
+  /** The input field that named the missing request (e.g. `id` of a replay), when one did. */
+  readonly field: string | undefined;
 
-  constructor(requestId: string) {
-    super("RT_ERR_NOT_FOUND", `Request ${requestId} not found`);
+  constructor(requestId: string, options: { field?: string; message?: string } = {}) {
+    super("RT_ERR_NOT_FOUND", options.message ?? `Request ${requestId} not found`);
     this.requestId = requestId;
+    this.field = options.field;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return this.field === undefined ? super.toJSON() : { ...super.toJSON(), field: this.field };
   }
 }
 

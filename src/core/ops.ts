@@ -1,4 +1,12 @@
-import type { JsonValue, Lane, Request, RequestRecord, RequestStatus, Severity } from "./types.js";
+import type {
+  JsonValue,
+  Lane,
+  PriceUsed,
+  Request,
+  RequestRecord,
+  RequestStatus,
+  Severity,
+} from "./types.js";
 
 /**
  * Write operations: what the tracker queues and a store driver commits in one
@@ -27,6 +35,10 @@ export interface NewRequest {
   timeoutMs: number;
   deadlineAt: number | null;
   createdAt: number;
+  /** Held against enforce budgets until the request ends (absent in ops of older versions). */
+  estimatedCostMicros?: number | null;
+  /** The original, when this request is a replay. */
+  replayOf?: string | null;
 }
 
 export interface ErrorInfo {
@@ -89,6 +101,13 @@ export interface CostOp extends OpBase {
   amountMicros: number;
   usage: JsonValue | null;
   stage: string | null;
+  /** The price the amount was computed from, when the table priced it. */
+  price?: PriceUsed | null;
+  /**
+   * Built without an amount: the tracker computes it from the price table before it queues
+   * the op (so stores and the outbox never see this set).
+   */
+  unpriced?: true;
 }
 
 export interface IncrementOp extends OpBase {

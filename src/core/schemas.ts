@@ -74,6 +74,13 @@ export const createRequestSchema = z.strictObject({
   correlationId: text(128).optional(),
   maxAttempts: z.number().int().min(1).max(1000).optional(),
   timeoutMs: z.number().int().positive().optional(),
+  /** What the request is expected to cost: held against enforce budgets until it ends. */
+  estimatedCostUsd: z
+    .number({ error: "must be a number of USD" })
+    .finite("must be a finite number")
+    .nonnegative("must not be negative")
+    .max(1e9, "at most 1,000,000,000 USD")
+    .optional(),
 });
 export type CreateRequestInput = z.input<typeof createRequestSchema>;
 
@@ -102,11 +109,13 @@ export type LogEventInput = z.input<typeof logEventSchema>;
 
 export const recordCostSchema = z.strictObject({
   service: nameSchema,
+  /** Left out: computed from the price table and `usage` (see docs/costs.md). */
   amountUsd: z
-    .number()
+    .number({ error: "must be a number of USD" })
     .nonnegative("must not be negative")
     .max(1e9)
-    .refine(Number.isFinite, "must be finite"),
+    .refine(Number.isFinite, "must be finite")
+    .optional(),
   usage: json(64 * 1024).optional(),
   stage: nameSchema.optional(),
 });
@@ -127,7 +136,10 @@ export const listFilterSchema = z.strictObject({
   kind: nameSchema.optional(),
   /** Children of one request: a conversation walked forwards. */
   parentId: requestId.optional(),
+  source: text().optional(),
   tag: text(100).optional(),
+  /** Text the prompt contains (case-insensitive for ASCII letters, wildcards taken literally). */
+  prompt: text(500).optional(),
   from: timestamp.optional(),
   to: timestamp.optional(),
   includeDeleted: z.boolean().optional(),

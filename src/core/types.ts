@@ -71,6 +71,10 @@ export interface RequestRecord {
   durationMs: number | null;
   costUsd: number;
   counters: Record<string, number>;
+  /** The cost the caller expected (`estimatedCostUsd`), held against enforce budgets while it runs. */
+  estimatedCostUsd: number | null;
+  /** The request this one replays (`tracker.replay()`); null for an original. */
+  replayOf: string | null;
 }
 
 export interface Stage {
@@ -85,6 +89,21 @@ export interface Stage {
   errorMessage: string | null;
   errorDetails: JsonValue | null;
   retryable: boolean | null;
+  /** A replay's stage copied from the original (this request id) instead of run again. */
+  reusedFrom: string | null;
+}
+
+/** The price a cost's amount was computed from (stored with the cost; see docs/costs.md). */
+export interface PriceUsed {
+  priceId: string;
+  service: string;
+  /** The price's model or pattern, and the model the usage named. */
+  pattern: string;
+  model: string;
+  inputUsdPerMillion: number | null;
+  outputUsdPerMillion: number | null;
+  unitUsd: number | null;
+  effectiveFrom: string;
 }
 
 export interface Cost {
@@ -95,6 +114,16 @@ export interface Cost {
   usage: JsonValue | null;
   stage: string | null;
   ts: Date;
+  /** The price table entry the amount was computed from; null when the caller gave the amount. */
+  price: PriceUsed | null;
+}
+
+/** What one request spent with one service: the per-service split of a list row's cost. */
+export interface CostSplit {
+  requestId: string;
+  service: string;
+  amountMicros: number;
+  records: number;
 }
 
 /** A request with its stages (in start order) and costs (in record order). */
@@ -130,7 +159,14 @@ export interface RequestFilter {
   sessionId?: string;
   kind?: string;
   parentId?: string;
+  source?: string;
   tag?: string;
+  /**
+   * Text the prompt (initialMessage, else a string input.prompt) contains. Case-insensitive
+   * for ASCII letters; `%` and `_` are plain characters. A scan of the rows the other filters
+   * leave, so pair it with a tenant or time range on large stores.
+   */
+  prompt?: string;
   /** createdAt >= from */
   from?: Date;
   /** createdAt < to */

@@ -1,12 +1,5 @@
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from "fastify-type-provider-zod";
+import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "../context/logger.js";
 import { ReqtrackError } from "../core/errors.js";
 import type { Tracker } from "../tracker/tracker.js";
@@ -15,7 +8,11 @@ import { authenticate, KeylessState } from "./auth.js";
 import { dashboardPlugin } from "./dashboard.js";
 import { errorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
+import { plainSerializerCompiler, registerOpenApi } from "./openapi.js";
+import { alertRoutes } from "./routes/alerts.js";
+import { budgetBurndownRoutes } from "./routes/budget-burndown.js";
 import { budgetRoutes } from "./routes/budgets.js";
+import { costSplitRoutes } from "./routes/cost-split.js";
 import { queueRoutes } from "./routes/queue.js";
 import { queueStatusRoutes } from "./routes/queue-status.js";
 import { requestRoutes } from "./routes/requests.js";
@@ -74,7 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(plainSerializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
     throw new ReqtrackError(
@@ -112,19 +109,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics.close();
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: "reqtrack",
-        version: "1",
-        description: "Request tracking for AI-generation pipelines",
-      },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await registerOpenApi(app);
 
   await app.register(requestRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueRoutes, { prefix: "/api/v1", tracker });
@@ -133,6 +118,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(budgetRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueStatusRoutes, { prefix: "/api/v1", tracker });
   await app.register(whoamiRoutes, { prefix: "/api/v1" });
+  await app.register(costSplitRoutes, { prefix: "/api/v1", tracker });
+  await app.register(budgetBurndownRoutes, { prefix: "/api/v1", tracker });
+  await app.register(alertRoutes, { prefix: "/api/v1", tracker });
   await app.register(dashboardPlugin);
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));

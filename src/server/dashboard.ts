@@ -14,10 +14,12 @@ export const DASHBOARD_PAGES = [
   "/",
   "/requests",
   "/requests/:id",
+  "/requests/:id/compare/:otherId",
   "/costs",
   "/stages",
   "/breakers",
   "/queue",
+  "/budgets",
 ] as const;
 
 const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>reqtrack</title>

@@ -16,6 +16,12 @@ export interface BudgetStore {
    */
   budgetSpend(scope: BudgetScope, from: number, to: number): Promise<number>;
   /**
+   * Micro-USD held back for requests in `scope` (its service aside: an estimate is not per
+   * service) that are pending or running: each one's `estimatedCostUsd` less what it has
+   * recorded so far, never below 0.
+   */
+  budgetReserved(scope: BudgetScope): Promise<number>;
+  /**
    * Records that `threshold` of budget `id` alerted in the period `periodKey`. True only for
    * the one call that recorded it: that caller sends the alert.
    */

@@ -113,6 +113,15 @@ export class RollupDeltas {
     this.addServiceCost(dims, service, 1, micros);
   }
 
+  /** A recorded cost's amount changed by `micros` (reprice): the money moves, no record is added. */
+  addCostChange(dims: Dims, service: string, micros: number): void {
+    for (let i = 0; i < REQUEST_LEVELS.length; i++) {
+      this.requestCell(i, dims).totals.costMicros += micros;
+    }
+    if (dims.session !== null) this.addSession(dims, 0, micros);
+    this.addServiceCost(dims, service, 0, micros);
+  }
+
   /** A whole stored request (for rebuilds and hard deletes), session included. */
   addRequestRow(row: Dims & RequestFacts, sign: 1 | -1): void {
     this.addRequest(row, row, sign);

@@ -5,6 +5,7 @@ import type {
   Cost,
   JsonValue,
   Lane,
+  PriceUsed,
   RequestEvent,
   RequestRecord,
   RequestStatus,
@@ -51,6 +52,9 @@ export interface RequestRow {
   duration_ms: number | null;
   cost_micros: number;
   counters: string;
+  /** Columns of migration 16 (SQLite) / 18 (PostgreSQL). */
+  estimated_cost_micros: number | null;
+  replay_of: string | null;
 }
 
 export interface StageRow {
@@ -64,6 +68,7 @@ export interface StageRow {
   error_message: string | null;
   error_details: string | null;
   retryable: number | boolean | null;
+  reused_from?: string | null;
 }
 
 export interface CostRow {
@@ -72,6 +77,7 @@ export interface CostRow {
   usage: string | null;
   stage: string | null;
   ts: number;
+  price?: string | null;
 }
 
 export interface EventRow {
@@ -127,6 +133,11 @@ export function toRequestRecord(row: RequestRow): RequestRecord {
     durationMs: row.duration_ms,
     costUsd: microsToUsd(row.cost_micros),
     counters: JSON.parse(row.counters) as Record<string, number>,
+    estimatedCostUsd:
+      row.estimated_cost_micros === null || row.estimated_cost_micros === undefined
+        ? null
+        : microsToUsd(row.estimated_cost_micros),
+    replayOf: row.replay_of ?? null,
   };
 }
 
@@ -142,6 +153,7 @@ export function toStage(row: StageRow): Stage {
     errorMessage: row.error_message,
     errorDetails: fromJsonText(row.error_details),
     retryable: row.retryable === null ? null : Boolean(row.retryable),
+    reusedFrom: row.reused_from ?? null,
   };
 }
 
@@ -153,6 +165,7 @@ export function toCost(row: CostRow): Cost {
     usage: fromJsonText<JsonValue>(row.usage),
     stage: row.stage,
     ts: new Date(row.ts),
+    price: fromJsonText<PriceUsed>(row.price ?? null),
   };
 }
 

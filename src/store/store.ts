@@ -1,8 +1,11 @@
 import type { AnyOp, ChangeEvent, OpResult } from "../core/ops.js";
 import type { AnalyticsStore } from "./analytics-store.js";
 import type { BudgetStore } from "./budget-store.js";
+import type { PriceStore } from "./price-store.js";
+import type { ReplayStore } from "./replay-store.js";
 import type {
   ApiKey,
+  CostSplit,
   Page,
   Request,
   RequestEvent,
@@ -41,6 +44,10 @@ export interface Store {
   readonly driver: "sqlite" | "postgres";
   /** Cost budgets and their alert records (`tracker.budgets`). */
   readonly budgets: BudgetStore;
+  /** The price table and reprice (`tracker.prices`). */
+  readonly prices: PriceStore;
+  /** Reused stages, replays of a request and bulk replay jobs (`tracker.replay`). */
+  readonly replays: ReplayStore;
 
   /**
    * Applies `ops` in order in one transaction and returns one result per op. A domain error
@@ -81,6 +88,12 @@ export interface Store {
   getScope(id: string): Promise<RequestScope | null>;
   getEvents(id: string): Promise<RequestEvent[]>;
   listRequests(filter: RequestFilter): Promise<Page<RequestRecord>>;
+  /**
+   * The cost of each of `requestIds` per service (soft-deleted requests left out; only those
+   * of `tenantId` when given), ordered by request, then by amount, largest first: a page of
+   * list rows gets its per-service split in one read instead of one per row.
+   */
+  costSplit(requestIds: readonly string[], tenantId?: string): Promise<CostSplit[]>;
 
   /** Stores a new API key (its hash, never the secret). */
   saveApiKey(key: ApiKey & { hash: string }): Promise<void>;
@@ -132,4 +145,12 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
     // Falls through: a malformed cursor is the caller's error, reported by the caller.
   }
   return null;
+}
+
+/**
+ * A LIKE pattern (with `ESCAPE '\'`) that matches any text containing `text`: its own `%`, `_`
+ * and `\` are escaped, so a search for "100%" finds "100%", not every row.
+ */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }

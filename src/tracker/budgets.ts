@@ -44,7 +44,7 @@ export interface BudgetStatus {
   periodEnd: Date;
   limitUsd: number;
   spentUsd: number;
-  /** Estimates held for requests still running; always 0 until estimates are tracked. */
+  /** Estimates held for requests in the scope still pending or running, less what they spent. */
   reservedUsd: number;
   remainingUsd: number;
   /** Spent as a percentage of the limit. */
@@ -91,6 +91,8 @@ export interface BudgetsHost {
 interface Evaluated {
   budget: Budget;
   spentMicros: number;
+  /** Estimates held for unfinished requests in the scope (see `check`). */
+  reservedMicros: number;
   window: { from: number; to: number; key: string };
   alerted: Set<number>;
 }
@@ -123,6 +125,13 @@ export class Budgets {
       sessionId: string | null;
       kind: string | null;
     }
+  >();
+  /** Micro-USD this tracker reserved (+) and released (-) per budget, ever: as `localSpend`. */
+  private readonly localReserved = new Map<string, number>();
+  /** Estimates this tracker holds: per request, what is left of it and in which budgets. */
+  private readonly holds = new Map<
+    string,
+    { remaining: number; budgetIds: string[]; committed: boolean }
   >();
   private running: Promise<void> | null = null;
   private again = false;
@@ -233,6 +242,7 @@ export class Budgets {
     const now = this.host.clock();
     const window = budgetWindow(budget, now);
     const spent = await this.host.store.budgets.budgetSpend(budget.scope, window.from, window.to);
+    const reserved = await this.host.store.budgets.budgetReserved(budget.scope);
     const elapsed = Math.max(1, Math.min(now, window.to) - window.from);
     const projected = budget.rolling ? spent : (spent * (window.to - window.from)) / elapsed;
     return {
@@ -241,8 +251,8 @@ export class Budgets {
       periodEnd: new Date(window.to),
       limitUsd: usd(budget.amountMicros),
       spentUsd: usd(spent),
-      reservedUsd: 0,
-      remainingUsd: usd(Math.max(0, budget.amountMicros - spent)),
+      reservedUsd: usd(reserved),
+      remainingUsd: usd(Math.max(0, budget.amountMicros - spent - reserved)),
       percent: percentOf(spent, budget.amountMicros),
       projectedUsd: usd(Math.round(projected)),
       exceeded: spent >= budget.amountMicros,
@@ -251,15 +261,24 @@ export class Budgets {
   }
 
   /**
-   * Throws `BudgetExceededError` when an `enforce` budget covering this new request is spent.
-   * Synchronous and free of I/O: it reads the last evaluation.
+   * Throws `BudgetExceededError` when an `enforce` budget covering this new request is spent,
+   * counting the estimates held for unfinished requests, or when the request's own estimate
+   * would take it past its limit. A request that passes has its estimate held at once in
+   * every budget covering it, so concurrent creates see it. Synchronous and free of I/O: it
+   * reads the last evaluation.
    */
   check(request: NewRequest): void {
     if (this.cache.size === 0) return;
     const now = this.host.clock();
+    const estimate = request.estimatedCostMicros ?? 0;
     for (const entry of this.cache.values()) {
       const { budget } = entry;
-      if (budget.mode !== "enforce" || entry.spentMicros < budget.amountMicros) continue;
+      if (budget.mode !== "enforce") continue;
+      const committed = entry.spentMicros + entry.reservedMicros;
+      const over =
+        committed >= budget.amountMicros ||
+        (estimate > 0 && committed + estimate > budget.amountMicros);
+      if (!over) continue;
       if (!inBudgetScope(budget.scope, request)) continue;
       // A period that ended since the last evaluation no longer counts.
       if (!budget.rolling && now >= entry.window.to) continue;
@@ -273,10 +292,54 @@ export class Budgets {
         retryAfterSeconds: Math.max(1, Math.ceil((retryAt - now) / 1000)),
       });
     }
+    if (estimate > 0) this.hold(request.id, request, estimate);
+  }
+
+  /** Holds `estimate` in every budget covering the request, until it ends or spends it. */
+  private hold(id: string, scope: Parameters<typeof inBudgetScope>[1], estimate: number): void {
+    const budgetIds: string[] = [];
+    for (const entry of this.cache.values()) {
+      if (!inBudgetScope(entry.budget.scope, scope)) continue;
+      budgetIds.push(entry.budget.id);
+    }
+    if (budgetIds.length === 0) return;
+    this.holds.set(id, { remaining: 0, budgetIds, committed: false });
+    this.moveReserved(id, estimate);
+    if (this.holds.size > MAX_KNOWN_SCOPES) {
+      const oldest = this.holds.keys().next().value;
+      if (oldest !== undefined) this.holds.delete(oldest);
+    }
+  }
+
+  /** Adds `micros` (negative: releases) to a held estimate and to its budgets' figures. */
+  private moveReserved(id: string, micros: number): void {
+    const held = this.holds.get(id);
+    if (!held || micros === 0) return;
+    held.remaining += micros;
+    for (const budgetId of held.budgetIds) {
+      const entry = this.cache.get(budgetId);
+      if (entry) entry.reservedMicros = Math.max(0, entry.reservedMicros + micros);
+      const fresh = this.building?.get(budgetId);
+      if (fresh) fresh.reservedMicros = Math.max(0, fresh.reservedMicros + micros);
+      this.localReserved.set(budgetId, (this.localReserved.get(budgetId) ?? 0) + micros);
+    }
+  }
+
+  /**
+   * The create of a request whose estimate `check` held did not insert it (refused, a
+   * duplicate id, an error), or the request ended: its estimate is released.
+   */
+  release(requestId: string): void {
+    const held = this.holds.get(requestId);
+    if (!held) return;
+    this.moveReserved(requestId, -held.remaining);
+    this.holds.delete(requestId);
   }
 
   /** A request this tracker created: its scope is kept so that its costs count at once. */
   created(request: NewRequest): void {
+    const held = this.holds.get(request.id);
+    if (held) held.committed = true;
     if (this.cache.size === 0) return;
     this.scopes.set(request.id, {
       tenantId: request.tenantId,
@@ -298,6 +361,9 @@ export class Budgets {
    */
   costRecorded(cost: { requestId: string; service: string; amountMicros: number }): void {
     if (this.cache.size === 0) return;
+    // Real cost replaces the estimate: what it spent is no longer held.
+    const held = this.holds.get(cost.requestId);
+    if (held) this.moveReserved(cost.requestId, -Math.min(held.remaining, cost.amountMicros));
     const scope = this.scopes.get(cost.requestId);
     if (scope) {
       for (const entry of this.cache.values()) {
@@ -371,12 +437,29 @@ export class Budgets {
     for (const budget of budgets) {
       const window = budgetWindow(budget, now);
       const localBefore = this.localSpend.get(budget.id) ?? 0;
+      const reservedBefore = this.localReserved.get(budget.id) ?? 0;
+      // Estimates held for creates not yet committed are not in the store's figure yet.
+      let uncommitted = 0;
+      for (const held of this.holds.values()) {
+        if (!held.committed && held.budgetIds.includes(budget.id)) uncommitted += held.remaining;
+      }
       const stored = await store.budgetSpend(budget.scope, window.from, window.to);
+      const storedReserved = await store.budgetReserved(budget.scope);
       const spent = stored + (this.localSpend.get(budget.id) ?? 0) - localBefore;
+      const reserved = Math.max(
+        0,
+        storedReserved + uncommitted + (this.localReserved.get(budget.id) ?? 0) - reservedBefore,
+      );
       const previous = this.cache.get(budget.id);
       const alerted =
         previous && previous.window.key === window.key ? previous.alerted : new Set<number>();
-      const entry: Evaluated = { budget, spentMicros: spent, window, alerted };
+      const entry: Evaluated = {
+        budget,
+        spentMicros: spent,
+        reservedMicros: reserved,
+        window,
+        alerted,
+      };
       next.set(budget.id, entry);
       await this.fire(entry, now);
     }

@@ -5,6 +5,7 @@ import { type AnyOp, type ChangeEvent, isQueueOp, type Op, type OpResult } from 
 import type { RequestStatus } from "../core/types.js";
 import type { Store } from "../store/store.js";
 import { Batcher, type PendingOp } from "./batcher.js";
+import type { AsideEntry } from "./aside-file.js";
 import type { Outbox } from "./outbox.js";
 
 /** What a degraded op resolves with: accepted into the outbox, not yet in the store. */
@@ -46,6 +47,12 @@ export class Committer {
     this.outbox = options.outbox;
     this.logger = options.logger;
     this.batcher = new Batcher((batch) => this.commit(batch));
+    if (this.outbox.setAsideAtOpen > 0) {
+      this.logger.error(
+        { set_aside: this.outbox.setAsideAtOpen, aside_path: this.outbox.asidePath },
+        "outbox ended in a line cut off by a crash (never acknowledged); kept aside",
+      );
+    }
     if (this.outbox.size() > 0) {
       this.logger.warn({ pending_ops: this.outbox.size() }, "outbox holds ops from an earlier run");
       this.scheduleReplay(0);
@@ -197,10 +204,8 @@ export class Committer {
 
   private async replayOutbox(): Promise<boolean> {
     if (this.outbox.size() === 0) return true;
-    const { ops, corruptLines } = this.outbox.read();
-    if (corruptLines > 0) {
-      this.logger.warn({ corrupt_lines: corruptLines }, "outbox had unreadable lines; skipped");
-    }
+    const { ops, corrupt } = this.outbox.read();
+    const aside: AsideEntry[] = corrupt.map((line) => ({ reason: "unreadable", line }));
     const chunk = 1000;
     for (let i = 0; i < ops.length; i += chunk) {
       const slice = ops.slice(i, i + chunk);
@@ -221,16 +226,32 @@ export class Committer {
       results.forEach((result, j) => {
         if (!result.ok) {
           const op = slice[j] as Op;
+          const code = (result.error as { code?: string }).code ?? result.error.name;
+          aside.push({ reason: `${code}: ${result.error.message}`, line: JSON.stringify(op) });
           this.logger.warn(
             {
               err: result.error,
               op_type: op.type,
               request_id: "requestId" in op ? op.requestId : op.request.id,
             },
-            "outbox op refused by the store on replay; dropped",
+            "outbox op refused by the store on replay; kept aside",
           );
         }
       });
+    }
+    if (aside.length > 0) {
+      let where: string | null;
+      try {
+        where = this.outbox.setAside(aside);
+      } catch (error) {
+        // Nowhere to keep them: keep the whole outbox instead (replays skip what is applied).
+        this.logger.error({ err: error }, "outbox lines could not be set aside; outbox kept");
+        return false;
+      }
+      this.logger.error(
+        { set_aside: aside.length, aside_path: where },
+        "outbox lines that cannot be replayed were kept aside; read them there",
+      );
     }
     this.outbox.clear();
     this.degradedStatus.clear();

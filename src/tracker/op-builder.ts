@@ -70,6 +70,9 @@ export class OpBuilder {
         timeoutMs: data.timeoutMs ?? this.timeoutFor(data.kind),
         deadlineAt: data.deadline === undefined ? null : new Date(data.deadline).getTime(),
         createdAt: origin.at,
+        estimatedCostMicros:
+          data.estimatedCostUsd === undefined ? null : Math.round(data.estimatedCostUsd * 1e6),
+        replayOf: null,
       },
     };
   }
@@ -156,15 +159,25 @@ export class OpBuilder {
   /** Amounts become integer micro-USD here, so every later sum is exact. */
   cost(id: unknown, input: unknown, origin: OpOrigin): CostOp {
     const data = parse(recordCostSchema, input, "cost");
-    return {
+    const op: CostOp = {
       type: "cost",
       ...origin,
       requestId: this.requestId(id),
       service: data.service,
-      amountMicros: Math.round(data.amountUsd * 1_000_000),
+      amountMicros: Math.round((data.amountUsd ?? 0) * 1_000_000),
       usage: (data.usage as JsonValue | undefined) ?? null,
       stage: data.stage ?? null,
     };
+    if (data.amountUsd === undefined) {
+      if (op.usage === null) {
+        throw new ValidationError(
+          "amountUsd",
+          "is required without usage (send usage with a model and token counts to price it)",
+        );
+      }
+      op.unpriced = true;
+    }
+    return op;
   }
 
   increment(id: unknown, counter: unknown, by: unknown, origin: OpOrigin): IncrementOp {

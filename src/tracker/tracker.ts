@@ -16,7 +16,15 @@ import {
   type RecordCostInput,
   type StageFailureInput,
 } from "../core/schemas.js";
-import type { JsonValue, Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
+import {
+  type CostSplit,
+  type JsonValue,
+  type Page,
+  type Request,
+  type RequestEvent,
+  type RequestRecord,
+  TERMINAL_STATUSES,
+} from "../core/types.js";
 // The one upward import: `tracker.breaker()` is facade API, opossum stays at the edge.
 import {
   type BreakerOptions,
@@ -34,6 +42,8 @@ import { logOutcome, logRefusal } from "./op-log.js";
 import type { Outbox } from "./outbox.js";
 import { type ClaimOptions, Queue, type QueueDepth } from "./queue.js";
 import { Budgets } from "./budgets.js";
+import { Prices } from "./prices.js";
+import { type ReplayOptions, Replays } from "./replay.js";
 import { type SweepReport, Watchdog } from "./watchdog.js";
 import { type WorkHandler, Worker, type WorkerHost, type WorkOptions } from "./worker.js";
 
@@ -106,6 +116,10 @@ export class Tracker {
   readonly costs: Costs;
   /** Cost budgets: spend limits per scope and period, alerting at thresholds, optionally enforced. */
   readonly budgets: Budgets;
+  /** The versioned price table that prices costs recorded with usage and no amount; reprice. */
+  readonly prices: Prices;
+  /** Replays: compare, the replays of a request, bulk replay jobs. See `replay()`. */
+  readonly replays: Replays;
 
   constructor(store: Store, outbox: Outbox, options: ResolvedOptions) {
     this.store = store;
@@ -118,6 +132,7 @@ export class Tracker {
       store: store.analytics,
       clock: options.clock,
       read: (type, paramCount, query) => this.read(type, paramCount, query),
+      replayTotals: (range, scope, top) => store.replays.replayCostTotals(range, scope, top),
     };
     this.stats = new Stats(analytics);
     this.budgets = new Budgets({
@@ -129,6 +144,14 @@ export class Tracker {
         this.alert({ name, message, tenantId, data: { budget: data } }),
     });
     this.costs = new Costs(analytics);
+    this.prices = new Prices({ store, clock: options.clock, flush: () => this.flush() });
+    this.replays = new Replays({
+      store,
+      clock: options.clock,
+      read: (id) =>
+        this.read("get_request", 1, () => store.getRequest(id, { includeDeleted: true })),
+      create: (input, replayOf) => this.create(input, replayOf),
+    });
     this.committer = new Committer({
       store,
       outbox,
@@ -251,7 +274,28 @@ export class Tracker {
    * returns the stored request (with a warning) instead of a second row.
    */
   async createRequest(input: CreateRequestInput): Promise<Request> {
+    return this.create(input, null);
+  }
+
+  /**
+   * Makes a NEW request that replays `ref`: same input, user, tenant, kind, priority and
+   * tags (plus the tag `replay`) unless `options` changes them, with `replayOf` pointing at
+   * the original, which stays as it was. It is budget-checked like any new request. With
+   * `fromStage`, the completed stages before it are copied (marked `reusedFrom`), so a
+   * worker resumes there. Throws `NotFoundError` (field `id`) for an unknown or deleted
+   * request, and `ValidationError` (field `fromStage`) for a stage the request never ran.
+   *
+   * @example
+   * const again = await tracker.replay(req.id, { fromStage: "render", input: { ...req.input, seed: 7 } });
+   */
+  async replay(ref: RequestRef, options: ReplayOptions = {}): Promise<Request> {
+    this.assertOpen();
+    return this.replays.replay(idOf(ref), options);
+  }
+
+  private async create(input: CreateRequestInput, replayOf: string | null): Promise<Request> {
     const op = this.ops.create(input, this.origin());
+    if (replayOf !== null) op.request.replayOf = replayOf;
     const result = await this.submit(op);
     if (result.ok && result.duplicate && result.created) {
       return { ...result.created, stages: [], costs: [], ...(await this.detail(op.request.id)) };
@@ -376,6 +420,23 @@ export class Tracker {
     };
     const paramCount = Object.values(filter).filter((v) => v !== undefined).length;
     return this.read("list_requests", paramCount, () => this.store.listRequests(resolved));
+  }
+
+  /**
+   * What each of `ids` cost per service, largest first; soft-deleted requests and, with a
+   * `tenantId`, other tenants' requests are left out. One read for a whole page of list rows.
+   */
+  async costSplit(
+    ids: readonly string[],
+    options: { tenantId?: string } = {},
+  ): Promise<CostSplit[]> {
+    if (!Array.isArray(ids) || ids.length > 1000) {
+      throw new ValidationError("ids", "must be an array of at most 1000 request ids");
+    }
+    const valid = ids.map((id, i) => this.ops.requestId(id, `ids.${i}`));
+    return this.read("cost_split", valid.length, () =>
+      this.store.costSplit(valid, options.tenantId),
+    );
   }
 
   /** A user's requests, newest first (seed 000/001 history). */
@@ -538,14 +599,18 @@ export class Tracker {
   }
 
   /** Writes `op` through group commit and logs what it did, as seed 001 asks. */
-  private async submit(op: Op): Promise<OpResult> {
+  private async submit(submitted: Op): Promise<OpResult> {
     if (this.closed) throw new ClosedError();
+    let op = submitted;
     let result: OpResult;
     try {
+      // A cost without an amount is priced from the table before it is queued.
+      if (op.type === "cost" && op.unpriced) op = await this.prices.price(op);
       // Every way in (library, REST, ingest, the remote client) creates through here.
       if (op.type === "create") this.budgets.check(op.request);
       result = await this.committer.submit(op);
     } catch (error) {
+      if (op.type === "create") this.budgets.release(op.request.id);
       logRefusal(this.logger, op, error);
       throw error;
     }
@@ -553,8 +618,13 @@ export class Tracker {
     if (op.type === "create") {
       this.queue.notify();
       if (result.ok && !result.duplicate) this.budgets.created(op.request);
+      else this.budgets.release(op.request.id);
     }
     if (op.type === "cost" && result.ok) this.budgets.costRecorded(op);
+    // An estimate is held while the request runs; its end releases what it did not spend.
+    if (op.type === "transition" && result.ok && TERMINAL_STATUSES.has(op.to)) {
+      this.budgets.release(op.requestId);
+    }
     return result;
   }
 
@@ -628,6 +698,11 @@ function newRequestView(r: NewRequest): Request {
     durationMs: null,
     costUsd: 0,
     counters: {},
+    estimatedCostUsd:
+      r.estimatedCostMicros === null || r.estimatedCostMicros === undefined
+        ? null
+        : r.estimatedCostMicros / 1_000_000,
+    replayOf: r.replayOf ?? null,
     stages: [],
     costs: [],
   };

@@ -1,6 +1,7 @@
 import { appendFileSync, readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FileWireOutbox, MemoryWireOutbox } from "../../src/client/wire-outbox.js";
+import { asidePath } from "../../src/tracker/aside-file.js";
 import { tempDir } from "../support/helpers.js";
 
 const op = (i: number) => JSON.stringify({ opId: `o:${i}`, type: "event", requestId: "req_1" });
@@ -45,6 +46,20 @@ describe("wire outbox", () => {
     again.ack(1);
     expect(readFileSync(path, "utf8")).toBe("");
     again.close();
+  });
+
+  it("keeps a garbled line and a line cut off by a crash aside (never just dropped), with why", () => {
+    const path = dir.file("outbox.ndjson");
+    appendFileSync(path, `${op(1)}\n{garbled\n${op(2).slice(0, 10)}`);
+    const outbox = new FileWireOutbox(path);
+    expect(outbox.corruptLines).toBe(2);
+    expect(outbox.peek(10, 1_000_000)).toEqual([op(1)]);
+    outbox.close();
+    const aside = readFileSync(asidePath(path), "utf8").trim().split("\n");
+    expect(aside.map((line) => JSON.parse(line))).toMatchObject([
+      { reason: "unreadable", line: "{garbled" },
+      { reason: "partial", line: op(2).slice(0, 10) },
+    ]);
   });
 
   it("drops a line cut off by a crash without letting it swallow the next append", () => {

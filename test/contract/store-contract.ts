@@ -480,6 +480,29 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       expect(await count({ userId: "even", tenantId: "t1", kind: "video" })).toBe(1);
     });
 
+    it("lists by source and by text the prompt contains, wildcards taken literally", async () => {
+      await store.apply([
+        create(newRequest({ id: "p1", source: "discord", initialMessage: "Draw a RED fox" })),
+        create(newRequest({ id: "p2", source: "web", initialMessage: "a red panda, 100% cute" })),
+        create(
+          newRequest({ id: "p3", source: "web", initialMessage: null, input: { prompt: "Red" } }),
+        ),
+        create(newRequest({ id: "p4", initialMessage: null, input: { prompt: 42 } })),
+        create(newRequest({ id: "p5", initialMessage: "blue whale_shark" })),
+      ]);
+      const ids = async (f: object) =>
+        (await store.listRequests({ limit: 100, offset: 0, ...f })).items.map((r) => r.id).sort();
+      expect(await ids({ source: "web" })).toEqual(["p2", "p3"]);
+      expect(await ids({ prompt: "red" })).toEqual(["p1", "p2", "p3"]);
+      expect(await ids({ prompt: "red", source: "web" })).toEqual(["p2", "p3"]);
+      expect(await ids({ prompt: "100%" })).toEqual(["p2"]);
+      expect(await ids({ prompt: "%" })).toEqual(["p2"]);
+      expect(await ids({ prompt: "e_s" })).toEqual(["p5"]);
+      expect(await ids({ prompt: "l_w" })).toEqual([]);
+      expect(await ids({ prompt: "42" })).toEqual([]);
+      expect((await store.listRequests({ limit: 1, offset: 0, prompt: "red" })).total).toBe(3);
+    });
+
     const claim = (at: number, kinds: string[] | null = null, leaseMs = 30_000): AnyOp => ({
       type: "claim",
       at,

@@ -176,6 +176,47 @@ describe("HTTP API", () => {
     ).toMatchObject({ total: 4 });
   });
 
+  it("searches by prompt text and filters by source, confined to the key's tenant", async () => {
+    await call("POST", "/api/v1/requests", {
+      userId: "u",
+      tenantId: "alpha",
+      source: "discord",
+      initialMessage: "A Volcano at dawn",
+    });
+    await call("POST", "/api/v1/requests", {
+      userId: "u",
+      tenantId: "alpha",
+      source: "web",
+      input: { prompt: "volcano timelapse" },
+    });
+    await call("POST", "/api/v1/requests", {
+      userId: "u",
+      tenantId: "beta",
+      initialMessage: "volcano, beta's",
+    });
+    const ids = async (query: string, headers: Record<string, string> = {}) => {
+      const response = await app.inject({ url: `/api/v1/requests?${query}`, headers });
+      expect(response.statusCode, query).toBe(200);
+      const page = response.json() as { total: number; items: { tenantId: string }[] };
+      return { total: page.total, tenants: page.items.map((r) => r.tenantId) };
+    };
+    expect(await ids("prompt=VOLCANO")).toEqual({ total: 3, tenants: ["beta", "alpha", "alpha"] });
+    expect(await ids("prompt=volcano&source=web")).toEqual({ total: 1, tenants: ["alpha"] });
+    expect(await ids("prompt=dawn&tenantId=alpha")).toEqual({ total: 1, tenants: ["alpha"] });
+    for (const query of ["prompt=", `prompt=${"x".repeat(501)}`, "source="]) {
+      const response = await call("GET", `/api/v1/requests?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(response.body).toMatchObject({ code: "RT_ERR_VALIDATION" });
+      expect(String(response.body?.message), query).toContain(query.split("=")[0]);
+    }
+    // Keys exist from here on: the server asks for one.
+    const key = (await tracker.keys.create({ role: "viewer", tenantId: "beta" })).key;
+    expect(await ids("prompt=volcano", { authorization: `Bearer ${key}` })).toEqual({
+      total: 1,
+      tenants: ["beta"],
+    });
+  });
+
   it("answers bad input with 4xx JSON naming the field, and never a 500", async () => {
     const id = (await call("POST", "/api/v1/requests", { userId: "u" })).body?.id as string;
     const bad: [string, "GET" | "POST" | "DELETE", string, unknown, number, string | undefined][] =

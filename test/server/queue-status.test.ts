@@ -70,6 +70,30 @@ describeEachStorage("GET /api/v1/queue/status and /whoami", (storage) => {
     expect((body.expiredLeases as { id: string }[]).map((l) => l.id)).toEqual([expired]);
   });
 
+  it("lists stale running requests: no heartbeat for a minute, or past their timeout", async () => {
+    const admin = (await tracker.keys.create({ role: "admin" })).key;
+    const start = async (agoMs: number, timeoutMs?: number) => {
+      offset = -agoMs;
+      const r = await tracker.createRequest({ userId: "u", tenantId: "a", timeoutMs });
+      await tracker.startRequest(r.id, "w-manual");
+      offset = 0;
+      return r.id;
+    };
+    const silent = await start(3 * MIN);
+    const overdue = await start(2 * MIN, 30_000);
+    await start(10_000);
+    await seed("a", 2 * MIN, 30 * MIN); // leased: its heartbeats vouch for it
+    const { body } = await get("/api/v1/queue/status", admin);
+    const stale = body.staleRunning as { id: string; reason: string; workerId: string }[];
+    expect(stale.map((s) => [s.id, s.reason]).sort()).toEqual(
+      [
+        [silent, "no_heartbeat"],
+        [overdue, "past_timeout"],
+      ].sort(),
+    );
+    expect(stale.every((s) => s.workerId === "w-manual")).toBe(true);
+  });
+
   it("confines a tenant key to its tenant, whatever it asks for", async () => {
     const keyA = (await tracker.keys.create({ role: "viewer", tenantId: "a" })).key;
     await seed("b", 0, 60_000);
@@ -109,7 +133,7 @@ describeEachStorage("GET /api/v1/queue/status and /whoami", (storage) => {
     const created = await tracker.keys.create({ role: "writer", tenantId: "a" });
     const { status, body } = await get("/api/v1/whoami", created.key);
     expect(status).toBe(200);
-    expect(body).toEqual({ keyId: created.id, role: "writer", tenantId: "a" });
+    expect(body).toEqual({ keyId: created.id, role: "writer", tenantId: "a", features: [] });
     const wrong = await get("/api/v1/whoami", "rt_wrong-key-0000000000000000000000");
     expect(wrong.status).toBe(401);
   });

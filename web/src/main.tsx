@@ -3,6 +3,8 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, api, apiKey, onUnauthorized, setApiKey } from "./api";
 import { ErrorBox } from "./components";
 import { BreakersPage } from "./pages/breakers";
+import { BudgetsPage } from "./pages/budgets";
+import { ComparePage } from "./pages/compare";
 import { CostsPage } from "./pages/costs";
 import { OverviewPage } from "./pages/overview";
 import { QueuePage } from "./pages/queue";
@@ -18,11 +20,21 @@ const NAV = [
   ["/requests", "Requests"],
   ["/costs", "Costs"],
   ["/stages", "Stages"],
+  ["/budgets", "Budgets"],
   ["/breakers", "Breakers"],
   ["/queue", "Queue"],
 ] as const;
 
 function Page({ route, me }: { route: Route; me: Whoami }) {
+  const compare = /^\/requests\/([^/]+)\/compare\/([^/]+)$/.exec(route.path);
+  if (compare?.[1] && compare[2])
+    return (
+      <ComparePage
+        id={decodeURIComponent(compare[1])}
+        otherId={decodeURIComponent(compare[2])}
+        me={me}
+      />
+    );
   const detail = /^\/requests\/([^/]+)$/.exec(route.path);
   if (detail?.[1]) return <RequestDetailPage id={decodeURIComponent(detail[1])} me={me} />;
   switch (route.path) {
@@ -36,6 +48,8 @@ function Page({ route, me }: { route: Route; me: Whoami }) {
       return <StagesPage route={route} me={me} />;
     case "/breakers":
       return <BreakersPage />;
+    case "/budgets":
+      return <BudgetsPage route={route} me={me} />;
     case "/queue":
       return <QueuePage route={route} me={me} />;
     default:

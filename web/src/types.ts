@@ -14,7 +14,13 @@ export interface Whoami {
   keyId: string | null;
   role: "admin" | "writer" | "viewer";
   tenantId: string | null;
+  /** Optional API parts of this server ("replay", "compare"); absent on older servers. */
+  features?: string[];
 }
+
+/** Whether the server has an optional API part (GET /whoami lists them). */
+export const hasFeature = (me: Whoami, name: string): boolean =>
+  me.features?.includes(name) ?? false;
 
 export interface Overview {
   window: string;
@@ -47,6 +53,14 @@ export interface QueueStatus {
   runningByWorker: { workerId: string; running: number }[];
   leasesExpiringSoon: LeaseBrief[];
   expiredLeases: LeaseBrief[];
+  /** Running with no heartbeat for a minute, or past their timeout (newer servers). */
+  staleRunning?: StaleBrief[];
+}
+
+export interface StaleBrief extends LeaseBrief {
+  startedAt: string | null;
+  updatedAt: string;
+  reason: "no_heartbeat" | "past_timeout";
 }
 
 export interface LeaseBrief {
@@ -170,4 +184,73 @@ export interface StageStat {
   p95Ms: number | null;
   totalMs: number;
   sharePct: number;
+}
+
+/** One request's spend with one service (GET /costs/by-request). */
+export interface CostSplitItem {
+  requestId: string;
+  service: string;
+  costUsd: number;
+  records: number;
+}
+
+/** A recent alert (GET /alerts). */
+export interface AlertItem {
+  name: string;
+  message: string;
+  at: string;
+  requestId: string | null;
+  tenantId: string | null;
+  data: Record<string, unknown> | null;
+}
+
+export interface Budget {
+  id: string;
+  name: string;
+  scope: {
+    tenantId: string | null;
+    userId: string | null;
+    sessionId: string | null;
+    kind: string | null;
+    service: string | null;
+  };
+  period: "day" | "week" | "month";
+  rolling: boolean;
+  amountMicros: number;
+  thresholds: number[];
+  mode: "alert" | "enforce";
+  webhookUrl: string | null;
+}
+
+export interface BudgetStatus {
+  budget: Budget;
+  periodStart: string;
+  periodEnd: string;
+  limitUsd: number;
+  spentUsd: number;
+  reservedUsd: number;
+  remainingUsd: number;
+  percent: number;
+  projectedUsd: number;
+  exceeded: boolean;
+  alerted: number[];
+}
+
+export interface Burndown {
+  budgetId: string;
+  periodStart: string;
+  periodEnd: string;
+  at: string;
+  limitUsd: number;
+  spentUsd: number;
+  reservedUsd: number;
+  projectedUsd: number | null;
+  points: { at: string; spentUsd: number }[];
+}
+
+/** GET /requests/:id/compare/:otherId (the replay API): two runs side by side. */
+export interface Comparison {
+  original: RequestDetail;
+  replay: RequestDetail;
+  costs: Record<string, unknown>;
 }

@@ -4,6 +4,8 @@ import { type Budget, budgetInputSchema, budgetPatchSchema } from "../../core/bu
 import { ForbiddenError, NotFoundError } from "../../core/errors.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import type { Principal } from "../auth.js";
+import { BODY_ERRORS, errors, noContent } from "../openapi.js";
+import { budgetListSchema, budgetSchema, budgetStatusSchema } from "../openapi-schemas.js";
 
 const budgetParams = z.object({ id: z.string().min(1).max(128) });
 
@@ -26,7 +28,15 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
 
   app.post(
     "/budgets",
-    { config: writer, schema: { body: budgetInputSchema, tags: ["budgets"] } },
+    {
+      config: writer,
+      schema: {
+        operationId: "createBudget",
+        body: budgetInputSchema,
+        response: { 201: budgetSchema, ...errors(...BODY_ERRORS, 403) },
+        tags: ["budgets"],
+      },
+    },
     async (request, reply) => {
       const own = request.principal.tenantId;
       const body = request.body;
@@ -46,20 +56,47 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     },
   );
 
-  app.get("/budgets", { config: viewer, schema: { tags: ["budgets"] } }, async (request) => {
-    const own = request.principal.tenantId;
-    return { items: await tracker.budgets.list(own !== null ? { tenantId: own } : {}) };
-  });
+  app.get(
+    "/budgets",
+    {
+      config: viewer,
+      schema: {
+        operationId: "listBudgets",
+        response: { 200: budgetListSchema, ...errors() },
+        tags: ["budgets"],
+      },
+    },
+    async (request) => {
+      const own = request.principal.tenantId;
+      return { items: await tracker.budgets.list(own !== null ? { tenantId: own } : {}) };
+    },
+  );
 
   app.get(
     "/budgets/:id",
-    { config: viewer, schema: { params: budgetParams, tags: ["budgets"] } },
+    {
+      config: viewer,
+      schema: {
+        operationId: "getBudget",
+        params: budgetParams,
+        response: { 200: budgetSchema, ...errors(400, 404) },
+        tags: ["budgets"],
+      },
+    },
     async (request) => visible(request.principal, request.params.id),
   );
 
   app.get(
     "/budgets/:id/status",
-    { config: viewer, schema: { params: budgetParams, tags: ["budgets"] } },
+    {
+      config: viewer,
+      schema: {
+        operationId: "budgetStatus",
+        params: budgetParams,
+        response: { 200: budgetStatusSchema, ...errors(400, 404) },
+        tags: ["budgets"],
+      },
+    },
     async (request) => {
       await visible(request.principal, request.params.id);
       return tracker.budgets.status(request.params.id);
@@ -70,7 +107,13 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     "/budgets/:id",
     {
       config: writer,
-      schema: { params: budgetParams, body: budgetPatchSchema, tags: ["budgets"] },
+      schema: {
+        operationId: "updateBudget",
+        params: budgetParams,
+        body: budgetPatchSchema,
+        response: { 200: budgetSchema, ...errors(...BODY_ERRORS, 403, 404) },
+        tags: ["budgets"],
+      },
     },
     async (request) => {
       await visible(request.principal, request.params.id);
@@ -80,7 +123,15 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
 
   app.delete(
     "/budgets/:id",
-    { config: writer, schema: { params: budgetParams, tags: ["budgets"] } },
+    {
+      config: writer,
+      schema: {
+        operationId: "deleteBudget",
+        params: budgetParams,
+        response: { 204: noContent, ...errors(...BODY_ERRORS, 403, 404) },
+        tags: ["budgets"],
+      },
+    },
     async (request, reply) => {
       await visible(request.principal, request.params.id);
       await tracker.budgets.delete(request.params.id);

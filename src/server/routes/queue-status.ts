@@ -3,9 +3,12 @@ import { z } from "zod";
 import type { RequestRecord } from "../../core/types.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter } from "../auth.js";
+import { errors } from "../openapi.js";
 
 /** Leases that end within this many milliseconds count as "about to expire". */
 export const LEASE_SOON_MS = 30_000;
+/** A running request without a lease (so without heartbeats) unchanged this long is stale. */
+export const STALE_RUNNING_MS = 60_000;
 
 const brief = z.object({
   id: z.string(),
@@ -24,6 +27,17 @@ export const queueStatusSchema = z.object({
   runningByWorker: z.array(z.object({ workerId: z.string(), running: z.number().int() })),
   leasesExpiringSoon: z.array(brief),
   expiredLeases: z.array(brief),
+  /**
+   * Running requests nothing vouches for: no lease (started without a claim, so no
+   * heartbeats) and unchanged for STALE_RUNNING_MS, or running past their own timeout.
+   */
+  staleRunning: z.array(
+    brief.extend({
+      startedAt: z.string().nullable(),
+      updatedAt: z.string(),
+      reason: z.enum(["no_heartbeat", "past_timeout"]),
+    }),
+  ),
 });
 
 const iso = (value: Date | string | null) =>
@@ -55,7 +69,8 @@ export const queueStatusRoutes: FastifyPluginAsyncZod<{
       config: { role: "viewer" },
       schema: {
         querystring: z.strictObject({ tenantId: z.string().min(1).max(256).optional() }),
-        response: { 200: queueStatusSchema },
+        operationId: "queueStatus",
+        response: { 200: queueStatusSchema, ...errors(400) },
         tags: ["queue"],
       },
     },
@@ -84,6 +99,24 @@ export const queueStatusRoutes: FastifyPluginAsyncZod<{
       }
       const leaseOf = (r: RequestRecord) =>
         r.leaseExpiresAt === null ? null : new Date(r.leaseExpiresAt).getTime();
+      const staleRunning = running.items.flatMap((r) => {
+        const started = r.startedAt === null ? null : new Date(r.startedAt).getTime();
+        const reason =
+          started !== null && now - started > r.timeoutMs
+            ? ("past_timeout" as const)
+            : r.leaseExpiresAt === null && now - new Date(r.updatedAt).getTime() > STALE_RUNNING_MS
+              ? ("no_heartbeat" as const)
+              : null;
+        if (reason === null) return [];
+        return [
+          {
+            ...briefOf(r),
+            startedAt: iso(r.startedAt),
+            updatedAt: iso(r.updatedAt) as string,
+            reason,
+          },
+        ];
+      });
       return {
         at: new Date(now).toISOString(),
         pending: pending.total,
@@ -110,6 +143,7 @@ export const queueStatusRoutes: FastifyPluginAsyncZod<{
             return lease !== null && lease < now;
           })
           .map(briefOf),
+        staleRunning,
       };
     },
   );

@@ -4,6 +4,8 @@ import { ForbiddenError, NotFoundError } from "../../core/errors.js";
 import { logEventSchema, recordCostSchema } from "../../core/schemas.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter, visibleScope } from "../auth.js";
+import { BODY_ERRORS, createdNoBody, errors, noContent } from "../openapi.js";
+import { eventListSchema, requestPageSchema, requestSchema } from "../openapi-schemas.js";
 import {
   createRequestBody,
   idParams,
@@ -24,7 +26,15 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
 
   app.post(
     "/requests",
-    { config: writer, schema: { body: createRequestBody, tags: ["requests"] } },
+    {
+      config: writer,
+      schema: {
+        operationId: "createRequest",
+        body: createRequestBody,
+        response: { 201: requestSchema, ...errors(...BODY_ERRORS, 403, 409, 429) },
+        tags: ["requests"],
+      },
+    },
     async (request, reply) => {
       const own = request.principal.tenantId;
       const { deadline, ...body } = request.body;
@@ -42,7 +52,15 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
 
   app.get(
     "/requests",
-    { config: viewer, schema: { querystring: listQuery, tags: ["requests"] } },
+    {
+      config: viewer,
+      schema: {
+        operationId: "listRequests",
+        querystring: listQuery,
+        response: { 200: requestPageSchema, ...errors(400) },
+        tags: ["requests"],
+      },
+    },
     async (request) => {
       const q = request.query;
       return tracker.listRequests({
@@ -57,7 +75,15 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
 
   app.get(
     "/requests/:id",
-    { config: viewer, schema: { params: idParams, tags: ["requests"] } },
+    {
+      config: viewer,
+      schema: {
+        operationId: "getRequest",
+        params: idParams,
+        response: { 200: requestSchema, ...errors(400, 404) },
+        tags: ["requests"],
+      },
+    },
     async (request) => {
       const found = await tracker.getRequest(request.params.id);
       const own = request.principal.tenantId;
@@ -69,7 +95,15 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
 
   app.delete(
     "/requests/:id",
-    { config: writer, schema: { params: idParams, tags: ["requests"] } },
+    {
+      config: writer,
+      schema: {
+        operationId: "deleteRequest",
+        params: idParams,
+        response: { 204: noContent, ...errors(...BODY_ERRORS, 403, 404) },
+        tags: ["requests"],
+      },
+    },
     async (request, reply) => {
       await visibleScope(tracker, request.principal, request.params.id);
       await tracker.deleteRequest(request.params.id);
@@ -79,7 +113,16 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
 
   app.post(
     "/requests/:id/transitions",
-    { config: writer, schema: { params: idParams, body: transitionBody, tags: ["requests"] } },
+    {
+      config: writer,
+      schema: {
+        operationId: "transitionRequest",
+        params: idParams,
+        body: transitionBody,
+        response: { 200: requestSchema, ...errors(...BODY_ERRORS, 403, 404, 409) },
+        tags: ["requests"],
+      },
+    },
     async (request) => {
       const { id } = request.params;
       await visibleScope(tracker, request.principal, id);
@@ -104,7 +147,10 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
           await tracker.retryRequest(id);
           break;
       }
-      return tracker.getRequest(id);
+      // Null only if the request was purged meanwhile: then it no longer exists (404).
+      const changed = await tracker.getRequest(id);
+      if (!changed) throw new NotFoundError(id);
+      return changed;
     },
   );
 
@@ -115,6 +161,8 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
       schema: {
         params: stageParams.extend({ action: z.enum(["start", "complete", "fail"]) }),
         body: stageBody,
+        response: { 204: noContent, ...errors(...BODY_ERRORS, 403, 404, 409) },
+        operationId: "changeStage",
         tags: ["stages"],
       },
     },
@@ -137,7 +185,15 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
 
   app.get(
     "/requests/:id/events",
-    { config: viewer, schema: { params: idParams, tags: ["events"] } },
+    {
+      config: viewer,
+      schema: {
+        operationId: "listEvents",
+        params: idParams,
+        response: { 200: eventListSchema, ...errors(400, 404) },
+        tags: ["events"],
+      },
+    },
     async (request) => {
       await visibleScope(tracker, request.principal, request.params.id);
       return { items: await tracker.getEvents(request.params.id) };
@@ -146,7 +202,16 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
 
   app.post(
     "/requests/:id/events",
-    { config: writer, schema: { params: idParams, body: logEventSchema, tags: ["events"] } },
+    {
+      config: writer,
+      schema: {
+        operationId: "logEvent",
+        params: idParams,
+        body: logEventSchema,
+        response: { 201: createdNoBody, ...errors(...BODY_ERRORS, 403, 404) },
+        tags: ["events"],
+      },
+    },
     async (request, reply) => {
       await visibleScope(tracker, request.principal, request.params.id);
       await tracker.logEvent(request.params.id, request.body);
@@ -156,7 +221,16 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
 
   app.post(
     "/requests/:id/costs",
-    { config: writer, schema: { params: idParams, body: recordCostSchema, tags: ["costs"] } },
+    {
+      config: writer,
+      schema: {
+        operationId: "recordCost",
+        params: idParams,
+        body: recordCostSchema,
+        response: { 201: createdNoBody, ...errors(...BODY_ERRORS, 403, 404) },
+        tags: ["costs"],
+      },
+    },
     async (request, reply) => {
       await visibleScope(tracker, request.principal, request.params.id);
       await tracker.recordCost(request.params.id, request.body);

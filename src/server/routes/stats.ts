@@ -1,11 +1,21 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { REPLAY_MODES } from "../../analytics/replay-costs.js";
 import { GROUP_BY } from "../../analytics/schemas.js";
 import { ForbiddenError, NotFoundError } from "../../core/errors.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter } from "../auth.js";
 import { MAX_EPOCH_MS } from "../../core/schemas.js";
 import { toEpoch } from "../schemas.js";
+import { errors } from "../openapi.js";
+import {
+  breakersSchema,
+  costReportSchema,
+  groupStatsSchema,
+  overviewSchema,
+  stageStatsSchema,
+  timeseriesPointSchema,
+} from "../openapi-schemas.js";
 
 const isoOrMs = z.union([
   z.iso.datetime({ offset: true }),
@@ -27,7 +37,12 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     "/stats/overview",
     {
       config: viewer,
-      schema: { querystring: z.strictObject({ window, tenantId }), tags: ["stats"] },
+      schema: {
+        operationId: "statsOverview",
+        querystring: z.strictObject({ window, tenantId }),
+        response: { 200: overviewSchema, ...errors(400) },
+        tags: ["stats"],
+      },
     },
     async (request) =>
       tracker.stats.overview(
@@ -48,6 +63,8 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           bucket: z.enum(["minute", "hour", "day"]).optional(),
           tenantId,
         }),
+        operationId: "statsTimeseries",
+        response: { 200: z.array(timeseriesPointSchema), ...errors(400) },
         tags: ["stats"],
       },
     },
@@ -71,6 +88,8 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           from: isoOrMs.optional(),
           to: isoOrMs.optional(),
         }),
+        operationId: "statsGroup",
+        response: { 200: groupStatsSchema, ...errors(400, 403, 404) },
         tags: ["stats"],
       },
     },
@@ -96,6 +115,8 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
       config: viewer,
       schema: {
         querystring: z.strictObject({ window, kind: z.string().optional(), tenantId }),
+        operationId: "statsStages",
+        response: { 200: z.array(stageStatsSchema), ...errors(400) },
         tags: ["stats"],
       },
     },
@@ -118,7 +139,10 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           sessionId: z.string().min(1).max(256).optional(),
           from: isoOrMs.optional(),
           to: isoOrMs.optional(),
+          replays: z.enum(REPLAY_MODES).optional(),
         }),
+        operationId: "costReport",
+        response: { 200: costReportSchema, ...errors(400) },
         tags: ["costs"],
       },
     },
@@ -130,12 +154,22 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
           sessionId: q.sessionId,
           from: toEpoch(q.from),
           to: toEpoch(q.to),
+          replays: q.replays,
         }),
       );
     },
   );
 
-  app.get("/breakers", { config: viewer, schema: { tags: ["breakers"] } }, async () => ({
-    breakers: tracker.breakerStats(),
-  }));
+  app.get(
+    "/breakers",
+    {
+      config: viewer,
+      schema: {
+        operationId: "listBreakers",
+        response: { 200: breakersSchema, ...errors() },
+        tags: ["breakers"],
+      },
+    },
+    async () => ({ breakers: tracker.breakerStats() }),
+  );
 };

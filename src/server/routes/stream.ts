@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { tenantFilter } from "../auth.js";
+import { errors } from "../openapi.js";
+import { eventStream } from "../openapi-schemas.js";
 import { streamQuery } from "../schemas.js";
 import type { SseHub } from "../sse.js";
 
@@ -7,7 +9,15 @@ import type { SseHub } from "../sse.js";
 export const streamRoutes: FastifyPluginAsyncZod<{ hub: SseHub }> = async (app, { hub }) => {
   app.get(
     "/stream",
-    { config: { role: "viewer" }, schema: { querystring: streamQuery, tags: ["stream"] } },
+    {
+      config: { role: "viewer" },
+      schema: {
+        operationId: "stream",
+        querystring: streamQuery,
+        response: { 200: eventStream, ...errors(400) },
+        tags: ["stream"],
+      },
+    },
     async (request, reply) => {
       const q = request.query;
       const header = request.headers["last-event-id"];

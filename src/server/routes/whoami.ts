@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { API_KEY_ROLES } from "../../core/types.js";
+import { errors } from "../openapi.js";
 
 /** The answer of GET /api/v1/whoami. */
 export const whoamiSchema = z.object({
@@ -9,7 +10,15 @@ export const whoamiSchema = z.object({
   role: z.enum(API_KEY_ROLES),
   /** Null: every tenant. */
   tenantId: z.string().nullable(),
+  /** Optional API parts this server has (e.g. "replay", "compare"), so a client can offer them. */
+  features: z.array(z.string()),
 });
+
+/** A feature and the route that provides it; listed by whoami when the route exists. */
+const FEATURES: [string, { method: "GET" | "POST"; url: string }][] = [
+  ["replay", { method: "POST", url: "/api/v1/requests/:id/replay" }],
+  ["compare", { method: "GET", url: "/api/v1/requests/:id/compare/:otherId" }],
+];
 
 /**
  * GET /api/v1/whoami: the caller's role and tenant, so a client (the dashboard) can check a
@@ -18,10 +27,18 @@ export const whoamiSchema = z.object({
 export const whoamiRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     "/whoami",
-    { config: { role: "viewer" }, schema: { response: { 200: whoamiSchema }, tags: ["auth"] } },
+    {
+      config: { role: "viewer" },
+      schema: {
+        operationId: "whoami",
+        response: { 200: whoamiSchema, ...errors() },
+        tags: ["auth"],
+      },
+    },
     async (request) => {
       const { keyId, role, tenantId } = request.principal;
-      return { keyId, role, tenantId };
+      const features = FEATURES.filter(([, route]) => app.hasRoute(route)).map(([name]) => name);
+      return { keyId, role, tenantId, features };
     },
   );
 };

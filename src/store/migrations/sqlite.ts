@@ -300,4 +300,56 @@ CREATE INDEX costs_ts ON costs (ts);
 CREATE INDEX requests_parent ON requests (parent_id, created_at, id) WHERE parent_id IS NOT NULL;
 `,
   },
+  {
+    version: 16,
+    name: "estimates_prices_replays",
+    up: `
+-- Issue 15: estimates, the price table, replays. Columns added to existing tables are
+-- nullable (old rows: no estimate, not a replay, not reused, no price).
+ALTER TABLE requests ADD COLUMN estimated_cost_micros INTEGER;
+ALTER TABLE requests ADD COLUMN replay_of TEXT;
+ALTER TABLE stages ADD COLUMN reused_from TEXT;
+ALTER TABLE costs ADD COLUMN price TEXT;
+-- The replays of a request (GET /requests/:id lists them), oldest first.
+CREATE INDEX requests_replay_of ON requests (replay_of, created_at, id) WHERE replay_of IS NOT NULL;
+-- What enforce budgets hold back: estimates of requests not yet finished.
+CREATE INDEX requests_estimated ON requests (tenant_id)
+  WHERE estimated_cost_micros IS NOT NULL AND status IN ('pending', 'running');
+-- Prices per service and model (or glob pattern), in micro-USD per million units, each in
+-- force from effective_from until a later version of the same service and model.
+CREATE TABLE prices (
+  id                  TEXT PRIMARY KEY,
+  service             TEXT NOT NULL,
+  model               TEXT NOT NULL,
+  input_micros_per_m  INTEGER,
+  output_micros_per_m INTEGER,
+  unit_micros_per_m   INTEGER,
+  unit                TEXT,
+  effective_from      INTEGER NOT NULL,
+  created_at          INTEGER NOT NULL,
+  UNIQUE (service, model, effective_from)
+);
+-- A bulk replay: its filter, and the requests it picked (each with the id its replay gets,
+-- chosen up front, so that a resumed job never replays one twice).
+CREATE TABLE replay_jobs (
+  id          TEXT PRIMARY KEY,
+  filter      TEXT NOT NULL,
+  options     TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  total       INTEGER NOT NULL,
+  done        INTEGER NOT NULL,
+  error       TEXT,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+CREATE TABLE replay_job_items (
+  job_id     TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  replay_id  TEXT NOT NULL,
+  done_at    INTEGER,
+  PRIMARY KEY (job_id, seq)
+);
+`,
+  },
 ];

@@ -50,6 +50,18 @@ export class PostgresBudgets implements BudgetStore {
     return Number(row?.spent ?? 0);
   }
 
+  async budgetReserved(scope: BudgetScope): Promise<number> {
+    // spendFilter numbers its values after the two times a spend query has first.
+    const { where, values } = spendFilter({ ...scope, service: null }, (i) => `$${i - 2}`);
+    const row = await this.sql.row<{ reserved: string }>(
+      `SELECT coalesce(sum(greatest(0, r.estimated_cost_micros - r.cost_micros)), 0)::text
+      AS reserved FROM requests r WHERE r.estimated_cost_micros IS NOT NULL
+      AND r.status IN ('pending', 'running')${where}`,
+      values,
+    );
+    return Number(row?.reserved ?? 0);
+  }
+
   async claimAlert(id: string, periodKey: string, threshold: number, at: number): Promise<boolean> {
     const changed = await this.sql.run(
       `INSERT INTO budget_alerts (budget_id, period_key, threshold, fired_at)

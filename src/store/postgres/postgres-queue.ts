@@ -101,8 +101,9 @@ export class PostgresQueue {
       const records = claims.map(({ op }) =>
         toRequestRecord(this.writer.heldRow(op.requestId) as RequestRow),
       );
-      // A first run has no stages yet; a retried one sees what its earlier runs did.
-      const retried = records.filter((r) => r.attempts > 1).map((r) => r.id);
+      // A first run has no stages yet; a retried one sees what its earlier runs did, and a
+      // replay the stages it reuses (issue 15).
+      const retried = records.filter((r) => r.attempts > 1 || r.replayOf !== null).map((r) => r.id);
       const stages =
         retried.length === 0
           ? []

@@ -131,6 +131,11 @@ export class PostgresRollups {
     this.deltas.addCost(dimsOf(row), service, micros);
   }
 
+  /** After a recorded cost was repriced by `micros` (issue 15). */
+  costRepriced(row: DimsRow, service: string, micros: number): void {
+    this.deltas.addCostChange(dimsOf(row), service, micros);
+  }
+
   /**
    * Before a hard delete (retention): takes the requests, their finished stages and their
    * costs out of the rollups. Soft deletes change nothing: aggregates keep counting them.

@@ -12,6 +12,7 @@ import {
 } from "../../core/ops.js";
 import type {
   ApiKey,
+  CostSplit,
   Lane,
   Page,
   Request,
@@ -34,6 +35,7 @@ import {
   toStage,
 } from "../rows.js";
 import {
+  containsPattern,
   decodeCursor,
   encodeCursor,
   type PurgeCounts,
@@ -46,6 +48,8 @@ import { migratePostgres } from "./postgres-migrate.js";
 import { ChangeListener, changeChannel, changePayloads } from "./postgres-notify.js";
 import { PostgresAnalytics } from "./postgres-analytics.js";
 import { PostgresBudgets } from "./postgres-budgets.js";
+import { PostgresPrices } from "./postgres-prices.js";
+import { PostgresReplays } from "./postgres-replays.js";
 import { PostgresQueue } from "./postgres-queue.js";
 import { PostgresRollups } from "./postgres-rollups.js";
 import { PostgresWriter } from "./postgres-writer.js";
@@ -117,6 +121,8 @@ export class PostgresStore implements Store {
   /** Stats and cost reports, from rollups kept in the write transactions. */
   readonly analytics: PostgresAnalytics;
   readonly budgets: PostgresBudgets;
+  readonly prices: PostgresPrices;
+  readonly replays: PostgresReplays;
   /** This store instance, so that it does not hear its own notifications. */
   private readonly origin = randomUUID();
   private readonly remoteListeners = new Set<(changes: ChangeEvent[]) => void>();
@@ -131,6 +137,8 @@ export class PostgresStore implements Store {
     this.sql = new Sql(pool);
     this.analytics = new PostgresAnalytics(this.sql);
     this.budgets = new PostgresBudgets(this.sql);
+    this.prices = new PostgresPrices(this.sql, (work) => this.transaction(work));
+    this.replays = new PostgresReplays(this.sql, (work) => this.transaction(work));
   }
 
   /** Connects, brings the schema up to date, and returns the store. */
@@ -559,12 +567,20 @@ export class PostgresStore implements Store {
       ["sessionId", "session_id"],
       ["kind", "kind"],
       ["parentId", "parent_id"],
+      ["source", "source"],
     ];
     for (const [key, column] of equal) {
       if (filter[key] !== undefined) where.push(`${column} = ${param(filter[key])}`);
     }
     if (filter.tag !== undefined) {
       where.push(`id IN (SELECT request_id FROM request_tags WHERE tag = ${param(filter.tag)})`);
+    }
+    if (filter.prompt !== undefined) {
+      // The tracker's rule for "the prompt" (as in promptCounts): initialMessage, else a
+      // string input.prompt; ILIKE, so case-insensitive like SQLite's LIKE.
+      where.push(`coalesce(initial_message, CASE WHEN input IS NOT NULL
+        AND jsonb_typeof(input::jsonb -> 'prompt') = 'string'
+        THEN input::jsonb ->> 'prompt' END) ILIKE ${param(containsPattern(filter.prompt))} ESCAPE '\\'`);
     }
     if (filter.from !== undefined) where.push(`created_at >= ${param(filter.from.getTime())}`);
     if (filter.to !== undefined) where.push(`created_at < ${param(filter.to.getTime())}`);
@@ -595,6 +611,20 @@ export class PostgresStore implements Store {
       total,
       nextCursor: more ? encodeCursor(last.created_at, last.id) : null,
     };
+  }
+
+  async costSplit(requestIds: readonly string[], tenantId?: string): Promise<CostSplit[]> {
+    if (requestIds.length === 0) return [];
+    const tenant = tenantId === undefined ? "" : "AND r.tenant_id = $2";
+    return this.sql.rows<CostSplit>(
+      `SELECT c.request_id AS "requestId", c.service,
+        sum(c.amount_micros)::int8 AS "amountMicros", count(*)::int8 AS records
+      FROM costs c JOIN requests r ON r.id = c.request_id
+      WHERE c.request_id = ANY($1::text[]) AND r.deleted_at IS NULL ${tenant}
+      GROUP BY c.request_id, c.service
+      ORDER BY c.request_id, "amountMicros" DESC, c.service`,
+      tenantId === undefined ? [requestIds] : [requestIds, tenantId],
+    );
   }
 
   isUnavailable(error: unknown): boolean {

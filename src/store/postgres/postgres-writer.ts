@@ -128,6 +128,9 @@ const INSERT_COLUMNS = [
   "timeout_ms",
   "deadline_at",
   "created_at",
+  // Issue 15: estimates and replays (set at creation, never changed).
+  "estimated_cost_micros",
+  "replay_of",
   ...MUTABLE_COLUMNS,
 ] as const;
 
@@ -153,6 +156,8 @@ const INSERT_TYPES: Record<(typeof INSERT_COLUMNS)[number], string> = {
   timeout_ms: "int8",
   deadline_at: "int8",
   created_at: "int8",
+  estimated_cost_micros: "int8",
+  replay_of: "text",
 };
 
 const unnestOf = (columns: readonly string[], types: Record<string, string>) =>
@@ -203,8 +208,9 @@ const INSERT_EVENTS = `INSERT INTO events (request_id, ts, type, stage, severity
   SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
   $7::text[])`;
 
-const INSERT_COSTS = `INSERT INTO costs (request_id, ts, service, amount_micros, usage, stage)
-  SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::text[], $6::text[])`;
+const INSERT_COSTS = `INSERT INTO costs (request_id, ts, service, amount_micros, usage, stage,
+  price) SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::text[],
+  $6::text[], $7::text[])`;
 
 const INSERT_TAGS = `INSERT INTO request_tags (tag, request_id)
   SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`;
@@ -230,7 +236,7 @@ const WRITE_BATCH = batchStatement([
   [INSERT_STAGES, STAGE_COLUMNS.length],
   [END_STAGES, STAGE_COLUMNS.length],
   [INSERT_EVENTS, 7],
-  [INSERT_COSTS, 6],
+  [INSERT_COSTS, 7], // issue 15: + price
   ...ROLLUP_UPSERTS,
 ]);
 
@@ -527,6 +533,8 @@ export class PostgresWriter {
       cost_micros: 0,
       counters: "{}",
       lease_ms: null,
+      estimated_cost_micros: r.estimatedCostMicros ?? null, // issue 15
+      replay_of: r.replayOf ?? null,
     };
     this.held.set(r.id, { row, isNew: true, dirty: true, stages: [] });
     for (const tag of new Set(r.tags)) this.writes.tags.push([tag, r.id]);
@@ -814,8 +822,9 @@ export class PostgresWriter {
           c.amountMicros,
           toJsonText(c.usage),
           c.stage,
+          c.price ? JSON.stringify(c.price) : null,
         ]),
-        6,
+        7,
       ),
       ...rollups,
       notify?.channel ?? null,

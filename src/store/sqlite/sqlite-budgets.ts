@@ -54,6 +54,19 @@ export class SqliteBudgets implements BudgetStore {
     return statement.get(from, to, ...values) as number;
   }
 
+  async budgetReserved(scope: BudgetScope): Promise<number> {
+    const { where, values } = spendFilter({ ...scope, service: null }, () => "?");
+    const sql = `SELECT coalesce(sum(max(0, r.estimated_cost_micros - r.cost_micros)), 0)
+      FROM requests r WHERE r.estimated_cost_micros IS NOT NULL
+      AND r.status IN ('pending', 'running')${where}`;
+    let statement = this.spendStatements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql).pluck();
+      this.spendStatements.set(sql, statement);
+    }
+    return statement.get(...values) as number;
+  }
+
   async claimAlert(id: string, periodKey: string, threshold: number, at: number): Promise<boolean> {
     const insert = this.db.prepare(
       `INSERT INTO budget_alerts (budget_id, period_key, threshold, fired_at) VALUES (?, ?, ?, ?)

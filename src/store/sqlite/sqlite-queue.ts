@@ -112,9 +112,12 @@ export class SqliteQueue {
     });
     if (!started.ok) throw started.error;
     const record = toRequestRecord(this.selectRow.get(candidate.id) as RequestRow);
-    // A first run has no stages yet; a retried one sees what its earlier runs did.
+    // A first run has no stages yet; a retried one sees what its earlier runs did, and a
+    // replay the stages it reuses (issue 15).
     const stages =
-      record.attempts > 1 ? (this.selectStages.all(candidate.id) as StageRow[]).map(toStage) : [];
+      record.attempts > 1 || record.replayOf !== null
+        ? (this.selectStages.all(candidate.id) as StageRow[]).map(toStage)
+        : [];
     const costs = (this.selectCosts.all(candidate.id) as CostRow[]).map(toCost);
     return { ...record, stages, costs };
   }

@@ -123,6 +123,12 @@ export class SqliteRollups {
     if (dims) this.deltas.addCost(dims, service, micros);
   }
 
+  /** After a recorded cost of `id` was repriced by `micros` (issue 15). */
+  costRepriced(id: string, service: string, micros: number): void {
+    const dims = this.dims(id);
+    if (dims) this.deltas.addCostChange(dims, service, micros);
+  }
+
   /**
    * Before a hard delete (retention, cleanup): takes the requests, their finished stages and
    * their costs out of the rollups. Soft deletes change nothing: aggregates keep counting them.

@@ -10,6 +10,7 @@ import type {
   RequestEvent,
   RequestFilter,
   ApiKey,
+  CostSplit,
   RequestRecord,
   RequestScope,
 } from "../../core/types.js";
@@ -26,10 +27,18 @@ import {
   toRequestRecord,
   toStage,
 } from "../rows.js";
-import { decodeCursor, encodeCursor, type PurgeCounts, type Store } from "../store.js";
+import {
+  containsPattern,
+  decodeCursor,
+  encodeCursor,
+  type PurgeCounts,
+  type Store,
+} from "../store.js";
 import { migrateSqlite } from "./migrate.js";
 import { SqliteAnalytics } from "./sqlite-analytics.js";
 import { SqliteBudgets } from "./sqlite-budgets.js";
+import { SqlitePrices } from "./sqlite-prices.js";
+import { SqliteReplays } from "./sqlite-replays.js";
 import { SqliteQueue } from "./sqlite-queue.js";
 import { SqliteWriter } from "./sqlite-writer.js";
 
@@ -68,6 +77,8 @@ export class SqliteStore implements Store {
   readonly driver = "sqlite" as const;
   readonly analytics: SqliteAnalytics;
   readonly budgets: SqliteBudgets;
+  readonly prices: SqlitePrices;
+  readonly replays: SqliteReplays;
   readonly db: Database.Database;
   private readonly writer: SqliteWriter;
   private readonly queue: SqliteQueue;
@@ -90,6 +101,8 @@ export class SqliteStore implements Store {
     this.writer = new SqliteWriter(this.db);
     this.analytics = new SqliteAnalytics(this.db);
     this.budgets = new SqliteBudgets(this.db, (write) => this.whileBusy(write));
+    this.prices = new SqlitePrices(this.db, (write) => this.whileBusy(write), this.writer.rollups);
+    this.replays = new SqliteReplays(this.db, (write) => this.whileBusy(write));
 
     // Fast path: ops run straight in the batch transaction, because the writer reports
     // domain errors before writing anything. Only an unexpected exception could leave an op
@@ -297,6 +310,7 @@ export class SqliteStore implements Store {
       ["sessionId", "session_id"],
       ["kind", "kind"],
       ["parentId", "parent_id"],
+      ["source", "source"],
     ];
     for (const [key, column] of equal) {
       if (filter[key] !== undefined) {
@@ -307,6 +321,13 @@ export class SqliteStore implements Store {
     if (filter.tag !== undefined) {
       where.push("id IN (SELECT request_id FROM request_tags WHERE tag = ?)");
       params.push(filter.tag);
+    }
+    if (filter.prompt !== undefined) {
+      // The tracker's rule for "the prompt" (as in promptCounts): initialMessage, else a
+      // string input.prompt. LIKE is case-insensitive for ASCII in SQLite.
+      where.push(`coalesce(initial_message, CASE WHEN json_type(input, '$.prompt') = 'text'
+        THEN json_extract(input, '$.prompt') END) LIKE ? ESCAPE '\\'`);
+      params.push(containsPattern(filter.prompt));
     }
     if (filter.from !== undefined) {
       where.push("created_at >= ?");
@@ -341,6 +362,20 @@ export class SqliteStore implements Store {
       total,
       nextCursor: more ? encodeCursor(last.created_at, last.id) : null,
     };
+  }
+
+  async costSplit(requestIds: readonly string[], tenantId?: string): Promise<CostSplit[]> {
+    if (requestIds.length === 0) return [];
+    const tenant = tenantId === undefined ? "" : "AND r.tenant_id = ?";
+    return this.prepare(
+      `SELECT c.request_id AS requestId, c.service, sum(c.amount_micros) AS amountMicros,
+        count(*) AS records
+      FROM costs c JOIN requests r ON r.id = c.request_id
+      WHERE c.request_id IN (${requestIds.map(() => "?").join(", ")})
+        AND r.deleted_at IS NULL ${tenant}
+      GROUP BY c.request_id, c.service
+      ORDER BY c.request_id, amountMicros DESC, c.service`,
+    ).all(...requestIds, ...(tenantId === undefined ? [] : [tenantId])) as CostSplit[];
   }
 
   isUnavailable(error: unknown): boolean {

@@ -85,9 +85,10 @@ export class SqliteWriter {
     this.insertRequest = db.prepare(`INSERT INTO requests (id, status, priority, lane, user_id,
       channel_id, tenant_id, session_id, kind, source, tags, initial_message, input, intent,
       entities, parent_id, correlation_id, max_attempts, timeout_ms, deadline_at, created_at,
-      updated_at, lane_at) VALUES (@id, 'pending', @priority, @lane, @userId, @channelId, @tenantId,
-      @sessionId, @kind, @source, @tags, @initialMessage, @input, @intent, @entities, @parentId,
-      @correlationId, @maxAttempts, @timeoutMs, @deadlineAt, @createdAt, @createdAt, @createdAt)
+      updated_at, lane_at, estimated_cost_micros, replay_of) VALUES (@id, 'pending', @priority,
+      @lane, @userId, @channelId, @tenantId, @sessionId, @kind, @source, @tags, @initialMessage,
+      @input, @intent, @entities, @parentId, @correlationId, @maxAttempts, @timeoutMs,
+      @deadlineAt, @createdAt, @createdAt, @createdAt, @estimatedCostMicros, @replayOf)
       ON CONFLICT (id) DO NOTHING`);
     this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
     this.insertTag = db.prepare(
@@ -133,7 +134,7 @@ export class SqliteWriter {
       severity, message, data) SELECT @requestId, @at, @eventType, @stage, @severity, @message,
       @data WHERE EXISTS (SELECT 1 FROM requests WHERE id = @requestId AND deleted_at IS NULL)`);
     this.insertCost = db.prepare(`INSERT INTO costs (request_id, ts, service, amount_micros,
-      usage, stage) VALUES (?, ?, ?, ?, ?, ?)`);
+      usage, stage, price) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.addCost = db.prepare(`UPDATE requests SET cost_micros = cost_micros + ?, updated_at = ?
       WHERE id = ? AND deleted_at IS NULL RETURNING status, tenant_id AS tenantId, kind`);
     // Counter names are validated as snake_case before they get here, so the JSON path is safe.
@@ -266,6 +267,9 @@ export class SqliteWriter {
       tags: JSON.stringify(r.tags),
       input: toJsonText(r.input),
       entities: toJsonText(r.entities),
+      // Issue 15 (estimates, replays): absent in ops written by older versions.
+      estimatedCostMicros: r.estimatedCostMicros ?? null,
+      replayOf: r.replayOf ?? null,
     });
     if (inserted.changes === 0) {
       const existing = this.selectRow.get(r.id) as RequestRow;
@@ -407,6 +411,7 @@ export class SqliteWriter {
       op.amountMicros,
       toJsonText(op.usage),
       op.stage,
+      op.price ? JSON.stringify(op.price) : null, // issue 15: the price table's entry
     );
     this.rollups.costRecorded(op.requestId, op.service, op.amountMicros);
     return { ok: true };

@@ -1,23 +1,41 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { Empty, ErrorBox, Time, useApi } from "../components";
 import { int, pct } from "../format";
 import { type LiveMessage, subscribeLive } from "../live";
-import type { BreakerStats } from "../types";
+import type { AlertItem, BreakerStats } from "../types";
+
+const MAX_ALERTS = 50;
+
+/** A breaker's alert (it opened, its failure rate passed the threshold). */
+const isBreakerAlert = (a: { name?: string }) => a.name?.startsWith("circuit_breaker") ?? false;
 
 /**
  * Circuit breakers of this server: state, calls, failures, rejections, failure rate, and the
- * alerts the live stream brought since the page opened (the API keeps no alert history).
+ * recent breaker alerts: the server's history (GET /alerts) first, then live from the stream.
  */
 export function BreakersPage() {
   const breakers = useApi<{ breakers: Record<string, BreakerStats> }>("/breakers", 5000);
-  const [alerts, setAlerts] = useState<LiveMessage[]>([]);
+  const history = useApi<{ items: AlertItem[] }>(`/alerts?limit=${MAX_ALERTS * 2}`);
+  const [live, setLive] = useState<LiveMessage[]>([]);
   useEffect(
     () =>
       subscribeLive({}, (m) => {
-        if (m.type === "alert") setAlerts((a) => [m, ...a].slice(0, 50));
+        if (m.type === "alert" && isBreakerAlert(m)) setLive((a) => [m, ...a].slice(0, MAX_ALERTS));
       }),
     [],
   );
+  // The stream may repeat what the history already has (both saw the same alert).
+  const alerts = useMemo(() => {
+    const seen = new Set<string>();
+    const merged: { at: string; name: string; message: string }[] = [];
+    for (const a of [...live, ...(history.data?.items ?? []).filter(isBreakerAlert)]) {
+      const key = `${a.at}|${a.name ?? ""}|${a.message ?? ""}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      merged.push({ at: a.at, name: a.name ?? "", message: a.message ?? "" });
+    }
+    return merged.sort((x, y) => y.at.localeCompare(x.at)).slice(0, MAX_ALERTS);
+  }, [live, history.data]);
   const entries = Object.entries(breakers.data?.breakers ?? {});
   return (
     <section aria-labelledby="page-title">
@@ -64,11 +82,13 @@ export function BreakersPage() {
       <div class="card">
         <h2>Recent alerts</h2>
         {alerts.length === 0 ? (
-          <p class="muted">No alert since this page opened; new ones appear here live.</p>
+          <p class="muted">
+            No breaker alert since this server started; new ones appear here live.
+          </p>
         ) : (
-          <ul class="alerts">
+          <ul class="alerts" id="alerts">
             {alerts.map((a, i) => (
-              <li key={i}>
+              <li key={i} data-alert={a.name}>
                 <Time iso={a.at} /> <strong>{a.name}</strong> {a.message}
               </li>
             ))}

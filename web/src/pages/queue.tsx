@@ -3,7 +3,7 @@ import { Empty, ErrorBox, Stat, Time, useApi } from "../components";
 import { TenantFilter, tenantOf, Toolbar } from "../filters";
 import { duration, int } from "../format";
 import { Link, type Route } from "../router";
-import type { LeaseBrief, Overview, QueueStatus, Whoami } from "../types";
+import type { LeaseBrief, Overview, QueueStatus, StaleBrief, Whoami } from "../types";
 
 /** The queue: depth per lane, running per worker, oldest pending, leases expiring or expired. */
 export function QueuePage({ route, me }: { route: Route; me: Whoami }) {
@@ -66,6 +66,7 @@ export function QueuePage({ route, me }: { route: Route; me: Whoami }) {
           </div>
           <Leases title="Leases expiring within 30 s" items={q.leasesExpiringSoon} />
           <Leases title="Expired leases (the watchdog will requeue them)" items={q.expiredLeases} />
+          {q.staleRunning && <Stale items={q.staleRunning} />}
         </div>
       )}
     </section>
@@ -90,6 +91,52 @@ function Leases({ title, items }: { title: string; items: LeaseBrief[] }) {
                 <td>
                   <Time iso={l.leaseExpiresAt} />
                 </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+const STALE_REASON: Record<StaleBrief["reason"], string> = {
+  no_heartbeat: "no lease, unchanged for over a minute",
+  past_timeout: "running past its timeout",
+};
+
+/** Running requests nothing vouches for: no heartbeat, or past their own timeout. */
+function Stale({ items }: { items: StaleBrief[] }) {
+  return (
+    <div class="card" id="stale">
+      <h2>Stale running requests</h2>
+      {items.length === 0 ? (
+        <p class="muted">none: every running request has a live lease or recent progress</p>
+      ) : (
+        <table class="compact">
+          <thead>
+            <tr>
+              <th>Request</th>
+              <th>Worker</th>
+              <th>Started</th>
+              <th>Last change</th>
+              <th>Why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((r) => (
+              <tr key={r.id} data-id={r.id} data-reason={r.reason}>
+                <td class="mono">
+                  <Link href={`/requests/${encodeURIComponent(r.id)}`}>{r.id}</Link>
+                </td>
+                <td>{r.workerId ?? <span class="muted">–</span>}</td>
+                <td>
+                  <Time iso={r.startedAt} />
+                </td>
+                <td>
+                  <Time iso={r.updatedAt} />
+                </td>
+                <td>{STALE_REASON[r.reason]}</td>
               </tr>
             ))}
           </tbody>

@@ -1,10 +1,52 @@
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../api";
+import { api, withQuery } from "../api";
 import { Empty, ErrorBox, StatusBadge, Time, useApi } from "../components";
 import { duration, usd } from "../format";
 import { subscribeLive } from "../live";
-import { Link } from "../router";
-import type { CostRow, EventRow, RequestDetail, StageRow, Whoami } from "../types";
+import { Link, navigate } from "../router";
+import {
+  type CostRow,
+  type EventRow,
+  hasFeature,
+  type Page,
+  type RequestDetail,
+  type RequestRow,
+  type StageRow,
+  type Whoami,
+} from "../types";
+
+/** How far up the conversation the chain is walked (one read per step). */
+const MAX_ANCESTORS = 10;
+const MAX_CHILDREN = 50;
+
+const requestHref = (id: string) => `/requests/${encodeURIComponent(id)}`;
+
+/**
+ * The request's ancestors, oldest first, walked up by `parentId` (a parent of another tenant,
+ * or deleted, ends the walk where the API says "not found").
+ */
+function useAncestors(parentId: string | null): RequestRow[] | null {
+  const [chain, setChain] = useState<RequestRow[] | null>(null);
+  useEffect(() => {
+    let stale = false;
+    const walk = async () => {
+      const found: RequestRow[] = [];
+      let next = parentId;
+      while (next && found.length < MAX_ANCESTORS && !found.some((r) => r.id === next)) {
+        const parent = await api<RequestRow>(requestHref(next)).catch(() => null);
+        if (!parent) break;
+        found.unshift(parent);
+        next = parent.parentId;
+      }
+      return found;
+    };
+    void walk().then((found) => !stale && setChain(found));
+    return () => {
+      stale = true;
+    };
+  }, [parentId]);
+  return chain;
+}
 
 const TERMINAL = new Set(["completed", "failed", "timeout", "cancelled"]);
 
@@ -14,6 +56,10 @@ export function RequestDetailPage({ id, me }: { id: string; me: Whoami }) {
   const detail = useApi<RequestDetail>(path);
   const events = useApi<{ items: EventRow[] }>(`${path}/events`);
   const [acting, setActing] = useState<unknown>(null);
+  const children = useApi<Page<RequestRow>>(
+    withQuery("/requests", { parentId: id, limit: MAX_CHILDREN }),
+  );
+  const ancestors = useAncestors(detail.data?.parentId ?? null);
 
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null;
@@ -23,9 +69,10 @@ export function RequestDetailPage({ id, me }: { id: string; me: Whoami }) {
         timer = null;
         detail.reload();
         events.reload();
+        children.reload();
       }, 150);
     });
-  }, [id, detail.reload, events.reload]);
+  }, [id, detail.reload, events.reload, children.reload]);
 
   if (detail.error) return <ErrorBox error={detail.error} />;
   const r = detail.data;
@@ -54,6 +101,26 @@ export function RequestDetailPage({ id, me }: { id: string; me: Whoami }) {
             Retry
           </button>
         )}
+        {canWrite && hasFeature(me, "replay") && (
+          <button
+            type="button"
+            id="replay"
+            title="Run it again as a new request (this one stays as it is)"
+            onClick={() =>
+              api<RequestRow>(`${path}/replay`, { method: "POST", body: "{}" }).then(
+                (replay) =>
+                  navigate(
+                    hasFeature(me, "compare")
+                      ? `${path}/compare/${encodeURIComponent(replay.id)}`
+                      : requestHref(replay.id),
+                  ),
+                setActing,
+              )
+            }
+          >
+            Replay
+          </button>
+        )}
       </div>
       {acting ? <ErrorBox error={acting} /> : null}
       <div class="grid2">
@@ -75,13 +142,23 @@ export function RequestDetailPage({ id, me }: { id: string; me: Whoami }) {
             <dt>Parent</dt>
             <dd>
               {r.parentId ? (
-                <Link href={`/requests/${encodeURIComponent(r.parentId)}`} class="mono">
+                <Link href={requestHref(r.parentId)} class="mono">
                   {r.parentId}
                 </Link>
               ) : (
                 <span class="muted">none</span>
               )}
             </dd>
+            {replayOf(r) && (
+              <>
+                <dt>Replay of</dt>
+                <dd>
+                  <Link href={requestHref(replayOf(r) as string)} class="mono">
+                    {replayOf(r)}
+                  </Link>
+                </dd>
+              </>
+            )}
             <dt>Created</dt>
             <dd>
               <Time iso={r.createdAt} />
@@ -122,6 +199,42 @@ export function RequestDetailPage({ id, me }: { id: string; me: Whoami }) {
           )}
         </div>
       </div>
+      <div class="card" id="chain">
+        <h2>Conversation</h2>
+        <Chain request={r} ancestors={ancestors} />
+        <h3>Follow-ups</h3>
+        {children.error ? <ErrorBox error={children.error} /> : null}
+        {children.data && children.data.items.length === 0 && (
+          <p class="muted">No request has this one as its parent.</p>
+        )}
+        {children.data && children.data.items.length > 0 && (
+          <table class="compact" id="children">
+            <tbody>
+              {children.data.items.map((c) => (
+                <tr key={c.id} data-id={c.id}>
+                  <td class="mono">
+                    <Link href={requestHref(c.id)}>{c.id}</Link>
+                  </td>
+                  <td>
+                    <StatusBadge status={c.status} />
+                  </td>
+                  <td>{c.kind ?? ""}</td>
+                  <td>
+                    <Time iso={c.createdAt} />
+                  </td>
+                </tr>
+              ))}
+              {children.data.total > children.data.items.length && (
+                <tr>
+                  <td colSpan={4} class="muted">
+                    and {children.data.total - children.data.items.length} more
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        )}
+      </div>
       <div class="card">
         <h2>Stages</h2>
         <Waterfall request={r} />
@@ -145,6 +258,32 @@ export function RequestDetailPage({ id, me }: { id: string; me: Whoami }) {
         {events.data && <Events items={events.data.items} />}
       </div>
     </section>
+  );
+}
+
+/** The id of the request this one replays, when the server tracks replays. */
+const replayOf = (r: RequestDetail): string | null =>
+  (r as RequestDetail & { replayOf?: string | null }).replayOf ?? null;
+
+/** Ancestors (oldest first), then this request: each a link but the current one. */
+function Chain({ request, ancestors }: { request: RequestRow; ancestors: RequestRow[] | null }) {
+  if (!request.parentId) return <p class="muted">This request starts its conversation.</p>;
+  if (ancestors === null) return <p class="muted">Loading…</p>;
+  return (
+    <ol class="chain" aria-label="Parent chain">
+      {ancestors.length === 0 || ancestors[0]?.parentId ? <li class="muted">…</li> : null}
+      {ancestors.map((a) => (
+        <li key={a.id} data-id={a.id}>
+          <Link href={requestHref(a.id)} class="mono">
+            {a.id}
+          </Link>{" "}
+          <StatusBadge status={a.status} />
+        </li>
+      ))}
+      <li class="here mono" aria-current="page">
+        {request.id}
+      </li>
+    </ol>
   );
 }
 
