@@ -12,7 +12,13 @@ export class ServerMetrics {
   private readonly unsubscribe: () => void;
 
   constructor(tracker: Tracker) {
-    collectDefaultMetrics({ register: this.registry, prefix: "reqtrack_process_" });
+    // prom-client's names already start with process_ or nodejs_: "reqtrack_" alone avoids
+    // reqtrack_process_process_*. Its *_active_*_total are gauges, which promtool rejects
+    // (`_total` is for counters); the same figures stay, by type, in the gauges without it.
+    collectDefaultMetrics({ register: this.registry, prefix: "reqtrack_" });
+    for (const name of ["resources", "handles", "requests"]) {
+      this.registry.removeSingleMetric(`reqtrack_nodejs_active_${name}_total`);
+    }
     const requests = new Counter({
       name: "reqtrack_requests_total",
       help: "Requests entering each status, by kind",
