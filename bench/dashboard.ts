@@ -81,6 +81,8 @@ async function run(): Promise<BenchmarkReport> {
     await app.listen({ host: "127.0.0.1", port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     const some = (await tracker.listRequests({ status: "completed", limit: 1 })).items[0];
+    if ((await tracker.budgets.list()).length === 0)
+      await tracker.budgets.create({ name: "monthly", period: "month", amountUsd: 500 });
     if (!some) throw new Error("the seed has no completed request");
 
     const cases: PageCase[] = [
@@ -103,6 +105,17 @@ async function run(): Promise<BenchmarkReport> {
         ready: (p) => p.waitForSelector("table.requests tbody tr, .empty"),
       },
       {
+        // A rare prompt: the text search scans what the other filters leave (worst case).
+        name: "requests, prompt",
+        path: "/requests?prompt=topic%20399",
+        ready: (p) => p.waitForSelector("table.requests tbody tr, .empty"),
+      },
+      {
+        name: "requests, source",
+        path: "/requests?source=web",
+        ready: (p) => p.waitForSelector("table.requests tbody tr"),
+      },
+      {
         name: "request detail",
         path: `/requests/${some.id}`,
         ready: (p) => p.waitForSelector(".waterfall, .events"),
@@ -114,6 +127,11 @@ async function run(): Promise<BenchmarkReport> {
         ready: (p) => p.waitForSelector("tbody tr, .empty"),
       },
       { name: "breakers", path: "/breakers", ready: (p) => p.waitForSelector(".empty, tbody tr") },
+      {
+        name: "budgets",
+        path: "/budgets",
+        ready: (p) => p.waitForSelector(".budget .chart canvas"),
+      },
       {
         name: "queue",
         path: "/queue",

@@ -58,7 +58,7 @@ export const budgetBurndownRoutes: FastifyPluginAsyncZod<{
       const status = await tracker.budgets.status(id);
       const from = status.periodStart.getTime();
       const to = status.periodEnd.getTime();
-      const now = Math.min(clock(), to);
+      const now = Math.max(from, Math.min(clock(), to));
       const step = BURNDOWN_STEP_MS[budget.period];
       const points: { at: string; spentUsd: number }[] = [];
       let spentMicros = 0;
