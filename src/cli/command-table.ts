@@ -59,6 +59,21 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./commands/export.js"),
   },
   {
+    name: "prices",
+    summary: "List and set the price table (per service and model, versioned)",
+    load: () => import("./commands/prices.js"),
+  },
+  {
+    name: "reprice",
+    summary: "Recompute the priced costs of a period from today's prices, with a progress bar",
+    load: () => import("./commands/prices.js"),
+  },
+  {
+    name: "replay",
+    summary: "Replay a request, or every request matching filters (throttled, resumable)",
+    load: () => import("./commands/replay.js"),
+  },
+  {
     name: "import",
     summary: "Import an NDJSON export; importing the same file twice changes nothing",
     load: () => import("./commands/import.js"),
