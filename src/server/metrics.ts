@@ -25,10 +25,12 @@ export class ServerMetrics {
       labelNames: ["status", "kind"] as const,
       registers: [this.registry],
     });
-    const duration = new Histogram({
+    // Plus one label per `labelFields` entry (e.g. aspect_ratio), from the request's input.
+    const labelFields = tracker.labelFields;
+    const duration = new Histogram<string>({
       name: "reqtrack_request_duration_seconds",
       help: "Run time of finished requests (completedAt - startedAt)",
-      labelNames: ["status", "kind"] as const,
+      labelNames: ["status", "kind", ...labelFields],
       buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600],
       registers: [this.registry],
     });
@@ -88,7 +90,12 @@ export class ServerMetrics {
         if (typeof event.data.to === "string") {
           requests.inc({ status: event.data.to, kind });
           if (typeof event.data.durationMs === "number") {
-            duration.observe({ status: event.data.to, kind }, event.data.durationMs / 1000);
+            const labels = (event.data.labels ?? {}) as Record<string, string>;
+            const extra = Object.fromEntries(labelFields.map((f) => [f, labels[f] ?? ""]));
+            duration.observe(
+              { status: event.data.to, kind, ...extra },
+              event.data.durationMs / 1000,
+            );
           }
         }
         if (typeof event.data.costAddedMicros === "number") {
