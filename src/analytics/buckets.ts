@@ -2,8 +2,9 @@ import { GRAIN_MS, type TimeRange } from "../store/analytics-store.js";
 
 /**
  * Calendar arithmetic, all in UTC: days start at 00:00Z, weeks are ISO weeks (Monday
- * 00:00Z), months are calendar months. Stats windows are whole rollup buckets, so a figure
- * never depends on how far into the current hour the clock happens to be.
+ * 00:00Z), months are calendar months. Report periods are whole days; stats windows are exact
+ * rolling windows ending now (issue 13), read from rollups with their edges from finer rollups
+ * or rows.
  */
 export type CalendarBucket = "day" | "week" | "month";
 
@@ -51,12 +52,13 @@ export function windowHours(window: string): number {
 }
 
 /**
- * The last `hours` whole hours, the current one included: [start of the hour `hours - 1`
- * hours ago, end of the current hour). A "24h" window at 12:20 covers 13:00 yesterday to 13:00.
+ * The last `hours` hours up to now, both ends included: [now - hours, now]. A "24h" window at
+ * 12:20 covers 12:20 yesterday to 12:20 today, so a request created an hour before the window
+ * closes counts exactly like one created a minute after it opened. As a half-open range:
+ * { from: now - hours, to: now + 1 }.
  */
-export function hourWindow(now: number, hours: number): TimeRange {
-  const to = floorTo(now, HOUR) + HOUR;
-  return { from: to - hours * HOUR, to };
+export function rollingWindow(now: number, hours: number): TimeRange {
+  return { from: now - hours * HOUR, to: now + 1 };
 }
 
 /** [from, to) widened to whole UTC days. */

@@ -1,13 +1,13 @@
 import type { Lane } from "../core/types.js";
 import { type AnalyticsStore, emptyTotals, mergeTotals } from "../store/analytics-store.js";
-import { hourWindow, windowHours } from "./buckets.js";
+import { rollingWindow, windowHours } from "./buckets.js";
 import { failureRatePct, percentiles, type StatusCounts, terminal, usd } from "./figures.js";
 
 /** The global dashboard (seed 001): the window's requests, and what is live right now. */
 export interface Overview {
   /** As asked, e.g. "24h". */
   window: string;
-  /** The whole hours covered: [from, to), the current hour included. */
+  /** The window: requests created from `from` (now minus the window) to `to` (now), both included. */
   from: Date;
   to: Date;
   /** Requests created in the window (soft-deleted ones included). */
@@ -28,14 +28,14 @@ export interface Overview {
   costUsd: number;
 }
 
-/** Computes the overview for `window` ending with the current hour of `now`. */
+/** Computes the overview for the `window` (an exact rolling window) ending at `now`. */
 export async function overview(
   store: AnalyticsStore,
   input: { window: string; tenantId?: string | undefined },
   now: number,
 ): Promise<Overview> {
   const hours = windowHours(input.window);
-  const range = hourWindow(now, hours);
+  const range = rollingWindow(now, hours);
   const scope = input.tenantId !== undefined ? { tenantId: input.tenantId } : {};
   const [series, live] = await Promise.all([
     store.requestSeries(range, "hour", scope),
@@ -46,7 +46,7 @@ export async function overview(
   return {
     window: input.window,
     from: new Date(range.from),
-    to: new Date(range.to),
+    to: new Date(now),
     total: totals.requests,
     countsByStatus: totals.byStatus,
     failureRatePct: failureRatePct(totals.byStatus),

@@ -1,5 +1,5 @@
 import type { AnalyticsStore } from "../store/analytics-store.js";
-import { hourWindow, windowHours } from "./buckets.js";
+import { rollingWindow, windowHours } from "./buckets.js";
 
 /** How one stage did over the window (seed 002's "find the bottleneck"). */
 export interface StageStats {
@@ -18,13 +18,13 @@ export interface StageStats {
   sharePct: number | null;
 }
 
-/** Per stage, for the requests created in the window; the biggest share of time first. */
+/** Per stage, for the requests created in the (rolling) window; the biggest share of time first. */
 export async function stageBreakdown(
   store: AnalyticsStore,
   input: { window: string; kind?: string | undefined; tenantId?: string | undefined },
   now: number,
 ): Promise<StageStats[]> {
-  const range = hourWindow(now, windowHours(input.window));
+  const range = rollingWindow(now, windowHours(input.window));
   const stages = await store.stageTotals(range, {
     ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
     ...(input.kind !== undefined ? { kind: input.kind } : {}),

@@ -4,13 +4,13 @@ import {
   GRAIN_MS,
   type Grain,
   type RequestTotals,
-  type TimeRange,
 } from "../store/analytics-store.js";
-import { floorTo, hourWindow } from "./buckets.js";
+import { floorTo, rollingWindow } from "./buckets.js";
 import { percentiles, type StatusCounts, usd } from "./figures.js";
 
 /** One bucket of a timeseries; buckets without requests are there too, with zeros. */
 export interface TimeseriesPoint {
+  /** The bucket's start; the first point's is the window's start (its bucket is cut there). */
   start: Date;
   total: number;
   countsByStatus: StatusCounts;
@@ -20,25 +20,28 @@ export interface TimeseriesPoint {
 }
 
 /**
- * Requests per minute, hour or UTC day (seed 002's metrics in hourly buckets), over the last
- * `hours` hours with the current bucket last. Day buckets widen the window to whole days.
+ * Requests per minute, hour or UTC day (seed 002's metrics in hourly buckets) over the exact
+ * rolling window of the last `hours` hours (see `rollingWindow`): whole buckets, except the
+ * first, which starts where the window does, and the current one, which ends now. The points
+ * therefore add up to the overview of the same window: a "24h" series at 12:20 has 25 points,
+ * 12:20-13:00 yesterday first and 12:00-12:20 today last.
  */
 export async function timeseries(
   store: AnalyticsStore,
   input: { hours: number; bucket: Grain; tenantId?: string | undefined },
   now: number,
 ): Promise<TimeseriesPoint[]> {
-  const range = seriesRange(now, input.hours, input.bucket);
+  const range = rollingWindow(now, input.hours);
   const scope = input.tenantId !== undefined ? { tenantId: input.tenantId } : {};
   const found = new Map<number, RequestTotals>();
   for (const p of await store.requestSeries(range, input.bucket, scope))
     found.set(p.start, p.totals);
   const points: TimeseriesPoint[] = [];
   const step = GRAIN_MS[input.bucket];
-  for (let start = range.from; start < range.to; start += step) {
+  for (let start = floorTo(range.from, step); start < range.to; start += step) {
     const totals = found.get(start) ?? emptyTotals();
     points.push({
-      start: new Date(start),
+      start: new Date(Math.max(start, range.from)),
       total: totals.requests,
       countsByStatus: totals.byStatus,
       latencyMs: percentiles(totals.latency, [50, 95]),
@@ -46,13 +49,4 @@ export async function timeseries(
     });
   }
   return points;
-}
-
-/** The buckets a timeseries covers: the current one and those before it. */
-export function seriesRange(now: number, hours: number, bucket: Grain): TimeRange {
-  if (bucket === "hour") return hourWindow(now, hours);
-  const step = GRAIN_MS[bucket];
-  const to = floorTo(now, step) + step;
-  const count = bucket === "minute" ? hours * 60 : Math.ceil(hours / 24);
-  return { from: to - count * step, to };
 }

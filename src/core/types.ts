@@ -147,7 +147,13 @@ export interface RequestEvent {
 /** A page of a list: `nextCursor` is null on the last page. */
 export interface Page<T> {
   items: T[];
+  /** Every match, not just this page's. */
   total: number;
+  /**
+   * false when `total` is a lower bound: a filter by user, channel, session, parent or tag
+   * with more than 10,000 matches is not counted to the end (absent when exact).
+   */
+  totalExact?: false;
   nextCursor: string | null;
 }
 

@@ -10,10 +10,17 @@ import {
   type RequestScope,
   type RequestTotals,
   type SeriesPoint,
+  type StageScope,
   type StageTotals,
   type TimeRange,
 } from "./analytics-store.js";
-import { bucketOf, LEVEL, type RequestLevel } from "./rollup-levels.js";
+import {
+  bucketOf,
+  LEVEL,
+  type RequestLevel,
+  STAGE_LEVEL,
+  type StageLevel,
+} from "./rollup-levels.js";
 
 /**
  * What the SQLite and PostgreSQL analytics drivers share: which rollup level answers a
@@ -68,15 +75,46 @@ export function rollupLevel(
 ): RequestLevel | null {
   const { tenantId, kind, source } = scope;
   if (scope.userId !== undefined || scope.channelId !== undefined) return null;
-  const days = grain === "day" && !sketches;
   if (source !== undefined) {
+    const days = grain === "day" && !sketches;
     return days && tenantId === undefined && kind === undefined ? LEVEL.sourceDay : null;
   }
-  if (tenantId !== undefined) {
-    if (days) return LEVEL.tenantKindDay;
-    return grain !== "minute" && kind === undefined ? LEVEL.tenantHour : null;
+  if (tenantId !== undefined && kind !== undefined) {
+    return grain === "day" && !sketches ? LEVEL.tenantKindDay : null;
   }
-  return grain === "minute" ? (kind === undefined ? LEVEL.minute : null) : LEVEL.kindHour;
+  if (tenantId !== undefined) {
+    return grain === "day" ? LEVEL.tenantDay : grain === "hour" ? LEVEL.tenantHour : null;
+  }
+  if (kind !== undefined) return grain === "minute" ? null : LEVEL.kindHour;
+  return grain === "day" ? LEVEL.allDay : grain === "hour" ? LEVEL.kindHour : LEVEL.minute;
+}
+
+const GRAINS_FROM: Readonly<Record<Grain, readonly Grain[]>> = {
+  day: ["day", "hour", "minute"],
+  hour: ["hour", "minute"],
+  minute: ["minute"],
+};
+
+/**
+ * The levels that answer `scope` at `grain` and finer, coarse to fine: `rangeParts` reads the
+ * middle of a range from the first and its edges from the next, so any range is exact (the
+ * rows answer what no level fits). Empty when only the rows can answer.
+ */
+export function seriesLevels(grain: Grain, scope: RequestScope, sketches: boolean): RequestLevel[] {
+  const levels: RequestLevel[] = [];
+  for (const g of GRAINS_FROM[grain]) {
+    const level = rollupLevel(g, scope, sketches);
+    if (level && !levels.includes(level)) levels.push(level);
+  }
+  return levels.sort((a, b) => b.grainMs - a.grainMs);
+}
+
+/** The stage levels that answer `scope`, coarse to fine; tenant and kind together: none. */
+export function stageLevels(scope: StageScope): StageLevel[] {
+  if (scope.tenantId !== undefined) {
+    return scope.kind !== undefined ? [] : [STAGE_LEVEL.tenantHour];
+  }
+  return [STAGE_LEVEL.kindHour, STAGE_LEVEL.kindMinute];
 }
 
 /** A rollup row's aggregates; `mergeSketch` adds a stored sketch into a `Sketch`. */
@@ -199,20 +237,18 @@ export interface StageRollupRow<S> {
 
 type SketchMerger<S> = (into: Sketch, stored: S | null | undefined) => void;
 
-/** Series points (buckets of `grainMs`, in time order) from rollup rows. */
-export function seriesFromRollups<S>(
-  rows: readonly RollupRow<S>[],
+/**
+ * Series points (buckets of `grainMs`, in time order) from rollup rows of any finer or equal
+ * grain and from request rows: each adds into the bucket holding its time.
+ */
+export function seriesFrom<S>(
+  rollups: readonly RollupRow<S>[],
+  rows: readonly RawRequestRow[],
   grainMs: number,
   mergeSketch: SketchMerger<S>,
 ): SeriesPoint[] {
   return series(grainMs, (at) => {
-    for (const row of rows) mergeTotals(at(row.bucket), toTotals(row, mergeSketch));
-  });
-}
-
-/** Series points (buckets of `grainMs`, in time order) from request rows. */
-export function seriesFromRows(rows: readonly RawRequestRow[], grainMs: number): SeriesPoint[] {
-  return series(grainMs, (at) => {
+    for (const row of rollups) mergeTotals(at(row.bucket), toTotals(row, mergeSketch));
     for (const row of rows) addRequest(at(row.createdAt), row, 1);
   });
 }
@@ -230,30 +266,25 @@ function series(grainMs: number, fill: (at: (ms: number) => RequestTotals) => vo
     .map(([start, totals]) => ({ start, totals }));
 }
 
-/** Per stage name, from single runs. */
-export function stagesFromRuns(runs: readonly StageRun[]): StageTotals[] {
-  return stages((of) => {
-    for (const run of runs) {
-      const totals = of(run.name);
-      totals[run.status] += 1;
-      totals.durationSumMs += run.durationMs;
-      totals.durations.add(run.durationMs);
-    }
-  });
-}
-
-/** Per stage name, from rollup_stages rows. */
-export function stagesFromRollups<S>(
-  rows: readonly StageRollupRow<S>[],
+/** Per stage name, from rollup_stages rows and from single runs. */
+export function stagesFrom<S>(
+  rollups: readonly StageRollupRow<S>[],
+  runs: readonly StageRun[],
   mergeSketch: SketchMerger<S>,
 ): StageTotals[] {
   return stages((of) => {
-    for (const row of rows) {
+    for (const row of rollups) {
       const totals = of(row.stage);
       totals.completed += row.completed;
       totals.failed += row.failed;
       totals.durationSumMs += row.duration_sum;
       mergeSketch(totals.durations, row.durations);
+    }
+    for (const run of runs) {
+      const totals = of(run.name);
+      totals[run.status] += 1;
+      totals.durationSumMs += run.durationMs;
+      totals.durations.add(run.durationMs);
     }
   });
 }

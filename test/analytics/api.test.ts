@@ -66,7 +66,8 @@ describeEachStorage("stats and costs API", (storage) => {
       costUsd: 0,
     });
     expect(await tracker.stats.stages()).toEqual([]);
-    expect(await tracker.stats.timeseries({ hours: 3 })).toHaveLength(3);
+    // At 12:00 sharp, the window 09:00-12:00: three whole hours and the current one, begun now.
+    expect(await tracker.stats.timeseries({ hours: 3 })).toHaveLength(4);
     const report = await tracker.costs.report({ sessionId: "none" });
     expect(report).toMatchObject({ totalRequests: 0, averageCostPerRequest: null });
   });

@@ -4,7 +4,7 @@ import {
   calendarStart,
   calendarStarts,
   dayRange,
-  hourWindow,
+  rollingWindow,
 } from "../../src/analytics/buckets.js";
 
 const at = (iso: string) => Date.parse(iso);
@@ -46,11 +46,11 @@ describe("calendar buckets (UTC)", () => {
     ]);
   });
 
-  it("windows are whole hours ending with the current one; report periods whole days", () => {
-    const window = hourWindow(at("2026-01-15T12:20:00Z"), 24);
+  it("windows are exact rolling windows ending now (now included); report periods whole days", () => {
+    const window = rollingWindow(at("2026-01-15T12:20:00Z"), 24);
     expect([iso(window.from), iso(window.to)]).toEqual([
-      "2026-01-14T13:00:00.000Z",
-      "2026-01-15T13:00:00.000Z",
+      "2026-01-14T12:20:00.000Z",
+      "2026-01-15T12:20:00.001Z",
     ]);
     const days = dayRange(at("2026-01-10T08:00:00Z"), at("2026-01-15T12:00:00Z"));
     expect([iso(days.from), iso(days.to)]).toEqual([

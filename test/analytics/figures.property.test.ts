@@ -97,10 +97,10 @@ describeEachStorage("analytics figures match a plain computation over random dat
             const hours = window.endsWith("d")
               ? Number.parseInt(window) * 24
               : Number.parseInt(window);
-            const to = Math.floor(NOW / HOUR) * HOUR + HOUR;
-            const from = to - hours * HOUR;
+            // The exact rolling window: the last `hours` hours up to and including now.
+            const from = NOW - hours * HOUR;
             const mine = requests.filter(tenantIs(tenantId));
-            const inWindow = mine.filter(inRange(from, to));
+            const inWindow = mine.filter(inRange(from, NOW + 1));
             const durations = completedDurations(inWindow);
             const queues = queueTimes(inWindow);
             const counts = countsByStatus(inWindow);
@@ -110,7 +110,7 @@ describeEachStorage("analytics figures match a plain computation over random dat
               live.filter((r) => r.status === "pending" && r.lane === lane).length;
 
             expect(got.from.getTime()).toBe(from);
-            expect(got.to.getTime()).toBe(to);
+            expect(got.to.getTime()).toBe(NOW);
             expect(got.total).toBe(inWindow.length);
             expect(got.countsByStatus).toEqual(counts);
             expect(got.failureRatePct).toBe(failureRate(inWindow));
@@ -136,7 +136,7 @@ describeEachStorage("analytics figures match a plain computation over random dat
     );
   });
 
-  it("timeseries: every minute, hour or UTC day bucket, empty ones included", async () => {
+  it("timeseries: every minute, hour or UTC day bucket of the rolling window, empty ones included", async () => {
     await fc.assert(
       fc.asyncProperty(
         workload,
@@ -155,14 +155,18 @@ describeEachStorage("analytics figures match a plain computation over random dat
               bucket,
               ...(tenantId ? { tenantId } : {}),
             });
+            // The window [NOW - hours, NOW] cut at every bucket boundary: the first bucket
+            // starts with the window, the last (the current one) ends with NOW.
             const step = bucket === "minute" ? MINUTE : bucket === "hour" ? HOUR : DAY;
-            const count = bucket === "minute" ? hours * 60 : bucket === "hour" ? hours : hours / 24;
-            const to = Math.floor(NOW / step) * step + step;
-            expect(got).toHaveLength(count);
+            const from = NOW - hours * HOUR;
+            const starts = [from];
+            for (let s = Math.floor(from / step) * step + step; s <= NOW; s += step) starts.push(s);
+            expect(got).toHaveLength(starts.length);
             const mine = requests.filter(tenantIs(tenantId));
             got.forEach((point, i) => {
-              const start = to - (count - i) * step;
-              const inBucket = mine.filter(inRange(start, start + step));
+              const start = starts[i]!;
+              const end = starts[i + 1] ?? NOW + 1;
+              const inBucket = mine.filter(inRange(start, end));
               const durations = completedDurations(inBucket);
               expect(point.start.getTime()).toBe(start);
               expect(point.total).toBe(inBucket.length);
@@ -276,9 +280,8 @@ describeEachStorage("analytics figures match a plain computation over random dat
               ...(tenantId ? { tenantId } : {}),
             });
             const hours = window === "24h" ? 24 : 30 * 24;
-            const to = Math.floor(NOW / HOUR) * HOUR + HOUR;
             const runs = requests
-              .filter(inRange(to - hours * HOUR, to))
+              .filter(inRange(NOW - hours * HOUR, NOW + 1))
               .filter(tenantIs(tenantId))
               .filter((r) => kind === undefined || r.plan.kind === kind)
               .flatMap((r) => r.stages);

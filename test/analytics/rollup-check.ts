@@ -74,6 +74,14 @@ const REQUEST_LEVELS = [
   [3, 60_000, false, false, false, "full"],
   [4, DAY, true, true, false, "counts"],
   [5, DAY, false, false, true, "counts"],
+  [7, DAY, false, false, false, "full"],
+  [8, DAY, true, false, false, "full"],
+] as const;
+
+const STAGE_LEVELS = [
+  [1, HOUR, true, false],
+  [2, HOUR, false, true],
+  [3, 60_000, false, true],
 ] as const;
 
 async function expectedRequestRollups(db: RollupDb): Promise<Map<string, Row>> {
@@ -162,19 +170,20 @@ export async function expectRollupsMatchRows(db: RollupDb): Promise<void> {
   );
 
   const stages = await db.all(
-    `SELECT coalesce(r.tenant_id, '') AS tenant, (r.created_at / ${HOUR}) * ${HOUR} AS bucket,
+    `SELECT coalesce(r.tenant_id, '') AS tenant, r.created_at,
     coalesce(r.kind, '') AS kind, s.name AS stage, s.status, s.duration_ms
     FROM stages s JOIN requests r ON r.id = s.request_id
     WHERE s.status IN ('completed', 'failed')`,
   );
   const expectedStages = new Map<string, Row & { sketch: Sketch }>();
-  for (const level of [1, 2]) {
+  // [id, grain, keeps tenant, keeps kind], as docs/analytics.md lists them.
+  for (const [level, grain, tenant, kind] of STAGE_LEVELS) {
     for (const s of stages) {
       const keyParts = {
         level,
-        tenant: level === 1 ? s.tenant : "",
-        bucket: s.bucket,
-        kind: level === 2 ? s.kind : "",
+        tenant: tenant ? s.tenant : "",
+        bucket: Math.floor((s.created_at as number) / grain) * grain,
+        kind: kind ? s.kind : "",
         stage: s.stage,
       };
       const key = JSON.stringify(keyParts);

@@ -380,4 +380,18 @@ CREATE TABLE replay_job_items (
 );
 `,
   },
+  {
+    version: 19,
+    name: "rolling_windows",
+    // New rollup levels (rollup-levels.ts): stages per minute and kind (stage level 3), so the
+    // edges of an exact rolling window read minutes, not rows; requests per day for all
+    // tenants (7) and per tenant (8), so 30-day windows read 30 rows, not 720 x kinds. The
+    // rebuild marker fills them from the rows already stored the first time a store opens
+    // the database. Soft-deleted requests get a partial index: list totals come from the
+    // rollups, which count them, less the deleted matches (few).
+    up: `
+INSERT INTO rollup_state (key, value) VALUES ('rebuild', NULL) ON CONFLICT (key) DO NOTHING;
+CREATE INDEX requests_deleted ON requests (created_at) WHERE deleted_at IS NOT NULL;
+`,
+  },
 ];

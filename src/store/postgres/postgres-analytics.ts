@@ -4,15 +4,14 @@ import {
   assertAligned,
   type RawRequestRow,
   type RollupRow,
-  rollupLevel,
   SCOPE_COLUMNS,
   STATUS_COLUMNS,
   type StageRollupRow,
   type StageRun,
-  seriesFromRollups,
-  seriesFromRows,
-  stagesFromRollups,
-  stagesFromRuns,
+  seriesFrom,
+  seriesLevels,
+  stageLevels,
+  stagesFrom,
 } from "../analytics-rows.js";
 import type {
   AnalyticsStore,
@@ -28,7 +27,8 @@ import type {
   TimeRange,
 } from "../analytics-store.js";
 import { GRAIN_MS } from "../analytics-store.js";
-import { type RequestLevel, STAGE_LEVELS } from "../rollup-levels.js";
+import { rangeParts } from "../range-parts.js";
+import type { RequestLevel, StageLevel } from "../rollup-levels.js";
 import type { Sql } from "./pg-connection.js";
 import { PostgresCosts } from "./postgres-costs.js";
 
@@ -57,42 +57,77 @@ export class PostgresAnalytics implements AnalyticsStore {
     scope: RequestScope,
     options: { sketches?: boolean } = {},
   ): Promise<SeriesPoint[]> {
-    const grainMs = GRAIN_MS[grain];
-    assertAligned(range, grainMs);
-    const level = rollupLevel(grain, scope, options.sketches !== false);
-    if (!level) return seriesFromRows(await this.rawRows(range, scope), grainMs);
-    const sketches = options.sketches !== false && level.parts === "full";
-    return seriesFromRollups(
-      await this.rollupRows(level, range, scope, sketches),
-      grainMs,
+    const sketches = options.sketches !== false;
+    // The pieces are independent reads: the pool runs them side by side.
+    const parts = await Promise.all(
+      rangeParts(range, seriesLevels(grain, scope, sketches)).map(async (part) =>
+        part.level === null
+          ? { rollups: [], rows: await this.rawRows(part.range, scope) }
+          : {
+              rollups: await this.rollupRows(
+                part.level,
+                part.range,
+                scope,
+                sketches && part.level.parts === "full",
+              ),
+              rows: [],
+            },
+      ),
+    );
+    return seriesFrom(
+      parts.flatMap((p) => p.rollups),
+      parts.flatMap((p) => p.rows),
+      GRAIN_MS[grain],
       mergeJson,
     );
   }
 
   async stageTotals(range: TimeRange, scope: StageScope): Promise<StageTotals[]> {
-    assertAligned(range, GRAIN_MS.hour);
-    if (scope.tenantId !== undefined && scope.kind !== undefined) {
-      // No level keeps tenant and kind together: that tenant's runs of that kind, from rows.
-      return stagesFromRuns(
-        await this.sql.rows<StageRun>(
-          `SELECT s.name, s.status, s.duration_ms AS "durationMs" FROM requests r
-          JOIN stages s ON s.request_id = r.id
-          WHERE r.tenant_id = $1 AND r.created_at >= $2 AND r.created_at < $3
-          AND r.kind = $4 AND s.status IN ('completed', 'failed')`,
-          [scope.tenantId, range.from, range.to, scope.kind],
-        ),
-      );
+    const parts = await Promise.all(
+      rangeParts(range, stageLevels(scope)).map(async (part) =>
+        part.level === null
+          ? { rollups: [], runs: await this.stageRuns(part.range, scope) }
+          : { rollups: await this.stageRows(part.level, part.range, scope), runs: [] },
+      ),
+    );
+    return stagesFrom(
+      parts.flatMap((p) => p.rollups),
+      parts.flatMap((p) => p.runs),
+      mergeJson,
+    );
+  }
+
+  private stageRows(
+    level: StageLevel,
+    range: TimeRange,
+    scope: StageScope,
+  ): Promise<StageRollupRow<JsonSketch>[]> {
+    const values: unknown[] = [level.id, range.from, range.to];
+    const filters: string[] = [];
+    if (level.tenant) {
+      values.push(scope.tenantId ?? "");
+      filters.push(`AND tenant = $${values.length}`);
     }
-    const tenant = scope.tenantId !== undefined;
-    const filter = tenant ? "AND tenant = $4" : scope.kind !== undefined ? "AND kind = $4" : "";
-    const values: unknown[] = [STAGE_LEVELS[tenant ? 0 : 1].id, range.from, range.to];
-    if (filter !== "") values.push(tenant ? scope.tenantId : scope.kind);
-    const rows = await this.sql.rows<StageRollupRow<JsonSketch>>(
+    if (level.kind && scope.kind !== undefined) {
+      values.push(scope.kind);
+      filters.push(`AND kind = $${values.length}`);
+    }
+    return this.sql.rows<StageRollupRow<JsonSketch>>(
       `SELECT stage, completed, failed, duration_sum, durations FROM rollup_stages
-      WHERE level = $1 AND bucket >= $2 AND bucket < $3 ${filter}`,
+      WHERE level = $1 AND bucket >= $2 AND bucket < $3 ${filters.join(" ")}`,
       values,
     );
-    return stagesFromRollups(rows, mergeJson);
+  }
+
+  /** Finished stage runs of the requests created in `range`: what no stage level answers. */
+  private stageRuns(range: TimeRange, scope: StageScope): Promise<StageRun[]> {
+    const { where, values } = scopeWhere(range, scope, "r.");
+    return this.sql.rows<StageRun>(
+      `SELECT s.name, s.status, s.duration_ms AS "durationMs" FROM requests r
+      JOIN stages s ON s.request_id = r.id
+      WHERE ${where} AND s.status IN ('completed', 'failed')`,
+      values,
+    );
   }
 
   async live(scope: { tenantId?: string }): Promise<LiveCounts> {
@@ -166,14 +201,14 @@ export class PostgresAnalytics implements AnalyticsStore {
   }
 }
 
-function scopeWhere(range: TimeRange, scope: RequestScope) {
-  const where = ["created_at >= $1", "created_at < $2"];
+function scopeWhere(range: TimeRange, scope: RequestScope, alias = "") {
+  const where = [`${alias}created_at >= $1`, `${alias}created_at < $2`];
   const values: unknown[] = [range.from, range.to];
   for (const [key, column] of Object.entries(SCOPE_COLUMNS)) {
     const value = scope[key as keyof RequestScope];
     if (value === undefined) continue;
     values.push(value);
-    where.push(`${column} = $${values.length}`);
+    where.push(`${alias}${column} = $${values.length}`);
   }
   return { where: where.join(" AND "), values };
 }

@@ -49,7 +49,7 @@ export class PostgresCosts {
       `SELECT tenant AS key, ${sumOf("requests", "requests")},
       ${sumOf("cost_micros", "costMicros")}
       FROM rollup_requests WHERE ${inRange} GROUP BY tenant ${NOT_EMPTY}`,
-      values(LEVEL.tenantKindDay.id),
+      values(LEVEL.tenantDay.id),
     );
     const byService = await this.sql.rows<CostTotals["byService"][number]>(
       `SELECT service, ${sumOf("records", "records")}, ${sumOf("cost_micros", "costMicros")}

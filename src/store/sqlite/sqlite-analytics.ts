@@ -4,15 +4,14 @@ import {
   assertAligned,
   type RawRequestRow,
   type RollupRow,
-  rollupLevel,
   SCOPE_COLUMNS,
   STATUS_COLUMNS,
   type StageRollupRow,
   type StageRun,
-  seriesFromRollups,
-  seriesFromRows,
-  stagesFromRollups,
-  stagesFromRuns,
+  seriesFrom,
+  seriesLevels,
+  stageLevels,
+  stagesFrom,
 } from "../analytics-rows.js";
 import {
   type AnalyticsStore,
@@ -28,7 +27,8 @@ import {
   type StageTotals,
   type TimeRange,
 } from "../analytics-store.js";
-import { type RequestLevel, STAGE_LEVELS } from "../rollup-levels.js";
+import { rangeParts } from "../range-parts.js";
+import type { RequestLevel, StageLevel } from "../rollup-levels.js";
 import { SqliteCosts } from "./sqlite-costs.js";
 
 // One tenant's rows through the (level, tenant, bucket) index, not a scan of every tenant's.
@@ -53,25 +53,31 @@ export class SqliteAnalytics implements AnalyticsStore {
     scope: RequestScope,
     options: { sketches?: boolean } = {},
   ): Promise<SeriesPoint[]> {
-    const grainMs = GRAIN_MS[grain];
-    assertAligned(range, grainMs);
-    const level = rollupLevel(grain, scope, options.sketches !== false);
-    if (!level) return seriesFromRows(this.rawRows(range, scope), grainMs);
-    const sketches = options.sketches !== false && level.parts === "full";
-    return seriesFromRollups(
-      this.rollupRows(level, range, scope, sketches),
-      grainMs,
-      (sketch, bytes) => sketch.mergeBytes(bytes),
-    );
+    return this.seriesNow(range, grain, scope, options.sketches !== false);
+  }
+
+  /** `requestSeries`, synchronously: for reads that must see the same state (a list's total). */
+  seriesNow(range: TimeRange, grain: Grain, scope: RequestScope, sketches: boolean): SeriesPoint[] {
+    const rollups: RollupRow<Buffer>[] = [];
+    const rows: RawRequestRow[] = [];
+    for (const part of rangeParts(range, seriesLevels(grain, scope, sketches))) {
+      if (part.level === null) rows.push(...this.rawRows(part.range, scope));
+      else {
+        const full = sketches && part.level.parts === "full";
+        rollups.push(...this.rollupRows(part.level, part.range, scope, full));
+      }
+    }
+    return seriesFrom(rollups, rows, GRAIN_MS[grain], (sketch, bytes) => sketch.mergeBytes(bytes));
   }
 
   async stageTotals(range: TimeRange, scope: StageScope): Promise<StageTotals[]> {
-    assertAligned(range, GRAIN_MS.hour);
-    return scope.tenantId !== undefined && scope.kind !== undefined
-      ? stagesFromRuns(this.stageRuns(range, scope.tenantId, scope.kind))
-      : stagesFromRollups(this.stageRows(range, scope), (sketch, bytes) =>
-          sketch.mergeBytes(bytes),
-        );
+    const rollups: StageRollupRow<Buffer>[] = [];
+    const runs: StageRun[] = [];
+    for (const part of rangeParts(range, stageLevels(scope))) {
+      if (part.level === null) runs.push(...this.stageRuns(part.range, scope));
+      else rollups.push(...this.stageRows(part.level, part.range, scope));
+    }
+    return stagesFrom(rollups, runs, (sketch, bytes) => sketch.mergeBytes(bytes));
   }
 
   async live(scope: { tenantId?: string }): Promise<LiveCounts> {
@@ -139,30 +145,31 @@ export class SqliteAnalytics implements AnalyticsStore {
     }) as RollupRow<Buffer>[];
   }
 
-  private stageRows(range: TimeRange, scope: StageScope) {
-    const tenant = scope.tenantId !== undefined;
+  private stageRows(level: StageLevel, range: TimeRange, scope: StageScope) {
+    const tenant = level.tenant;
+    const kind = level.kind && scope.kind !== undefined;
     return this.prepare(
       `SELECT stage, completed, failed, duration_sum, durations FROM rollup_stages
       ${tenant ? "INDEXED BY rollup_stages_tenant" : ""}
       WHERE level = @level AND bucket >= @from AND bucket < @to
-      ${tenant ? "AND tenant = @tenant" : scope.kind !== undefined ? "AND kind = @kind" : ""}`,
+      ${tenant ? "AND tenant = @tenant" : ""} ${kind ? "AND kind = @kind" : ""}`,
     ).all({
-      level: STAGE_LEVELS[tenant ? 0 : 1].id,
+      level: level.id,
       from: range.from,
       to: range.to,
-      ...(tenant ? { tenant: scope.tenantId } : {}),
-      ...(!tenant && scope.kind !== undefined ? { kind: scope.kind } : {}),
+      ...(tenant ? { tenant: scope.tenantId ?? "" } : {}),
+      ...(kind ? { kind: scope.kind } : {}),
     }) as StageRollupRow<Buffer>[];
   }
 
-  /** Finished stage runs of one tenant's requests of one kind: no level keeps both. */
-  private stageRuns(range: TimeRange, tenantId: string, kind: string) {
+  /** Finished stage runs of the requests created in `range`: what no stage level answers. */
+  private stageRuns(range: TimeRange, scope: StageScope) {
+    const { where, params } = scopeWhere(range, scope, "r.");
     return this.prepare(
       `SELECT s.name, s.status, s.duration_ms AS durationMs FROM requests r
       JOIN stages s ON s.request_id = r.id
-      WHERE r.tenant_id = @tenant AND r.created_at >= @from AND r.created_at < @to
-      AND r.kind = @kind AND s.status IN ('completed', 'failed')`,
-    ).all({ tenant: tenantId, kind, from: range.from, to: range.to }) as StageRun[];
+      WHERE ${where} AND s.status IN ('completed', 'failed')`,
+    ).all(params) as StageRun[];
   }
 
   private rawRows(range: TimeRange, scope: RequestScope) {
@@ -183,14 +190,14 @@ export class SqliteAnalytics implements AnalyticsStore {
   }
 }
 
-function scopeWhere(range: TimeRange, scope: RequestScope) {
-  const where = ["created_at >= @from", "created_at < @to"];
+function scopeWhere(range: TimeRange, scope: RequestScope, alias = "") {
+  const where = [`${alias}created_at >= @from`, `${alias}created_at < @to`];
   const params: Record<string, string | number> = { from: range.from, to: range.to };
   for (const [key, column] of Object.entries(SCOPE_COLUMNS)) {
     const value = scope[key as keyof RequestScope];
     if (value === undefined) continue;
     // Scope column first, so SQLite picks that column's (column, created_at) index.
-    where.unshift(`${column} = @${key}`);
+    where.unshift(`${alias}${column} = @${key}`);
     params[key] = value;
   }
   return { where: where.join(" AND "), params };

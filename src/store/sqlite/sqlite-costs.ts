@@ -39,8 +39,8 @@ export class SqliteCosts {
     const tenant = tenantId ?? "";
     const params = { from: range.from, to: range.to, tenant };
     const tenantFilter = tenantId !== undefined ? "AND tenant = @tenant" : "";
-    // Per kind and per tenant from the daily level; all tenants' kinds from the hourly one,
-    // which is smaller than every tenant's days.
+    // Per kind from the daily tenant x kind level (one tenant) or the hourly kind level (all
+    // tenants: smaller than every tenant's days); per tenant from the daily tenant level.
     const byKind = this.db
       .prepare(
         `SELECT kind AS key, sum(requests) AS requests, sum(cost_micros) AS costMicros
@@ -59,7 +59,7 @@ export class SqliteCosts {
         WHERE level = @level AND bucket >= @from AND bucket < @to
         ${tenantFilter} GROUP BY tenant ${NOT_EMPTY}`,
       )
-      .all({ ...params, level: LEVEL.tenantKindDay.id }) as Breakdown[];
+      .all({ ...params, level: LEVEL.tenantDay.id }) as Breakdown[];
     const byService = this.db
       .prepare(
         `SELECT service, sum(records) AS records, sum(cost_micros) AS costMicros

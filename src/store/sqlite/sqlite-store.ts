@@ -37,6 +37,7 @@ import {
 import { migrateSqlite } from "./migrate.js";
 import { SqliteAnalytics } from "./sqlite-analytics.js";
 import { SqliteBudgets } from "./sqlite-budgets.js";
+import { SqliteListCount } from "./sqlite-list-count.js";
 import { SqlitePrices } from "./sqlite-prices.js";
 import { SqliteReplays } from "./sqlite-replays.js";
 import { SqliteQueue } from "./sqlite-queue.js";
@@ -82,6 +83,7 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly writer: SqliteWriter;
   private readonly queue: SqliteQueue;
+  private readonly listCount: SqliteListCount;
   private readonly applyBatch: (ops: readonly AnyOp[], dedupe: boolean) => OpResult[];
   private readonly statements = new Map<string, Database.Statement>();
   private readonly busyTimeoutMs: number;
@@ -100,6 +102,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
     this.writer = new SqliteWriter(this.db);
     this.analytics = new SqliteAnalytics(this.db);
+    this.listCount = new SqliteListCount(this.db, this.analytics);
     this.budgets = new SqliteBudgets(this.db, (write) => this.whileBusy(write));
     this.prices = new SqlitePrices(this.db, (write) => this.whileBusy(write), this.writer.rollups);
     this.replays = new SqliteReplays(this.db, (write) => this.whileBusy(write));
@@ -337,10 +340,7 @@ export class SqliteStore implements Store {
       where.push("created_at < ?");
       params.push(filter.to.getTime());
     }
-    const countSql = `SELECT count(*) FROM requests${clause(where)}`;
-    const total = this.prepare(countSql)
-      .pluck()
-      .get(...params) as number;
+    const { total, exact } = this.listCount.total(filter, clause(where), params);
 
     const pageWhere = [...where];
     const pageParams = [...params];
@@ -360,6 +360,7 @@ export class SqliteStore implements Store {
     return {
       items: rows.map(toRequestRecord),
       total,
+      ...(exact ? {} : { totalExact: false as const }),
       nextCursor: more ? encodeCursor(last.created_at, last.id) : null,
     };
   }
