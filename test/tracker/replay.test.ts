@@ -136,7 +136,11 @@ describeEachStorage("request replay", (storage) => {
   it("refuses a stage the request never ran, an unknown or deleted request, naming the field, and writes nothing", async () => {
     const original = await failedRun();
     const before = (await tracker.listRequests({ includeDeleted: true })).total;
-    const fails = async (call: Promise<unknown>, type: Function, field: string) => {
+    const fails = async (
+      call: Promise<unknown>,
+      type: abstract new (...args: never[]) => unknown,
+      field: string,
+    ) => {
       const error = await call.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(type);
       expect((error as { field?: string }).field).toBe(field);
