@@ -70,7 +70,8 @@ function toValidationError(
   }
   if (issue.code === "invalid_type") {
     const got = issue.input === null ? "null" : typeof issue.input;
-    return new ValidationError(field, `must be ${article(issue.expected)} (got ${got})`);
+    const expected = issue.expected === "boolean" ? "true or false" : article(issue.expected);
+    return new ValidationError(field, `must be ${expected} (got ${got})`);
   }
   return new ValidationError(field, issue.message);
 }

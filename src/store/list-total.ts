@@ -18,12 +18,20 @@ export interface RollupCount {
 
 /**
  * The rollup count of `filter`, or null when the rollups do not keep one of its fields (user,
- * channel, session, parent, tag). The rollups count soft-deleted requests too: unless the
+ * channel, session, parent, source, prompt text, tag). The rollups count soft-deleted requests too: unless the
  * filter includes them, the driver takes away the deleted matches (few, through the partial
  * index of migration 18).
  */
 export function rollupCount(filter: RequestFilter): RollupCount | null {
-  const rowsOnly = [filter.userId, filter.channelId, filter.sessionId, filter.parentId, filter.tag];
+  const rowsOnly = [
+    filter.userId,
+    filter.channelId,
+    filter.sessionId,
+    filter.parentId,
+    filter.source,
+    filter.prompt,
+    filter.tag,
+  ];
   if (rowsOnly.some((value) => value !== undefined)) return null;
   const scope: RequestScope = {};
   if (filter.tenantId !== undefined) scope.tenantId = filter.tenantId;
