@@ -30,6 +30,7 @@ import {
 import { rangeParts } from "../range-parts.js";
 import type { RequestLevel, StageLevel } from "../rollup-levels.js";
 import { SqliteCosts } from "./sqlite-costs.js";
+import { prepared } from "./prepared.js";
 
 // One tenant's rows through the (level, tenant, bucket) index, not a scan of every tenant's.
 const BY_TENANT = "INDEXED BY rollup_requests_tenant";
@@ -40,7 +41,6 @@ const BY_TENANT = "INDEXED BY rollup_requests_tenant";
  * too many to roll up, read their own rows through their indexes: O(their requests).
  */
 export class SqliteAnalytics implements AnalyticsStore {
-  private readonly statements = new Map<string, Database.Statement>();
   private readonly costs: SqliteCosts;
 
   constructor(private readonly db: Database.Database) {
@@ -84,14 +84,16 @@ export class SqliteAnalytics implements AnalyticsStore {
     // "+": keep SQLite on the status index (a few live rows), not the tenant's whole history.
     const tenant = scope.tenantId !== undefined ? "AND +tenant_id = @tenant" : "";
     const params = scope.tenantId !== undefined ? { tenant: scope.tenantId } : {};
-    const running = this.prepare(
+    const running = prepared(
+      this.db,
       `SELECT count(*) FROM requests
       WHERE status = 'running' AND deleted_at IS NULL ${tenant}`,
     )
       .pluck()
       .get(params) as number;
     const pendingByLane: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
-    const lanes = this.prepare(
+    const lanes = prepared(
+      this.db,
       `SELECT lane, count(*) AS n FROM requests
       WHERE status = 'pending' AND deleted_at IS NULL ${tenant} GROUP BY lane`,
     ).all(params) as {
@@ -105,7 +107,8 @@ export class SqliteAnalytics implements AnalyticsStore {
   async promptCounts(range: TimeRange, scope: RequestScope): Promise<PromptCount[]> {
     const { where, params } = scopeWhere(range, scope);
     // The tracker's rule for "the prompt": initialMessage, else a string input.prompt.
-    return this.prepare(
+    return prepared(
+      this.db,
       `SELECT prompt, count(*) AS count FROM (
       SELECT coalesce(initial_message, CASE WHEN json_type(input, '$.prompt') = 'text'
         THEN json_extract(input, '$.prompt') END) AS prompt
@@ -130,7 +133,8 @@ export class SqliteAnalytics implements AnalyticsStore {
       scope.kind !== undefined && level.kind ? "AND kind = @kind" : "",
       scope.source !== undefined && level.source ? "AND source = @source" : "",
     ].join(" ");
-    return this.prepare(
+    return prepared(
+      this.db,
       `SELECT bucket, requests, ${STATUS_COLUMNS.join(", ")}, duration_sum,
       queue_count, queue_sum, cost_micros ${sketches ? ", latency, queue" : ""}
       FROM rollup_requests ${level.tenant ? BY_TENANT : ""}
@@ -148,7 +152,8 @@ export class SqliteAnalytics implements AnalyticsStore {
   private stageRows(level: StageLevel, range: TimeRange, scope: StageScope) {
     const tenant = level.tenant;
     const kind = level.kind && scope.kind !== undefined;
-    return this.prepare(
+    return prepared(
+      this.db,
       `SELECT stage, completed, failed, duration_sum, durations FROM rollup_stages
       ${tenant ? "INDEXED BY rollup_stages_tenant" : ""}
       WHERE level = @level AND bucket >= @from AND bucket < @to
@@ -165,7 +170,8 @@ export class SqliteAnalytics implements AnalyticsStore {
   /** Finished stage runs of the requests created in `range`: what no stage level answers. */
   private stageRuns(range: TimeRange, scope: StageScope) {
     const { where, params } = scopeWhere(range, scope, "r.");
-    return this.prepare(
+    return prepared(
+      this.db,
       `SELECT s.name, s.status, s.duration_ms AS durationMs FROM requests r
       JOIN stages s ON s.request_id = r.id
       WHERE ${where} AND s.status IN ('completed', 'failed')`,
@@ -174,19 +180,11 @@ export class SqliteAnalytics implements AnalyticsStore {
 
   private rawRows(range: TimeRange, scope: RequestScope) {
     const { where, params } = scopeWhere(range, scope);
-    return this.prepare(
+    return prepared(
+      this.db,
       `SELECT created_at AS createdAt, status, duration_ms AS durationMs,
       queue_ms AS queueMs, cost_micros AS costMicros FROM requests WHERE ${where}`,
     ).all(params) as RawRequestRow[];
-  }
-
-  private prepare(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
   }
 }
 

@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import type { RequestFilter } from "../../core/types.js";
 import { COUNT_CAP, countStatuses, rollupCount } from "../list-total.js";
 import type { SqliteAnalytics } from "./sqlite-analytics.js";
+import { prepared } from "./prepared.js";
 
 /** A list's total: exact, or (`exact: false`) a lower bound. */
 export interface ListTotal {
@@ -16,8 +17,6 @@ export interface ListTotal {
  * row up to COUNT_CAP, and past it the answer is that lower bound, not exact.
  */
 export class SqliteListCount {
-  private readonly statements = new Map<string, Database.Statement>();
-
   constructor(
     private readonly db: Database.Database,
     private readonly analytics: SqliteAnalytics,
@@ -31,7 +30,8 @@ export class SqliteListCount {
       const all = countStatuses(points, count.statuses);
       return { total: filter.includeDeleted ? all : all - this.deleted(filter), exact: true };
     }
-    const counted = this.prepare(
+    const counted = prepared(
+      this.db,
       `SELECT count(*) FROM (SELECT 1 FROM requests${where} LIMIT ${COUNT_CAP + 1})`,
     )
       .pluck()
@@ -60,19 +60,11 @@ export class SqliteListCount {
       where.push(sql);
       params.push(value);
     }
-    return this.prepare(
+    return prepared(
+      this.db,
       `SELECT count(*) FROM requests INDEXED BY requests_deleted WHERE ${where.join(" AND ")}`,
     )
       .pluck()
       .get(...params) as number;
-  }
-
-  private prepare(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
   }
 }

@@ -42,6 +42,7 @@ import { SqlitePrices } from "./sqlite-prices.js";
 import { SqliteReplays } from "./sqlite-replays.js";
 import { SqliteQueue } from "./sqlite-queue.js";
 import { SqliteWriter } from "./sqlite-writer.js";
+import { prepared } from "./prepared.js";
 
 export interface SqliteStoreOptions {
   /**
@@ -85,7 +86,6 @@ export class SqliteStore implements Store {
   private readonly queue: SqliteQueue;
   private readonly listCount: SqliteListCount;
   private readonly applyBatch: (ops: readonly AnyOp[], dedupe: boolean) => OpResult[];
-  private readonly statements = new Map<string, Database.Statement>();
   private readonly busyTimeoutMs: number;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -170,7 +170,8 @@ export class SqliteStore implements Store {
 
   async queueDepth(tenantId?: string): Promise<Record<Lane, number>> {
     const byTenant = tenantId === undefined ? "" : "AND tenant_id = ?";
-    const rows = this.prepare(
+    const rows = prepared(
+      this.db,
       `SELECT lane, count(*) AS n FROM requests
       WHERE status = 'pending' AND deleted_at IS NULL ${byTenant} GROUP BY lane`,
     ).all(...(tenantId === undefined ? [] : [tenantId])) as {
@@ -184,8 +185,11 @@ export class SqliteStore implements Store {
 
   async pruneAppliedOps(olderThan: number): Promise<number> {
     // In slices, so that a large backlog never holds the write lock for long.
-    const prune = this.prepare(`DELETE FROM applied_ops WHERE op_id IN
-      (SELECT op_id FROM applied_ops WHERE applied_at < ? LIMIT 5000)`);
+    const prune = prepared(
+      this.db,
+      `DELETE FROM applied_ops WHERE op_id IN
+      (SELECT op_id FROM applied_ops WHERE applied_at < ? LIMIT 5000)`,
+    );
     let total = 0;
     for (;;) {
       const n = (await this.whileBusy(() => prune.run(olderThan))).changes;
@@ -196,11 +200,11 @@ export class SqliteStore implements Store {
 
   async purge(olderThan: number, batchSize = 1000): Promise<PurgeCounts> {
     const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
-    const ids = this.prepare("SELECT id FROM requests WHERE created_at < ? LIMIT ?").pluck();
+    const ids = prepared(this.db, "SELECT id FROM requests WHERE created_at < ? LIMIT ?").pluck();
     const inIds = "IN (SELECT value FROM json_each(?))";
     const purgeBatch = this.db.transaction((batch: string): PurgeCounts => {
       this.writer.rollups.within(() => this.writer.rollups.forget(JSON.parse(batch) as string[]));
-      const remove = (sql: string) => this.prepare(sql).run(batch).changes;
+      const remove = (sql: string) => prepared(this.db, sql).run(batch).changes;
       const stages = remove(`DELETE FROM stages WHERE request_id ${inIds}`);
       const events = remove(`DELETE FROM events WHERE request_id ${inIds}`);
       const costs = remove(`DELETE FROM costs WHERE request_id ${inIds}`);
@@ -223,29 +227,32 @@ export class SqliteStore implements Store {
     id: string,
     options: { includeDeleted?: boolean } = {},
   ): Promise<Request | null> {
-    const row = this.prepare(
+    const row = prepared(
+      this.db,
       options.includeDeleted
         ? "SELECT * FROM requests WHERE id = ?"
         : "SELECT * FROM requests WHERE id = ? AND deleted_at IS NULL",
     ).get(id) as RequestRow | undefined;
     if (!row) return null;
-    const stages = this.prepare(
+    const stages = prepared(
+      this.db,
       "SELECT * FROM stages WHERE request_id = ? ORDER BY started_at, attempt, name",
     ).all(id) as StageRow[];
-    const costs = this.prepare("SELECT * FROM costs WHERE request_id = ? ORDER BY id").all(
+    const costs = prepared(this.db, "SELECT * FROM costs WHERE request_id = ? ORDER BY id").all(
       id,
     ) as CostRow[];
     return { ...toRequestRecord(row), stages: stages.map(toStage), costs: costs.map(toCost) };
   }
 
   async schemaVersion(): Promise<number> {
-    return this.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations")
+    return prepared(this.db, "SELECT coalesce(max(version), 0) FROM schema_migrations")
       .pluck()
       .get() as number;
   }
 
   async getScope(id: string): Promise<RequestScope | null> {
-    const scope = this.prepare(
+    const scope = prepared(
+      this.db,
       `SELECT status, tenant_id AS tenantId, kind FROM requests
       WHERE id = ? AND deleted_at IS NULL`,
     ).get(id) as RequestScope | undefined;
@@ -253,7 +260,8 @@ export class SqliteStore implements Store {
   }
 
   async saveApiKey(key: ApiKey & { hash: string }): Promise<void> {
-    const insert = this.prepare(
+    const insert = prepared(
+      this.db,
       `INSERT INTO api_keys (id, name, hash, role, tenant_id, created_at, revoked_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
@@ -271,27 +279,29 @@ export class SqliteStore implements Store {
   }
 
   async findApiKey(hash: string): Promise<ApiKey | null> {
-    const row = this.prepare("SELECT * FROM api_keys WHERE hash = ?").get(hash) as
+    const row = prepared(this.db, "SELECT * FROM api_keys WHERE hash = ?").get(hash) as
       ApiKeyRow | undefined;
     return row ? toApiKey(row) : null;
   }
 
   async listApiKeys(): Promise<ApiKey[]> {
-    const rows = this.prepare(
+    const rows = prepared(
+      this.db,
       "SELECT * FROM api_keys ORDER BY created_at, id",
     ).all() as ApiKeyRow[];
     return rows.map(toApiKey);
   }
 
   async revokeApiKey(id: string, at: number): Promise<boolean> {
-    const revoke = this.prepare(
+    const revoke = prepared(
+      this.db,
       "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
     );
     return (await this.whileBusy(() => revoke.run(at, id))).changes === 1;
   }
 
   async getEvents(id: string): Promise<RequestEvent[]> {
-    const rows = this.prepare("SELECT * FROM events WHERE request_id = ? ORDER BY id").all(
+    const rows = prepared(this.db, "SELECT * FROM events WHERE request_id = ? ORDER BY id").all(
       id,
     ) as EventRow[];
     return rows.map((row, i) => toEvent(row, i + 1));
@@ -354,7 +364,11 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT * FROM requests${clause(pageWhere)}
       ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`;
-    const rows = this.prepare(sql).all(...pageParams, filter.limit, filter.offset) as RequestRow[];
+    const rows = prepared(this.db, sql).all(
+      ...pageParams,
+      filter.limit,
+      filter.offset,
+    ) as RequestRow[];
     const last = rows.at(-1);
     const more = last !== undefined && rows.length === filter.limit;
     return {
@@ -368,7 +382,8 @@ export class SqliteStore implements Store {
   async costSplit(requestIds: readonly string[], tenantId?: string): Promise<CostSplit[]> {
     if (requestIds.length === 0) return [];
     const tenant = tenantId === undefined ? "" : "AND r.tenant_id = ?";
-    return this.prepare(
+    return prepared(
+      this.db,
       `SELECT c.request_id AS requestId, c.service, sum(c.amount_micros) AS amountMicros,
         count(*) AS records
       FROM costs c JOIN requests r ON r.id = c.request_id
@@ -407,16 +422,6 @@ export class SqliteStore implements Store {
       }
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
-  }
-
-  /** Statements are prepared once per distinct SQL text. */
-  private prepare(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
   }
 }
 
