@@ -17,22 +17,31 @@ export interface RollupCount {
 }
 
 /**
- * The rollup count of `filter`, or null when the rollups do not keep one of its fields (user,
- * channel, session, parent, source, prompt text, tag). The rollups count soft-deleted requests too: unless the
- * filter includes them, the driver takes away the deleted matches (few, through the partial
- * index of migration 18).
+ * What a list filter may hold for the rollups to count it: the fields they keep (status,
+ * tenant, kind, time) and the paging ones. Any other field set (user, channel, session,
+ * parent, source, prompt text, tag, and any field added later) means counting rows.
+ */
+const ROLLUP_FIELDS: ReadonlySet<string> = new Set<keyof RequestFilter>([
+  "status",
+  "tenantId",
+  "kind",
+  "from",
+  "to",
+  "includeDeleted",
+  "limit",
+  "offset",
+  "cursor",
+]);
+
+/**
+ * The rollup count of `filter`, or null when one of its fields is one the rollups do not keep.
+ * The rollups count soft-deleted requests too: unless the filter includes them, the driver
+ * takes away the deleted matches (few, through the partial index `requests_deleted`).
  */
 export function rollupCount(filter: RequestFilter): RollupCount | null {
-  const rowsOnly = [
-    filter.userId,
-    filter.channelId,
-    filter.sessionId,
-    filter.parentId,
-    filter.source,
-    filter.prompt,
-    filter.tag,
-  ];
-  if (rowsOnly.some((value) => value !== undefined)) return null;
+  for (const [field, value] of Object.entries(filter)) {
+    if (value !== undefined && !ROLLUP_FIELDS.has(field)) return null;
+  }
   const scope: RequestScope = {};
   if (filter.tenantId !== undefined) scope.tenantId = filter.tenantId;
   if (filter.kind !== undefined) scope.kind = filter.kind;
