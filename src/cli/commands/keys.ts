@@ -1,37 +1,19 @@
 import type { Command } from "commander";
 import type { ApiKeyRole } from "../../core/types.js";
-import type { Tracker } from "../../tracker/tracker.js";
-import { openTracker } from "../backend.js";
-import { type PostgresFlags, withPostgresOptions } from "../postgres-options.js";
+import type { PostgresFlags } from "../postgres-options.js";
 import { formatTable } from "../table.js";
-
-const storageOption = process.env.REQTRACK_STORAGE ?? "data/reqtrack.db";
-
-/** Opens the store for `fn`; read-only uses (`list`, `revoke`) never create one. */
-async function withTracker<T>(
-  flags: PostgresFlags,
-  fn: (tracker: Tracker) => Promise<T>,
-  mustExist = true,
-): Promise<T> {
-  const tracker = await openTracker(flags, mustExist);
-  try {
-    return await fn(tracker);
-  } finally {
-    await tracker.close();
-  }
-}
+import { withLocalTracker, withStorage } from "./tracker-flags.js";
 
 /** `reqtrack keys create|list|revoke`: API keys, whose secret is printed once and stored hashed. */
 export function registerKeys(program: Command): void {
   const keys = program.command("keys").description("Manage API keys");
-  withPostgresOptions(
+  withStorage(
     keys
       .command("create")
       .description("Create a key; its secret is printed once and only its SHA-256 is stored")
       .requiredOption("--role <role>", "admin | writer | viewer")
       .option("--tenant <tenant>", "the tenant a writer or viewer key is confined to")
       .option("--name <name>", "a label for the key")
-      .option("--storage <path>", "SQLite file or postgres:// URL", storageOption)
       .option("--json", "print { id, key, role, tenantId } as JSON"),
   ).action(
     async (
@@ -42,7 +24,7 @@ export function registerKeys(program: Command): void {
         json?: boolean;
       } & PostgresFlags,
     ) => {
-      const created = await withTracker(
+      const created = await withLocalTracker(
         o,
         (t) =>
           t.keys.create({
@@ -65,14 +47,13 @@ export function registerKeys(program: Command): void {
       );
     },
   );
-  withPostgresOptions(
+  withStorage(
     keys
       .command("list")
       .description("List keys (never their secrets)")
-      .option("--storage <path>", "SQLite file or postgres:// URL", storageOption)
       .option("--json", "print JSON"),
   ).action(async (o: { json?: boolean } & PostgresFlags) => {
-    const list = await withTracker(o, (t) => t.keys.list());
+    const list = await withLocalTracker(o, (t) => t.keys.list());
     if (o.json) {
       process.stdout.write(`${JSON.stringify(list)}\n`);
       return;
@@ -87,13 +68,10 @@ export function registerKeys(program: Command): void {
     }));
     process.stdout.write(`${formatTable(rows)}\n`);
   });
-  withPostgresOptions(
-    keys
-      .command("revoke <id>")
-      .description("Revoke a key: it is refused from now on")
-      .option("--storage <path>", "SQLite file or postgres:// URL", storageOption),
+  withStorage(
+    keys.command("revoke <id>").description("Revoke a key: it is refused from now on"),
   ).action(async (id: string, o: PostgresFlags) => {
-    const revoked = await withTracker(o, (t) => t.keys.revoke(id));
+    const revoked = await withLocalTracker(o, (t) => t.keys.revoke(id));
     if (!revoked) {
       process.stderr.write(`No active key ${id}\n`);
       process.exitCode = 1;
