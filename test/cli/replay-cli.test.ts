@@ -113,20 +113,22 @@ describe("reqtrack replay, prices and reprice", () => {
 
   it("sets and lists prices, and reprices a period", async () => {
     const storage = dir.file("prices.db");
-    const set = await run(
-      "prices",
-      "set",
-      "--service",
-      "openai",
-      "--model",
-      "gpt-4o*",
-      "--input",
-      "2",
-      "--from",
-      "2026-01-01T00:00:00Z",
-      "--storage",
-      storage,
-    );
+    const JAN_1 = "2026-01-01T00:00:00Z";
+    const setPrice = (model: string, input: string, ...more: string[]) =>
+      run(
+        "prices",
+        "set",
+        "--service",
+        "openai",
+        "--model",
+        model,
+        "--input",
+        input,
+        ...more,
+        "--storage",
+        storage,
+      );
+    const set = await setPrice("gpt-4o*", "2", "--from", JAN_1);
     expect(set.code).toBe(0);
     const tracker = await open(storage);
     const req = await tracker.createRequest({ userId: "u" });
@@ -139,32 +141,8 @@ describe("reqtrack replay, prices and reprice", () => {
     expect(JSON.parse(list.stdout)).toMatchObject([
       { service: "openai", model: "gpt-4o*", inputUsdPerMillion: 2 },
     ]);
-    await run(
-      "prices",
-      "set",
-      "--service",
-      "openai",
-      "--model",
-      "gpt-4o*",
-      "--input",
-      "3",
-      "--from",
-      "2026-01-01T00:00:00Z",
-      "--storage",
-      storage,
-    );
-    const bad = await run(
-      "prices",
-      "set",
-      "--service",
-      "openai",
-      "--model",
-      "m",
-      "--input",
-      "-1",
-      "--storage",
-      storage,
-    );
+    expect((await setPrice("gpt-4o*", "3", "--from", JAN_1)).code).toBe(0);
+    const bad = await setPrice("m", "-1");
     expect(bad.stderr).toMatch(/inputUsdPerMillion: must not be negative/);
     const from = new Date(Date.now() - 3_600_000).toISOString();
     const to = new Date(Date.now() + 3_600_000).toISOString();

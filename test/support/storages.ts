@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe } from "vitest";
-import type { TrackerOptions } from "../../src/index.js";
+import { createTracker, type TrackerOptions } from "../../src/index.js";
+import { fakeClock, silentLogger } from "./helpers.js";
 import { describePostgres } from "./postgres.js";
 
 /** The part of `createTracker`'s options that says where the data lives. */
@@ -98,4 +99,20 @@ export class PostgresSchemas implements TestStorage {
     }
     await this.admin.end();
   }
+}
+
+/**
+ * A tracker on a fresh store of `storage` with a fake clock at `start` and its background
+ * loops (watchdog, budget checks) off, so that a test moves time itself. Close it after.
+ */
+export async function clockedTracker(storage: TestStorage, start: number) {
+  const time = fakeClock(start);
+  const tracker = await createTracker({
+    ...(await storage.fresh()),
+    clock: time.clock,
+    logger: silentLogger(),
+    watchdogIntervalMs: 0,
+    budgetIntervalMs: 0,
+  });
+  return { tracker, time };
 }

@@ -1,28 +1,14 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
-import {
-  BudgetExceededError,
-  createTracker,
-  type Tracker,
-  ValidationError,
-} from "../../src/index.js";
-import { fakeClock, silentLogger } from "../support/helpers.js";
-import { describeEachStorage } from "../support/storages.js";
+import { BudgetExceededError, type Tracker, ValidationError } from "../../src/index.js";
+import { clockedTracker, describeEachStorage } from "../support/storages.js";
 
 const JAN_15_NOON = Date.UTC(2026, 0, 15, 12, 0, 0);
 
 describeEachStorage("cost estimates reserved against budgets", (storage) => {
   let tracker: Tracker;
-  let time: ReturnType<typeof fakeClock>;
 
   beforeEach(async () => {
-    time = fakeClock(JAN_15_NOON);
-    tracker = await createTracker({
-      ...(await storage.fresh()),
-      clock: time.clock,
-      logger: silentLogger(),
-      watchdogIntervalMs: 0,
-      budgetIntervalMs: 0,
-    });
+    ({ tracker } = await clockedTracker(storage, JAN_15_NOON));
   });
   afterEach(async () => {
     await tracker.close();

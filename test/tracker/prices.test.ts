@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { createTracker, type Tracker, ValidationError } from "../../src/index.js";
-import { fakeClock, silentLogger } from "../support/helpers.js";
-import { describeEachStorage } from "../support/storages.js";
+import { type Tracker, ValidationError } from "../../src/index.js";
+import { clockedTracker, describeEachStorage } from "../support/storages.js";
 
 const JAN_1 = Date.UTC(2026, 0, 1);
 const JAN_15_NOON = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -9,17 +8,10 @@ const HOUR = 3_600_000;
 
 describeEachStorage("the price table", (storage) => {
   let tracker: Tracker;
-  let time: ReturnType<typeof fakeClock>;
+  let time: Awaited<ReturnType<typeof clockedTracker>>["time"];
 
   beforeEach(async () => {
-    time = fakeClock(JAN_15_NOON);
-    tracker = await createTracker({
-      ...(await storage.fresh()),
-      clock: time.clock,
-      logger: silentLogger(),
-      watchdogIntervalMs: 0,
-      budgetIntervalMs: 0,
-    });
+    ({ tracker, time } = await clockedTracker(storage, JAN_15_NOON));
   });
   afterEach(async () => {
     await tracker.close();

@@ -1,29 +1,20 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import {
   BudgetExceededError,
-  createTracker,
   NotFoundError,
   type Tracker,
   ValidationError,
 } from "../../src/index.js";
-import { fakeClock, silentLogger } from "../support/helpers.js";
-import { describeEachStorage } from "../support/storages.js";
+import { clockedTracker, describeEachStorage } from "../support/storages.js";
 
 const JAN_15_NOON = Date.UTC(2026, 0, 15, 12, 0, 0);
 
 describeEachStorage("request replay", (storage) => {
   let tracker: Tracker;
-  let time: ReturnType<typeof fakeClock>;
+  let time: Awaited<ReturnType<typeof clockedTracker>>["time"];
 
   beforeEach(async () => {
-    time = fakeClock(JAN_15_NOON);
-    tracker = await createTracker({
-      ...(await storage.fresh()),
-      clock: time.clock,
-      logger: silentLogger(),
-      watchdogIntervalMs: 0,
-      budgetIntervalMs: 0,
-    });
+    ({ tracker, time } = await clockedTracker(storage, JAN_15_NOON));
   });
   afterEach(async () => {
     await tracker.close();
