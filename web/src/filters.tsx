@@ -1,4 +1,5 @@
 import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
 import { hrefWith, navigate, type Route } from "./router";
 import type { Whoami } from "./types";
 
@@ -46,6 +47,10 @@ export function TextFilter(props: {
   extra?: Record<string, string | null>;
 }) {
   const value = props.route.query.get(props.name) ?? "";
+  // What the reader is typing lives in the input's own state: a re-render while they type
+  // (rows arriving, a live change) must not put the query's value back over their text.
+  const [draft, setDraft] = useState(value);
+  useEffect(() => setDraft(value), [value]);
   const apply = (next: string) => {
     if (next !== value)
       navigate(hrefWith(props.route, { [props.name]: next.trim(), ...props.extra }), true);
@@ -55,8 +60,9 @@ export function TextFilter(props: {
       <span>{props.label}</span>
       <input
         name={props.name}
-        value={value}
+        value={draft}
         placeholder={props.placeholder}
+        onInput={(e) => setDraft(e.currentTarget.value)}
         onKeyDown={(e) => e.key === "Enter" && apply(e.currentTarget.value)}
         onBlur={(e) => apply(e.currentTarget.value)}
       />
