@@ -61,6 +61,22 @@ export const stageSchema = component(
     errorMessage: z.string().nullable(),
     errorDetails: json,
     retryable: z.boolean().nullable(),
+    reusedFrom: z.string().nullable(),
+  }),
+);
+
+export const priceUsedSchema = component(
+  "PriceUsed",
+  "The price table entry a cost's amount was computed from.",
+  z.object({
+    priceId: z.string(),
+    service: z.string(),
+    pattern: z.string(),
+    model: z.string(),
+    inputUsdPerMillion: z.number().nullable(),
+    outputUsdPerMillion: z.number().nullable(),
+    unitUsd: z.number().nullable(),
+    effectiveFrom: z.string(),
   }),
 );
 
@@ -74,6 +90,7 @@ export const costSchema = component(
     usage: json,
     stage: z.string().nullable(),
     ts: date,
+    price: priceUsedSchema.nullable(),
   }),
 );
 
@@ -114,6 +131,8 @@ const requestFields = {
   durationMs: z.number().nullable(),
   costUsd: z.number(),
   counters: z.record(z.string(), z.number()),
+  estimatedCostUsd: z.number().nullable(),
+  replayOf: z.string().nullable(),
 };
 
 export const requestRecordSchema = component(

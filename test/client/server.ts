@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { createTracker, type Tracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { silentLogger } from "../support/helpers.js";
 
 /** What the server saw of the ingest calls: ops per call, and how many ran at once. */

@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../src/core/json.js";
 import { createTracker, type Tracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { captureLogger, tempDir } from "../support/helpers.js";
 
 /** Regressions found by probing the server: each input used to answer 500 or never at all. */

@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from "vitest";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { createTracker, type Tracker } from "../../src/index.js";
 import { describeEachStorage } from "../support/storages.js";
 import { captureLogger, fakeClock, tempDir } from "../support/helpers.js";

@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
 import { createTracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { captureLogger } from "../support/helpers.js";
 
 const blockFor = (ms: number) => {

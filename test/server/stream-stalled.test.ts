@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import { expect, it } from "vitest";
 import { createTracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { captureLogger } from "../support/helpers.js";
 
 /**

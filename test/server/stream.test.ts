@@ -2,7 +2,7 @@ import * as http from "node:http";
 import type { FastifyInstance } from "fastify";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTracker, type RemoteGap, SqliteStore, type Tracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { captureLogger } from "../support/helpers.js";
 
 /** The sequence number in an event id (`<server>-<seq>`). */

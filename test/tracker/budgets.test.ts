@@ -8,7 +8,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { createClient } from "../../src/client/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { captureLogger, fakeClock, LEVEL, tempDir } from "../support/helpers.js";
 import { describeEachStorage } from "../support/storages.js";
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AlertEvent, Tracker } from "../../tracker/tracker.js";
+import { errors } from "../openapi.js";
 
 /** How many alerts the server remembers (newest kept). */
 export const ALERT_HISTORY_SIZE = 200;
@@ -42,10 +43,11 @@ export const alertRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     {
       config: { role: "viewer" },
       schema: {
+        operationId: "listAlerts",
         querystring: z.strictObject({
           limit: z.coerce.number().int().min(1).max(ALERT_HISTORY_SIZE).default(50),
         }),
-        response: { 200: alertsSchema },
+        response: { 200: alertsSchema, ...errors(400) },
         tags: ["breakers"],
       },
     },

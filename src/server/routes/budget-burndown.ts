@@ -3,6 +3,7 @@ import { z } from "zod";
 import { type BudgetPeriod } from "../../core/budgets.js";
 import { NotFoundError } from "../../core/errors.js";
 import type { Tracker } from "../../tracker/tracker.js";
+import { errors } from "../openapi.js";
 
 const HOUR = 3_600_000;
 /** One point per hour of a day, per 6 hours of a week, per day of a month. */
@@ -44,8 +45,9 @@ export const budgetBurndownRoutes: FastifyPluginAsyncZod<{
     {
       config: { role: "viewer" },
       schema: {
+        operationId: "getBudgetBurndown",
         params: z.object({ id: z.string().min(1).max(128) }),
-        response: { 200: burndownSchema },
+        response: { 200: burndownSchema, ...errors(400, 404) },
         tags: ["budgets"],
       },
     },

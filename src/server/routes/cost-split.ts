@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter } from "../auth.js";
+import { errors } from "../openapi.js";
 
 /** At most this many ids per call: a page of list rows, and a URL of a sane length. */
 export const COST_SPLIT_MAX_IDS = 200;
@@ -42,8 +43,9 @@ export const costSplitRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = asyn
     {
       config: { role: "viewer" },
       schema: {
+        operationId: "costsByRequest",
         querystring: z.strictObject({ ids: idList }),
-        response: { 200: costSplitSchema },
+        response: { 200: costSplitSchema, ...errors(400) },
         tags: ["costs"],
       },
     },
