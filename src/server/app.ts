@@ -21,6 +21,7 @@ import { streamRoutes } from "./routes/stream.js";
 import { whoamiRoutes } from "./routes/whoami.js";
 import { registerShedding, type SheddingOptions } from "./shedding.js";
 import { SseHub } from "./sse.js";
+import { StreamTokens } from "./stream-tokens.js";
 
 export interface AppOptions {
   tracker: Tracker;
@@ -83,7 +84,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   if (options.shedding !== false) await registerShedding(app, options.shedding);
   app.decorateRequest("principal", null as never);
-  app.addHook("onRequest", (request) => authenticate(request, tracker, open));
+  const tokens = new StreamTokens(options.streamTokenTtlMs, options.clock);
+  app.addHook("onRequest", (request) => authenticate(request, tracker, open, tokens));
 
   const metrics = new ServerMetrics(tracker);
   app.addHook("onResponse", async (request, reply) => {
@@ -115,7 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(requestRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueRoutes, { prefix: "/api/v1", tracker });
-  await app.register(streamRoutes, { prefix: "/api/v1", hub });
+  await app.register(streamRoutes, { prefix: "/api/v1", hub, tokens });
   await app.register(statsRoutes, { prefix: "/api/v1", tracker });
   await app.register(budgetRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueStatusRoutes, { prefix: "/api/v1", tracker });

@@ -2,6 +2,7 @@ import type { FastifyRequest } from "fastify";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../core/errors.js";
 import type { ApiKeyRole, RequestScope } from "../core/types.js";
 import type { Tracker } from "../tracker/tracker.js";
+import type { StreamTokens } from "./stream-tokens.js";
 
 /** Who is calling: from the API key, or the implicit admin of an open (keyless) server. */
 export interface Principal {
@@ -20,6 +21,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** The lowest role that may call the route; routes without one are public (health, metrics). */
     role?: ApiKeyRole;
+    /** The route also takes a stream token (`?token=`) in place of the key (EventSource). */
+    streamToken?: boolean;
   }
 }
 
@@ -59,6 +62,7 @@ export async function authenticate(
   request: FastifyRequest,
   tracker: Tracker,
   open: KeylessState,
+  tokens?: StreamTokens,
 ): Promise<void> {
   const needed = request.routeOptions.config.role;
   if (needed === undefined) return;
@@ -67,6 +71,14 @@ export async function authenticate(
     return;
   }
   const header = request.headers.authorization;
+  const token = (request.query as { token?: unknown } | undefined)?.token;
+  if (!header && tokens && request.routeOptions.config.streamToken && typeof token === "string") {
+    const principal = tokens.verify(token);
+    if (!principal) throw new UnauthorizedError("The stream token is unknown or expired");
+    if (RANK[principal.role] < RANK[needed]) throw new ForbiddenError(`This needs a ${needed} key`);
+    request.principal = principal;
+    return;
+  }
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   if (!match?.[1]) throw new UnauthorizedError();
   const key = await tracker.keys.verify(match[1]);

@@ -388,6 +388,12 @@ export const budgetStatusSchema = component(
   }),
 );
 
+export const streamTokenSchema = component(
+  "StreamToken",
+  "A token that opens GET /api/v1/stream?token=... (for EventSource) until `expiresAt`, with the role and tenant of the key that asked for it.",
+  z.object({ token: z.string(), expiresAt: z.string() }),
+);
+
 /** GET /api/v1/stream: Server-Sent Events, one JSON change per `data:` line. */
 export const eventStream = {
   description:

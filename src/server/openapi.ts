@@ -184,7 +184,12 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         version: "1",
         description: "Request tracking for AI-generation pipelines",
       },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer" },
+          streamToken: { type: "apiKey", in: "query", name: "token" },
+        },
+      },
       security: [{ bearer: [] }],
     },
     transform: createJsonSchemaTransform({ schemaRegistry: openapiRegistry }),

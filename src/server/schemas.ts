@@ -95,6 +95,8 @@ export const streamQuery = z.object({
   status: csvStatuses.optional(),
   kind: z.string().optional(),
   requestId: z.string().optional(),
+  /** A stream token from POST /api/v1/stream/token, for clients that cannot send headers. */
+  token: z.string().max(100).optional(),
 });
 
 export const depthQuery = z.object({ tenantId: z.string().optional() });

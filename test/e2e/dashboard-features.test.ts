@@ -313,7 +313,7 @@ describeBrowser("dashboard features in Chromium", () => {
 
   it("keeps 100 live rows responsive at 200 changes/s: no re-render per event", async () => {
     const page = await signedIn(keys.admin, "/");
-    const streamOpen = page.waitForResponse((r) => r.url().includes("/api/v1/stream"));
+    const streamOpen = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/stream");
     await page.goto(`${base}/requests?tenantId=busy&limit=100`);
     await expect.poll(() => page.locator("table.requests tbody tr").count()).toBe(100);
     expect((await streamOpen).status()).toBe(200);

@@ -152,7 +152,7 @@ describeBrowser("dashboard in Chromium", () => {
   it("shows a request created through the API within 2 s, without a reload", async () => {
     const page = await signedIn(keys.admin, "/");
     // The stream must be open before the change happens, or the page could not hear it.
-    const streamOpen = page.waitForResponse((r) => r.url().includes("/api/v1/stream"));
+    const streamOpen = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/stream");
     await page.goto(`${base}/requests?tenantId=alpha`);
     await page.waitForSelector("table.requests");
     expect((await streamOpen).status()).toBe(200);

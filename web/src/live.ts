@@ -1,4 +1,7 @@
-import { authHeaders, withQuery } from "./api";
+import { api, apiKey, withQuery } from "./api";
+
+/** How long to wait before a new connection when EventSource gave up. */
+const RETRY_MS = 2000;
 
 /** One change on the live stream (the API's SSE `data`). */
 export interface LiveMessage {
@@ -14,58 +17,70 @@ export interface LiveMessage {
   data?: Record<string, unknown>;
 }
 
+/** The named events of the stream (each `data` carries its `type` too). */
+const EVENTS = [
+  "request.created",
+  "request.updated",
+  "stage.updated",
+  "event.logged",
+  "alert",
+  "resync",
+  "shutdown",
+];
+
 /**
- * Subscribes to GET /api/v1/stream. EventSource cannot send an Authorization header, so this
- * reads the stream with fetch (which can), keeping the key out of URLs and logs. On a drop it
- * reconnects after the server's `retry:` delay with `Last-Event-ID`, so nothing is missed; a
- * `resync` event (the server could not replay) is handed to `onMessage` like any other.
+ * Subscribes to GET /api/v1/stream with EventSource. EventSource cannot send an Authorization
+ * header, so with a key each connection first gets a short-lived token (POST
+ * /api/v1/stream/token, the key's role and tenant) and passes it as `?token=`; the key never
+ * goes into a URL. EventSource reconnects by itself with `Last-Event-ID`. When it gives up (the
+ * token has expired by then, or the server refused), a new connection starts with a new token
+ * and `onMessage` gets a `resync`, since what was missed meanwhile cannot be replayed.
  * Returns a function that stops it.
  */
 export function subscribeLive(
   query: Record<string, string | undefined>,
   onMessage: (message: LiveMessage) => void,
 ): () => void {
-  const controller = new AbortController();
-  let lastEventId: string | null = null;
-  let retryMs = 2000;
-
-  const run = async (): Promise<void> => {
-    while (!controller.signal.aborted) {
-      try {
-        const response = await fetch(withQuery("/api/v1/stream", query), {
-          headers: {
-            accept: "text/event-stream",
-            ...authHeaders(),
-            ...(lastEventId ? { "last-event-id": lastEventId } : {}),
-          },
-          signal: controller.signal,
-        });
-        if (!response.ok || !response.body) throw new Error(`stream: HTTP ${response.status}`);
-        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += value;
-          let end: number;
-          while ((end = buffer.indexOf("\n\n")) !== -1) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            let data = "";
-            for (const line of frame.split("\n")) {
-              if (line.startsWith("id: ")) lastEventId = line.slice(4);
-              else if (line.startsWith("data: ")) data += line.slice(6);
-              else if (line.startsWith("retry: ")) retryMs = Number(line.slice(7)) || retryMs;
-            }
-            if (data) onMessage(JSON.parse(data) as LiveMessage);
-          }
-        }
-      } catch {
-        if (controller.signal.aborted) return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, retryMs));
-    }
+  let source: EventSource | null = null;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const retry = () => {
+    if (!stopped) timer = setTimeout(() => void connect(true), RETRY_MS);
   };
-  void run();
-  return () => controller.abort();
+  const connect = async (again: boolean): Promise<void> => {
+    let token: string | undefined;
+    try {
+      if (apiKey())
+        token = (await api<{ token: string }>("/stream/token", { method: "POST" })).token;
+    } catch {
+      return retry();
+    }
+    if (stopped) return;
+    const opened = new EventSource(withQuery("/api/v1/stream", { ...query, token }));
+    source = opened;
+    for (const type of EVENTS) {
+      opened.addEventListener(type, (e) => onMessage(JSON.parse(e.data as string) as LiveMessage));
+    }
+    if (again) {
+      const at = new Date().toISOString();
+      opened.addEventListener(
+        "open",
+        () => onMessage({ type: "resync", reason: "reconnected", at }),
+        {
+          once: true,
+        },
+      );
+    }
+    opened.onerror = () => {
+      if (opened.readyState !== EventSource.CLOSED) return; // it reconnects by itself
+      source = null;
+      retry();
+    };
+  };
+  void connect(false);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    source?.close();
+  };
 }
