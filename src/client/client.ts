@@ -12,11 +12,13 @@ import type {
 } from "../core/schemas.js";
 import type { Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
 import type { QueueDepth } from "../tracker/queue.js";
+import type { ReplayOptions } from "../tracker/replay.js";
 import { type TrackStageOptions, trackStage } from "../tracker/track-stage.js";
 import type { RequestRef } from "../tracker/tracker.js";
 import { HttpTransport } from "./http.js";
 import { type ClientOptions, resolveClientOptions, type ResolvedClientOptions } from "./options.js";
 import { type RemoteClaimOptions, RemoteReads } from "./reads.js";
+import { RemotePrices, RemoteReplays } from "./replays.js";
 import type { Ack } from "./replayer.js";
 import { Sender } from "./sender.js";
 import { type CreatedRequest, WireBuilder, type WireOp } from "./wire.js";
@@ -41,6 +43,10 @@ export class RemoteClient {
   private readonly ops: WireBuilder;
   private readonly sender: Sender;
   private readonly reads: RemoteReads;
+  /** A request's replays, comparisons and bulk replay jobs on the server. See `replay()`. */
+  readonly replays: RemoteReplays;
+  /** The server's price table (an admin key changes it). */
+  readonly prices: RemotePrices;
   private readonly options: ResolvedClientOptions;
   private closed = false;
 
@@ -56,6 +62,8 @@ export class RemoteClient {
       fetch: options.fetch,
     });
     this.reads = new RemoteReads(http);
+    this.replays = new RemoteReplays(http);
+    this.prices = new RemotePrices(http);
     const outbox = options.outboxPath
       ? new FileWireOutbox(options.outboxPath)
       : new MemoryWireOutbox();
@@ -206,6 +214,15 @@ export class RemoteClient {
   async getRequest(ref: RequestRef): Promise<Request | null> {
     const id = this.ops.requestId(idOf(ref));
     return this.read(() => this.reads.getRequest(id));
+  }
+
+  /**
+   * Makes a new request that replays `ref` on the server (see `tracker.replay`): linked by
+   * `replayOf`, budget-checked, optionally resuming from a stage. Needs the server.
+   */
+  async replay(ref: RequestRef, options: ReplayOptions = {}): Promise<Request> {
+    const id = this.ops.requestId(idOf(ref));
+    return this.read(() => this.replays.replay(id, options));
   }
 
   /** The processing history: status changes, stage changes and logged events, in order. */

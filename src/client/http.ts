@@ -55,7 +55,9 @@ export class HttpTransport {
     const data = parse(text);
     if (status >= 200 && status < 300) return data as T | null;
     const error = errorFromWire(data, status, requestId);
-    if (status >= 500 || RETRY_LATER.has(status)) {
+    // A spent budget (429 too) is an answer, not a busy server: the caller gets the error.
+    const busy = RETRY_LATER.has(status) && error.code !== "RT_ERR_BUDGET_EXCEEDED";
+    if (status >= 500 || busy) {
       throw new StoreUnavailableError(
         `reqtrack server ${url} answered ${status} (${error.code}: ${error.message})`,
         { cause: error },

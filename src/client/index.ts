@@ -11,6 +11,7 @@ export type { RemoteClaimOptions } from "./reads.js";
 export type { CreatedRequest } from "./wire.js";
 // The errors a client call can reject with, so that a client-only program can match on them.
 export {
+  BudgetExceededError,
   ClosedError,
   ForbiddenError,
   InvalidTransitionError,

@@ -19,7 +19,10 @@ export class RemoteReads {
     const found = await notFoundAs(null, () =>
       this.http.call<unknown>("GET", `/api/v1/requests/${path(id)}`, undefined, id),
     );
-    return found === null ? null : reviveRequest(found);
+    if (found === null) return null;
+    // The detail answer lists the request's replays too; the library's Request does not.
+    const { replays: _replays, ...request } = found as Record<string, unknown>;
+    return reviveRequest(request);
   }
 
   async getEvents(id: string): Promise<RequestEvent[]> {

@@ -12,6 +12,8 @@ import { plainSerializerCompiler, registerOpenApi } from "./openapi.js";
 import { alertRoutes } from "./routes/alerts.js";
 import { budgetBurndownRoutes } from "./routes/budget-burndown.js";
 import { budgetRoutes } from "./routes/budgets.js";
+import { priceRoutes } from "./routes/prices.js";
+import { replayRoutes } from "./routes/replays.js";
 import { costSplitRoutes } from "./routes/cost-split.js";
 import { queueRoutes } from "./routes/queue.js";
 import { queueStatusRoutes } from "./routes/queue-status.js";
@@ -120,6 +122,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(streamRoutes, { prefix: "/api/v1", hub, tokens });
   await app.register(statsRoutes, { prefix: "/api/v1", tracker });
   await app.register(budgetRoutes, { prefix: "/api/v1", tracker });
+  await app.register(replayRoutes, { prefix: "/api/v1", tracker });
+  await app.register(priceRoutes, { prefix: "/api/v1", tracker });
   await app.register(queueStatusRoutes, { prefix: "/api/v1", tracker });
   await app.register(whoamiRoutes, { prefix: "/api/v1" });
   await app.register(costSplitRoutes, { prefix: "/api/v1", tracker });

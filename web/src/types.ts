@@ -248,9 +248,8 @@ export interface Burndown {
   points: { at: string; spentUsd: number }[];
 }
 
-/** GET /requests/:id/compare/:otherId (the replay API): two runs side by side. */
+/** Two runs the compare page shows side by side. */
 export interface Comparison {
   original: RequestDetail;
   replay: RequestDetail;
-  costs: Record<string, unknown>;
 }

@@ -6,6 +6,7 @@ import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter, visibleScope } from "../auth.js";
 import { BODY_ERRORS, createdNoBody, errors, noContent } from "../openapi.js";
 import { eventListSchema, requestPageSchema, requestSchema } from "../openapi-schemas.js";
+import { requestDetailSchema } from "../replay-schemas.js";
 import {
   createRequestBody,
   idParams,
@@ -80,7 +81,7 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
       schema: {
         operationId: "getRequest",
         params: idParams,
-        response: { 200: requestSchema, ...errors(400, 404) },
+        response: { 200: requestDetailSchema, ...errors(400, 404) },
         tags: ["requests"],
       },
     },
@@ -89,7 +90,7 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
       const own = request.principal.tenantId;
       if (!found || (own !== null && found.tenantId !== own))
         throw new NotFoundError(request.params.id);
-      return found;
+      return { ...found, replays: await tracker.replays.of(found.id) };
     },
   );
 

@@ -4,33 +4,28 @@ import { api } from "../api";
 import { ErrorBox, StatusBadge, Time } from "../components";
 import { duration, usd } from "../format";
 import { Link } from "../router";
-import { type Comparison, hasFeature, type RequestDetail, type Whoami } from "../types";
+import type { Comparison, RequestDetail, Whoami } from "../types";
 
 const href = (id: string) => `/requests/${encodeURIComponent(id)}`;
 
 /**
  * Two runs side by side (a request and its replay): status, times, cost per service, result.
- * With the server's compare endpoint (whoami lists "compare") it is one call; without it, the
- * two requests are read one by one and compared here.
+ * It reads the two requests whole (each one call, checked against the key's tenant like any
+ * read), since the page shows their costs and results in full.
  */
-export function ComparePage({ id, otherId, me }: { id: string; otherId: string; me: Whoami }) {
+export function ComparePage({ id, otherId }: { id: string; otherId: string; me: Whoami }) {
   const [data, setData] = useState<Comparison | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     let stale = false;
-    const load: Promise<Comparison> = hasFeature(me, "compare")
-      ? api<Comparison>(`${href(id)}/compare/${encodeURIComponent(otherId)}`)
-      : Promise.all([api<RequestDetail>(href(id)), api<RequestDetail>(href(otherId))]).then(
-          ([original, replay]) => ({ original, replay, costs: {} }),
-        );
-    load.then(
-      (c) => !stale && setData(c),
+    Promise.all([api<RequestDetail>(href(id)), api<RequestDetail>(href(otherId))]).then(
+      ([original, replay]) => !stale && setData({ original, replay }),
       (e: unknown) => !stale && setError(e),
     );
     return () => {
       stale = true;
     };
-  }, [id, otherId, me]);
+  }, [id, otherId]);
 
   if (error) return <ErrorBox error={error} />;
   if (!data) return <p class="loading">Loading…</p>;
