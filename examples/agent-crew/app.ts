@@ -192,16 +192,16 @@ export async function createAgentCrew(options: AgentCrewOptions) {
 
 export type AgentCrew = Awaited<ReturnType<typeof createAgentCrew>>;
 
-const STATUS_FILTER: Record<string, "completed" | "failed" | "timed_out" | "running"> = {
+const STATUS_FILTER: Record<string, "completed" | "failed" | "timeout" | "running"> = {
   success: "completed",
   error: "failed",
-  timeout: "timed_out",
+  timeout: "timeout",
   running: "running",
 };
 const STATUS_NAME: Record<string, string> = {
   completed: "success",
   failed: "error",
-  timed_out: "timeout",
+  timeout: "timeout",
 };
 
 /** A request in the crew's history shape (its RequestMetadata, snake_case). */
