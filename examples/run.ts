@@ -12,6 +12,8 @@ const EXAMPLES: Record<string, { port: number; load: () => Promise<{ main: Main 
   "chat-lanes": { port: 7610, load: () => import("./chat-lanes/main.js") },
   "video-bot": { port: 7611, load: () => import("./video-bot/main.js") },
   "content-pipeline": { port: 7612, load: () => import("./content-pipeline/main.js") },
+  "agent-crew": { port: 7613, load: () => import("./agent-crew/main.js") },
+  "rag-api": { port: 7614, load: () => import("./rag-api/main.js") },
 };
 
 type Main = (port: number) => Promise<RunningExample>;
