@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { REQUEST_STATUSES } from "../src/core/types.js";
 import { tempDir } from "./support/helpers.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -11,6 +12,15 @@ describe("README", () => {
     const readme = readFileSync(`${root}/README.md`, "utf8");
     expect(readme).toContain("npm install && npm start");
     expect(readme).toContain("npm test");
+  });
+
+  it("names every status of the lifecycle and what better-sqlite3 needs to build", () => {
+    const readme = readFileSync(`${root}/README.md`, "utf8");
+    const intro = readme.slice(0, readme.indexOf("## Quickstart"));
+    for (const status of REQUEST_STATUSES) expect(intro).toContain(`${status}`);
+    const quickstart = readme.slice(readme.indexOf("## Quickstart"), readme.indexOf("## Library"));
+    for (const need of [/python3/, /\bmake\b/, /C\+\+\s+compiler/])
+      expect(quickstart).toMatch(need);
   });
 
   it("has a library example that runs as written against the built package", () => {

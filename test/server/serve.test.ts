@@ -138,6 +138,55 @@ describe("reqtrack migrate", () => {
   }, 30_000);
 });
 
+describe("reqtrack serve's banner", () => {
+  it("shows the Authorization header in its curl line when keys exist", async () => {
+    const dir = tempDir();
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      const storage = dir.file("keyed.db");
+      const tracker = await createTracker({
+        storage,
+        logger: captureLogger("error").logger,
+        watchdogIntervalMs: 0,
+      });
+      const { key } = await tracker.keys.create({ role: "viewer", tenantId: "guild-42" });
+      await tracker.close();
+      child = spawn(
+        process.execPath,
+        ["--import", "tsx", cli, "serve", "--port", "0", "--storage", storage],
+        {
+          stdio: ["ignore", "ignore", "pipe"],
+          env: { ...process.env, REQTRACK_LOG_LEVEL: "error" },
+        },
+      );
+      let stderr = "";
+      child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk;
+      });
+      await vi.waitFor(() => expect(stderr).toContain("metrics:"), { timeout: 20_000 });
+      const line = /live: +(curl .*)/.exec(stderr)?.[1] as string;
+      expect(line).toMatch(
+        /^curl -N -H "Authorization: Bearer \$REQTRACK_KEY" http:\/\/127\.0\.0\.1:\d+\/api\/v1\/stream$/,
+      );
+      // The line works as printed once REQTRACK_KEY is set: the header it names opens the stream.
+      const url = /(http\S+)$/.exec(line)?.[1] as string;
+      const controller = new AbortController();
+      const opened = await fetch(url, {
+        headers: { authorization: `Bearer ${key}` },
+        signal: controller.signal,
+      });
+      expect(opened.status).toBe(200);
+      controller.abort();
+      expect((await fetch(url)).status).toBe(401);
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    } finally {
+      if (child && child.exitCode === null) child.kill("SIGKILL");
+      dir.cleanup();
+    }
+  }, 60_000);
+});
+
 describe("reqtrack serve --demo (npm start)", () => {
   it("prints its URL and how to get a key, feeds demo requests, and shuts down cleanly on SIGTERM", async () => {
     const dir = tempDir();
@@ -165,6 +214,8 @@ describe("reqtrack serve --demo (npm start)", () => {
         { timeout: 20_000 },
       );
       const url = /listening on (\S+)/.exec(stderr)?.[1] as string;
+      // Without keys the curl line needs no header.
+      expect(stderr).toContain(`live:       curl -N ${url}/api/v1/stream\n`);
       await vi.waitFor(
         async () => {
           const page = (await (await fetch(`${url}/api/v1/requests?tag=demo&limit=1`)).json()) as {

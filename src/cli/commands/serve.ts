@@ -45,7 +45,10 @@ export function registerServe(program: Command): void {
       const say = (line: string) => process.stderr.write(`${line}\n`);
       say(`reqtrack listening on ${server.url}  (storage: ${options.storage})`);
       say(`  API docs:   ${server.url}/docs`);
-      say(`  live:       curl -N ${server.url}/api/v1/stream`);
+      // With keys, the stream (like every API call) needs one: the line must work as printed.
+      const auth = server.open ? "" : '-H "Authorization: Bearer $REQTRACK_KEY" ';
+      say(`  live:       curl -N ${auth}${server.url}/api/v1/stream`);
+      if (!server.open) say("              (REQTRACK_KEY: a key from `npx reqtrack keys create`)");
       say(`  metrics:    ${server.url}/metrics`);
       if (server.open) {
         say("  No API key exists: the API is open and bound to this machine only.");
