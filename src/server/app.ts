@@ -19,6 +19,7 @@ import { requestRoutes } from "./routes/requests.js";
 import { statsRoutes } from "./routes/stats.js";
 import { streamRoutes } from "./routes/stream.js";
 import { whoamiRoutes } from "./routes/whoami.js";
+import { registerCors, registerSecurityHeaders } from "./security-headers.js";
 import { registerShedding, type SheddingOptions } from "./shedding.js";
 import { SseHub } from "./sse.js";
 
@@ -47,6 +48,11 @@ export interface AppOptions {
   clock?: () => number;
   /** Load shedding (503 RT_ERR_OVERLOADED past an event-loop delay); false turns it off. */
   shedding?: SheddingOptions | false;
+  /**
+   * Origins (`https://app.example.com`) whose pages may call the API from a browser. Default:
+   * none, CORS off.
+   */
+  corsOrigins?: string[];
   /** Fastify's logger; default: the tracker's logger at warn. */
   logger?: Logger | false;
 }
@@ -81,6 +87,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       `No route ${request.method} ${request.url.split("?")[0]}`,
     );
   });
+  registerSecurityHeaders(app as unknown as FastifyInstance);
+  await registerCors(app as unknown as FastifyInstance, options.corsOrigins);
   if (options.shedding !== false) await registerShedding(app, options.shedding);
   app.decorateRequest("principal", null as never);
   app.addHook("onRequest", (request) => authenticate(request, tracker, open));
