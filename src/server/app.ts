@@ -19,6 +19,7 @@ import { requestRoutes } from "./routes/requests.js";
 import { statsRoutes } from "./routes/stats.js";
 import { streamRoutes } from "./routes/stream.js";
 import { whoamiRoutes } from "./routes/whoami.js";
+import { recordRoutes } from "./route-table.js";
 import { registerCors, registerSecurityHeaders } from "./security-headers.js";
 import { registerShedding, type SheddingOptions } from "./shedding.js";
 import { SseHub } from "./sse.js";
@@ -78,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // A URL the router cannot decode (%ED%A0%80) never reaches the error handler.
     frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
+  recordRoutes(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(plainSerializerCompiler);
   app.setErrorHandler(errorHandler);
