@@ -19,8 +19,8 @@ interface Call {
 /**
  * How a route is probed across tenants. `byId`: A's keys on B's ids must answer exactly what
  * they answer for ids never seen (ids masked), so nothing confirms B's data exists. `scoped`:
- * A's keys asking for tenant B must get what they get for their own tenant. `public`: no
- * `conflict`: a taken id is a coded 409 that reveals nothing.
+ * A's keys asking for tenant B must get what they get for a tenant that does not exist.
+ * `conflict`: a taken id is a coded 409 that reveals nothing. `elsewhere`: tested by name.
  */
 type Probe =
   | { kind: "byId"; call: (ids: Ids) => Call }
