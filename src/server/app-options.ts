@@ -29,6 +29,7 @@ const appOptionsSchema = z.strictObject({
   streamTokenTtlMs: z.number().optional(),
   clock: functionOption("() => epoch milliseconds").optional(),
   shedding: z.union([shedding, z.literal(false)]).optional(),
+  corsOrigins: z.array(z.string().url()).optional(),
   logger: z.union([loggerOption, z.literal(false)]).optional(),
 } satisfies Record<keyof AppOptions, z.ZodType>);
 

@@ -21,6 +21,8 @@ import { requestRoutes } from "./routes/requests.js";
 import { statsRoutes } from "./routes/stats.js";
 import { streamRoutes } from "./routes/stream.js";
 import { whoamiRoutes } from "./routes/whoami.js";
+import { recordRoutes } from "./route-table.js";
+import { registerCors, registerSecurityHeaders } from "./security-headers.js";
 import { registerShedding, type SheddingOptions } from "./shedding.js";
 import { SseHub } from "./sse.js";
 import { StreamTokens } from "./stream-tokens.js";
@@ -50,6 +52,11 @@ export interface AppOptions {
   clock?: () => number;
   /** Load shedding (503 RT_ERR_OVERLOADED past an event-loop delay); false turns it off. */
   shedding?: SheddingOptions | false;
+  /**
+   * Origins (`https://app.example.com`) whose pages may call the API from a browser. Default:
+   * none, CORS off.
+   */
+  corsOrigins?: string[];
   /** Fastify's logger; default: the tracker's logger at warn. */
   logger?: Logger | false;
 }
@@ -75,6 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // A URL the router cannot decode (%ED%A0%80) never reaches the error handler.
     frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
+  recordRoutes(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(plainSerializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -84,6 +92,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       `No route ${request.method} ${request.url.split("?")[0]}`,
     );
   });
+  registerSecurityHeaders(app as unknown as FastifyInstance);
+  await registerCors(app as unknown as FastifyInstance, options.corsOrigins);
   if (options.shedding !== false) await registerShedding(app, options.shedding);
   app.decorateRequest("principal", null as never);
   const tokens = new StreamTokens(options.streamTokenTtlMs, options.clock);

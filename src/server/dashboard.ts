@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyPluginAsync } from "fastify";
+import { DASHBOARD_CSP } from "./security-headers.js";
 
 /**
  * Where `vite build` writes the web app. The same relative path works from `src/server`
@@ -49,10 +50,7 @@ export const dashboardPlugin: FastifyPluginAsync<{ dir?: string }> = async (app,
       reply
         .type("text/html; charset=utf-8")
         .header("cache-control", "no-cache")
-        .header(
-          "content-security-policy",
-          "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
-        )
+        .header("content-security-policy", DASHBOARD_CSP)
         .send(html),
     );
   }

@@ -26,6 +26,9 @@ const CACHE_MS = 5_000;
 /** How long "no key exists" is believed before a keyless server asks the store again. */
 const KEYLESS_RECHECK_MS = 1_000;
 
+/** Active keys one store may hold: enough for every tenant's writer and viewer, not a flood. */
+export const MAX_ACTIVE_KEYS = 1_000;
+
 /** SHA-256 of a secret, hex: the only form in which secrets are stored. */
 export const hashSecret = (secret: string): string =>
   createHash("sha256").update(secret).digest("hex");
@@ -57,6 +60,12 @@ export class ApiKeys {
       throw new ValidationError(
         "tenantId",
         `a ${data.role} key is confined to one tenant; give one`,
+      );
+    }
+    if ((await this.countActive()) >= MAX_ACTIVE_KEYS) {
+      throw new ValidationError(
+        "key",
+        `at most ${MAX_ACTIVE_KEYS} active keys; revoke one before creating another`,
       );
     }
     const secret = `rt_${randomBytes(24).toString("base64url")}`;
@@ -102,7 +111,9 @@ export class ApiKeys {
 
   /**
    * The active key for `secret`, or null (unknown or revoked). Answers are cached for 5 s
-   * per secret: a revocation made in another process takes effect within that time.
+   * per secret: a revocation made in another process takes effect within that time. The
+   * secret itself is never compared: its SHA-256 is looked up, so how long a lookup takes
+   * tells nothing about which characters of a guess were right.
    */
   async verify(secret: string): Promise<ApiKey | null> {
     const now = this.clock();
