@@ -1,3 +1,4 @@
+import { POSTGRES_PROMPT_SEARCH_MIGRATION } from "../prompt-search.js";
 import type { Migration } from "./migration.js";
 
 /**
@@ -394,4 +395,5 @@ INSERT INTO rollup_state (key, value) VALUES ('rebuild', NULL) ON CONFLICT (key)
 CREATE INDEX requests_deleted ON requests (created_at) WHERE deleted_at IS NOT NULL;
 `,
   },
+  POSTGRES_PROMPT_SEARCH_MIGRATION,
 ];

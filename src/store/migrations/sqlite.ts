@@ -1,3 +1,4 @@
+import { SQLITE_PROMPT_SEARCH_MIGRATION } from "../prompt-search.js";
 import type { Migration } from "./migration.js";
 
 /**
@@ -366,4 +367,5 @@ INSERT OR IGNORE INTO rollup_state (key, value) VALUES ('rebuild', 1);
 CREATE INDEX requests_deleted ON requests (created_at) WHERE deleted_at IS NOT NULL;
 `,
   },
+  SQLITE_PROMPT_SEARCH_MIGRATION,
 ];

@@ -34,6 +34,7 @@ import {
   type PurgeCounts,
   type Store,
 } from "../store.js";
+import { sqlitePromptClause } from "../prompt-search.js";
 import { migrateSqlite } from "./migrate.js";
 import { SqliteAnalytics } from "./sqlite-analytics.js";
 import { SqliteBudgets } from "./sqlite-budgets.js";
@@ -336,11 +337,11 @@ export class SqliteStore implements Store {
       params.push(filter.tag);
     }
     if (filter.prompt !== undefined) {
-      // The tracker's rule for "the prompt" (as in promptCounts): initialMessage, else a
-      // string input.prompt. LIKE is case-insensitive for ASCII in SQLite.
-      where.push(`coalesce(initial_message, CASE WHEN json_type(input, '$.prompt') = 'text'
-        THEN json_extract(input, '$.prompt') END) LIKE ? ESCAPE '\\'`);
-      params.push(containsPattern(filter.prompt));
+      // The tracker's rule for "the prompt" (initialMessage, else a string input.prompt),
+      // read from its full-text index (prompt-search.ts).
+      const search = sqlitePromptClause(filter.prompt, containsPattern(filter.prompt));
+      where.push(search.sql);
+      params.push(search.param);
     }
     if (filter.from !== undefined) {
       where.push("created_at >= ?");
