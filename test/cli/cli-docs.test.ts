@@ -31,6 +31,7 @@ describe("docs/cli.md", () => {
       "costs",
       "export",
       "import",
+      "tail",
     ]) {
       expect(recording).toContain(`$ reqtrack ${name} `);
     }
