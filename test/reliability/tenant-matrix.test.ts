@@ -11,6 +11,8 @@ interface Ids {
   request: string;
   running: string;
   budget: string;
+  /** A bulk replay job confined to the tenant. */
+  job: string;
 }
 interface Call {
   url: string;
@@ -89,6 +91,10 @@ const PROBES: Record<string, Probe> = {
     kind: "elsewhere",
     why: "a stream never ends: test/server/stream.test.ts 'confines the stream to the key's tenant'",
   },
+  "POST /api/v1/stream/token": {
+    kind: "elsewhere",
+    why: "a token names no tenant's data: test/server/stream-token.test.ts binds it to the key's tenant",
+  },
   "GET /api/v1/stats/overview": scoped((t) => ({ url: `/api/v1/stats/overview?tenantId=${t}` })),
   "GET /api/v1/stats/timeseries": scoped((t) => ({
     url: `/api/v1/stats/timeseries?hours=2&tenantId=${t}`,
@@ -122,18 +128,43 @@ const PROBES: Record<string, Probe> = {
     url: `/api/v1/costs/by-request?tenantId=${t}`,
   })),
   "GET /api/v1/alerts": scoped((t) => ({ url: `/api/v1/alerts?tenantId=${t}` })),
+  "POST /api/v1/requests/:id/replay": byId((ids) => ({
+    url: `${R}/${ids.request}/replay`,
+    body: {},
+  })),
+  "GET /api/v1/requests/:id/replays": byId((ids) => ({ url: `${R}/${ids.request}/replays` })),
+  "GET /api/v1/requests/:id/compare/:otherId": byId((ids) => ({
+    url: `${R}/${ids.request}/compare/${ids.running}`,
+  })),
+  "POST /api/v1/replays": scoped(
+    (t) => ({ url: "/api/v1/replays", body: { filter: { tenantId: t, status: "pending" } } }),
+    true,
+  ),
+  "GET /api/v1/replays": scoped(() => ({ url: "/api/v1/replays" })),
+  "GET /api/v1/replays/:jobId": byId((ids) => ({ url: `/api/v1/replays/${ids.job}` })),
+  "POST /api/v1/replays/:jobId/resume": byId((ids) => ({
+    url: `/api/v1/replays/${ids.job}/resume`,
+  })),
+  "GET /api/v1/prices": scoped(() => ({ url: "/api/v1/prices" })),
+  "POST /api/v1/prices": scoped(
+    () => ({ url: "/api/v1/prices", body: { service: "s", model: "m", unitUsd: 1 } }),
+    true,
+  ),
+  "DELETE /api/v1/prices/:id": scoped(() => ({ url: "/api/v1/prices/price_x" })),
 };
 
 const NEVER: Ids = {
   request: "req_never_seen_0",
   running: "req_never_seen_1",
   budget: "bud_never",
+  job: "rjob_never",
 };
 const mask = (text: string, ids: Ids) =>
   text
     .replaceAll(ids.request, "<request>")
     .replaceAll(ids.running, "<running>")
-    .replaceAll(ids.budget, "<budget>");
+    .replaceAll(ids.budget, "<budget>")
+    .replaceAll(ids.job, "<job>");
 /** Fields that differ between two calls a moment apart, whoever makes them. */
 const stable = (text: string) =>
   text.replace(
@@ -178,7 +209,9 @@ describeEachStorage("tenant x role x endpoint matrix", (storage) => {
     await tracker.startStage(running, "stage-of-B");
     await tracker.recordCost(running, { service: "svc-of-B", amountUsd: 7.77 });
     const budget = await tracker.budgets.create({ tenantId: "B", period: "day", amountUsd: 10 });
-    return { request: pending.id, running: running.id, budget: budget.id };
+    // A bulk replay that picked nothing: a job of B's that changes nothing when resumed.
+    const job = await tracker.replays.start({ tenantId: "B", kind: "none-of-B" });
+    return { request: pending.id, running: running.id, budget: budget.id, job: job.id };
   }
 
   /** Everything of B's, as the library (which no key confines) reads it. */
@@ -265,7 +298,7 @@ describeEachStorage("tenant x role x endpoint matrix", (storage) => {
       if (probe.kind !== "byId") continue;
       const ids = await fixtureOfB();
       const response = await send(route.method, probe.call(ids), keys.writerB);
-      const failed = response.statusCode >= 300 || /"error"/.test(response.body);
+      const failed = response.statusCode >= 300 || /"code":"RT_ERR_/.test(response.body);
       if (failed) misses.push(`${route.method} ${route.url}: ${response.body}`);
     }
     expect(misses).toEqual([]);
