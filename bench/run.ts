@@ -18,10 +18,14 @@ import {
 } from "./support/harness.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+/** This runner, and the soak, which runs for minutes on its own (`npm run soak`). */
+const NOT_BENCHMARKS = new Set(["run.ts", "soak.ts"]);
 
 function availableBenchmarks(): string[] {
   return readdirSync(BENCH_DIR, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith(".ts") && entry.name !== "run.ts")
+    .filter(
+      (entry) => entry.isFile() && entry.name.endsWith(".ts") && !NOT_BENCHMARKS.has(entry.name),
+    )
     .map((entry) => entry.name.slice(0, -".ts".length))
     .sort();
 }
