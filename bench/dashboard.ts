@@ -144,7 +144,7 @@ async function run(): Promise<BenchmarkReport> {
     page.on("requestfinished", (request) => {
       const url = new URL(request.url());
       if (!url.pathname.startsWith("/api/v1/") || url.pathname === "/api/v1/stream") return;
-      const route = url.pathname.replace(/req_[0-9a-f-]+/, ":id");
+      const route = url.pathname.replace(/(req|bud)_[0-9a-f-]+/, ":id");
       const timing = request.timing();
       const ms = timing.responseEnd - timing.requestStart;
       if (ms >= 0) api.set(route, [...(api.get(route) ?? []), ms]);
