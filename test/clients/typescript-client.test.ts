@@ -81,7 +81,9 @@ describe("a TypeScript client generated from the OpenAPI document", () => {
 
   beforeAll(async () => {
     server = await liveServer();
-    const doc = await (await fetch(`${server.url}/docs/json`)).json();
+    const doc = (await (await fetch(`${server.url}/docs/json`)).json()) as Parameters<
+      typeof openapiTS
+    >[0];
     // openapi-typescript: the document's paths, operations and components as types.
     writeFileSync(join(dir.dir, "schema.d.ts"), astToString(await openapiTS(doc)));
     writeFileSync(join(dir.dir, "package.json"), JSON.stringify({ type: "module" }));
