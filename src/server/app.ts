@@ -13,8 +13,10 @@ import { alertRoutes } from "./routes/alerts.js";
 import { budgetBurndownRoutes } from "./routes/budget-burndown.js";
 import { budgetRoutes } from "./routes/budgets.js";
 import { costSplitRoutes } from "./routes/cost-split.js";
+import { priceRoutes } from "./routes/prices.js";
 import { queueRoutes } from "./routes/queue.js";
 import { queueStatusRoutes } from "./routes/queue-status.js";
+import { replayRoutes } from "./routes/replays.js";
 import { requestRoutes } from "./routes/requests.js";
 import { statsRoutes } from "./routes/stats.js";
 import { streamRoutes } from "./routes/stream.js";
@@ -123,6 +125,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(costSplitRoutes, { prefix: "/api/v1", tracker });
   await app.register(budgetBurndownRoutes, { prefix: "/api/v1", tracker });
   await app.register(alertRoutes, { prefix: "/api/v1", tracker });
+  await app.register(replayRoutes, { prefix: "/api/v1", tracker });
+  await app.register(priceRoutes, { prefix: "/api/v1", tracker });
   await app.register(dashboardPlugin);
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));

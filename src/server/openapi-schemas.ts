@@ -94,6 +94,8 @@ const requestFields = {
   intent: z.string().nullable(),
   entities: json,
   parentId: z.string().nullable(),
+  /** The request this one replays; null for an original. */
+  replayOf: z.string().nullable(),
   correlationId: z.string().nullable(),
   result: json,
   errorMessage: z.string().nullable(),
@@ -126,6 +128,16 @@ export const requestSchema = component(
   "Request",
   "A request with its stages (in start order) and costs (in record order).",
   z.object({ ...requestFields, stages: z.array(stageSchema), costs: z.array(costSchema) }),
+);
+
+export const requestDetailSchema = component(
+  "RequestDetail",
+  "A request with its stages and costs, and the replays made of it (oldest first).",
+  requestSchema.extend({
+    replays: z.array(
+      z.object({ id: z.string(), status: z.enum(REQUEST_STATUSES), createdAt: date }),
+    ),
+  }),
 );
 
 export const requestPageSchema = component(
@@ -366,6 +378,57 @@ export const budgetStatusSchema = component(
     projectedUsd: z.number(),
     exceeded: z.boolean(),
     alerted: z.array(z.number()),
+  }),
+);
+
+export const priceSchema = component(
+  "Price",
+  "One version of a service's (and model's) price, in force from `effectiveFrom`.",
+  z.object({
+    id: z.string(),
+    service: z.string(),
+    model: z.string(),
+    inputUsdPerMillion: z.number().nullable(),
+    outputUsdPerMillion: z.number().nullable(),
+    unitUsd: z.number().nullable(),
+    unit: z.string().nullable(),
+    effectiveFrom: date,
+    createdAt: date,
+  }),
+);
+
+export const priceListSchema = z.object({ items: z.array(priceSchema) });
+
+const compareSide = z.object({
+  id: z.string(),
+  replayOf: z.string().nullable(),
+  status: z.enum(REQUEST_STATUSES),
+  createdAt: date,
+  durationMs: z.number().nullable(),
+  costUsd: z.number(),
+  costByService: z.record(z.string(), z.number()),
+  result: json,
+  errorMessage: z.string().nullable(),
+  stages: z.array(
+    z.object({
+      name: z.string(),
+      status: z.string(),
+      durationMs: z.number().nullable(),
+      reused: z.boolean(),
+    }),
+  ),
+});
+
+export const comparisonSchema = component(
+  "Comparison",
+  "Two requests (an original and its replay, typically) side by side; deltas are right minus left.",
+  z.object({
+    left: compareSide,
+    right: compareSide,
+    durationDeltaMs: z.number().nullable(),
+    costDeltaUsd: z.number(),
+    sameStatus: z.boolean(),
+    sameResult: z.boolean(),
   }),
 );
 

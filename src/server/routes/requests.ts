@@ -5,7 +5,12 @@ import { logEventSchema, recordCostSchema } from "../../core/schemas.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter, visibleScope } from "../auth.js";
 import { BODY_ERRORS, createdNoBody, errors, noContent } from "../openapi.js";
-import { eventListSchema, requestPageSchema, requestSchema } from "../openapi-schemas.js";
+import {
+  eventListSchema,
+  requestDetailSchema,
+  requestPageSchema,
+  requestSchema,
+} from "../openapi-schemas.js";
 import {
   createRequestBody,
   idParams,
@@ -80,7 +85,7 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
       schema: {
         operationId: "getRequest",
         params: idParams,
-        response: { 200: requestSchema, ...errors(400, 404) },
+        response: { 200: requestDetailSchema, ...errors(400, 404) },
         tags: ["requests"],
       },
     },
@@ -89,7 +94,7 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
       const own = request.principal.tenantId;
       if (!found || (own !== null && found.tenantId !== own))
         throw new NotFoundError(request.params.id);
-      return found;
+      return { ...found, replays: await tracker.replays.of(found.id) };
     },
   );
 
