@@ -1,6 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { BudgetExceededError, NotFoundError, ReqtrackError, ValidationError } from "../core/errors.js";
+import {
+  BudgetExceededError,
+  NotFoundError,
+  ReqtrackError,
+  ValidationError,
+} from "../core/errors.js";
 
 /** The JSON body of every error answer: a stable `code`, a human `message`, maybe a `field`. */
 export interface ErrorBody {

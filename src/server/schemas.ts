@@ -11,7 +11,7 @@ import { REQUEST_STATUSES } from "../core/types.js";
  * HTTP shapes. They reuse the core schemas wherever JSON allows, so the OpenAPI document
  * at /docs is generated from the same definitions that validate.
  */
-const isoOrMs = z.union([
+export const isoOrMs = z.union([
   z.iso.datetime({ offset: true }),
   z.coerce.number().int().nonnegative().max(MAX_EPOCH_MS),
 ]);

@@ -1,27 +1,31 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ForbiddenError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
 import { priceInputSchema } from "../../core/prices.js";
 import type { Tracker } from "../../tracker/tracker.js";
-import type { Principal } from "../auth.js";
 import { BODY_ERRORS, errors, noContent } from "../openapi.js";
 import { priceListSchema, priceSchema } from "../openapi-schemas.js";
+import { isoOrMs, toEpoch } from "../schemas.js";
+
+/** A price row as JSON: `effectiveFrom` is ISO-8601 or epoch milliseconds. */
+const priceBody = z
+  .strictObject({ ...priceInputSchema.shape, effectiveFrom: isoOrMs.optional() })
+  .refine(
+    (p) =>
+      p.inputUsdPerMillion !== undefined ||
+      p.outputUsdPerMillion !== undefined ||
+      p.unitUsd !== undefined,
+    { message: "give inputUsdPerMillion, outputUsdPerMillion or unitUsd", path: ["price"] },
+  );
 
 const service = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$/, "must be a service name like openai");
 
 /**
- * The price table is shared by every tenant: any key may read it, and only an admin key of
- * no tenant may change it (a tenant's key would reprice the others' costs).
+ * /api/v1/prices: the versioned price table that prices costs recorded with usage. It is
+ * shared by every tenant: any key reads it, only admin keys (which have no tenant) change it.
  */
-function assertTableAdmin(principal: Principal): void {
-  if (principal.role !== "admin" || principal.tenantId !== null) {
-    throw new ForbiddenError("Only an admin key of no tenant may change the price table");
-  }
-}
-
-/** /api/v1/prices: the versioned price table that prices costs recorded with usage. */
 export const priceRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
   app,
   { tracker },
@@ -49,14 +53,19 @@ export const priceRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
       config: { role: "admin" },
       schema: {
         operationId: "setPrice",
-        body: priceInputSchema,
+        body: priceBody,
         response: { 201: priceSchema, ...errors(...BODY_ERRORS, 403) },
         tags: ["prices"],
       },
     },
     async (request, reply) => {
-      assertTableAdmin(request.principal);
-      return reply.status(201).send(await tracker.prices.set(request.body));
+      const { effectiveFrom, ...price } = request.body;
+      const from = toEpoch(effectiveFrom);
+      const saved = await tracker.prices.set({
+        ...price,
+        ...(from !== undefined ? { effectiveFrom: from } : {}),
+      });
+      return reply.status(201).send(saved);
     },
   );
 
@@ -72,7 +81,6 @@ export const priceRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
       },
     },
     async (request, reply) => {
-      assertTableAdmin(request.principal);
       if (!(await tracker.prices.delete(request.params.id))) {
         throw new NotFoundError(request.params.id, {
           field: "id",

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { NotFoundError } from "../../core/errors.js";
 import { replayOptionsSchema } from "../../tracker/replay.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { visibleScope } from "../auth.js";
@@ -31,7 +32,12 @@ export const replayRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     },
     async (request, reply) => {
       const { id } = request.params;
-      await visibleScope(tracker, request.principal, id);
+      const scope = await tracker.store.getScope(id);
+      const own = request.principal.tenantId;
+      // Unknown, deleted or another tenant's: the same 404, naming the field.
+      if (!scope || (own !== null && scope.tenantId !== own)) {
+        throw new NotFoundError(id, { field: "id" });
+      }
       const replay = await tracker.replay(id, request.body ?? {});
       return reply.status(201).send(replay);
     },
