@@ -11,13 +11,16 @@ import type {
   StageFailureInput,
 } from "../core/schemas.js";
 import type { Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
+import type { Price } from "../core/prices.js";
 import type { QueueDepth } from "../tracker/queue.js";
+import type { Comparison, ReplayOptions } from "../tracker/replay.js";
 import { type TrackStageOptions, trackStage } from "../tracker/track-stage.js";
 import type { RequestRef } from "../tracker/tracker.js";
 import { HttpTransport } from "./http.js";
 import { type ClientOptions, resolveClientOptions, type ResolvedClientOptions } from "./options.js";
 import { type RemoteClaimOptions, RemoteReads } from "./reads.js";
 import type { Ack } from "./replayer.js";
+import { type RemotePriceInput, RemoteReplays } from "./replays.js";
 import { Sender } from "./sender.js";
 import { type CreatedRequest, WireBuilder, type WireOp } from "./wire.js";
 import { FileWireOutbox, MemoryWireOutbox } from "./wire-outbox.js";
@@ -41,6 +44,7 @@ export class RemoteClient {
   private readonly ops: WireBuilder;
   private readonly sender: Sender;
   private readonly reads: RemoteReads;
+  private readonly replays: RemoteReplays;
   private readonly options: ResolvedClientOptions;
   private closed = false;
 
@@ -56,6 +60,7 @@ export class RemoteClient {
       fetch: options.fetch,
     });
     this.reads = new RemoteReads(http);
+    this.replays = new RemoteReplays(http);
     const outbox = options.outboxPath
       ? new FileWireOutbox(options.outboxPath)
       : new MemoryWireOutbox();
@@ -248,6 +253,29 @@ export class RemoteClient {
   async queueDepth(): Promise<QueueDepth> {
     return this.read(() => this.reads.queueDepth());
   }
+
+  /**
+   * A new request that replays `ref` (`replayOf` points at it), made by the server at once:
+   * it rejects with `BudgetExceededError` when an enforced budget is spent, `NotFoundError`
+   * for an unknown, deleted or other tenant's request, `ValidationError` (`fromStage`) for a
+   * stage the request never ran. Needs a writer key.
+   */
+  async replay(ref: RequestRef, options: ReplayOptions = {}): Promise<Request> {
+    return this.read(() => this.replays.replay(idOf(ref), options));
+  }
+
+  /** Two requests side by side (status, duration, cost per service, result, stages). */
+  async compare(ref: RequestRef, other: RequestRef): Promise<Comparison> {
+    return this.read(() => this.replays.compare(idOf(ref), idOf(other)));
+  }
+
+  /** The server's price table: anyone reads it, admin keys set and delete versions. */
+  readonly prices = {
+    list: (options: { service?: string } = {}): Promise<Price[]> =>
+      this.read(() => this.replays.listPrices(options)),
+    set: (input: RemotePriceInput): Promise<Price> => this.read(() => this.replays.setPrice(input)),
+    delete: (id: string): Promise<void> => this.read(() => this.replays.deletePrice(id)),
+  };
 
   /**
    * Waits until every write made so far was acknowledged by the server, refused by it, or

@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from "../core/errors.js";
+import { BudgetExceededError, StoreUnavailableError } from "../core/errors.js";
 import type { IngestResult } from "../tracker/ingest.js";
 import { errorFromWire } from "./remote-errors.js";
 
@@ -55,7 +55,9 @@ export class HttpTransport {
     const data = parse(text);
     if (status >= 200 && status < 300) return data as T | null;
     const error = errorFromWire(data, status, requestId);
-    if (status >= 500 || RETRY_LATER.has(status)) {
+    // A spent budget (429 RT_ERR_BUDGET_EXCEEDED) is an answer about this call, not an outage.
+    const later = RETRY_LATER.has(status) && !(error instanceof BudgetExceededError);
+    if (status >= 500 || later) {
       throw new StoreUnavailableError(
         `reqtrack server ${url} answered ${status} (${error.code}: ${error.message})`,
         { cause: error },

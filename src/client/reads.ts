@@ -19,7 +19,10 @@ export class RemoteReads {
     const found = await notFoundAs(null, () =>
       this.http.call<unknown>("GET", `/api/v1/requests/${path(id)}`, undefined, id),
     );
-    return found === null ? null : reviveRequest(found);
+    if (found === null) return null;
+    // The library's Request has no `replays` list (the server's detail answer does).
+    const { replays: _, ...request } = found as { replays?: unknown };
+    return reviveRequest(request);
   }
 
   async getEvents(id: string): Promise<RequestEvent[]> {

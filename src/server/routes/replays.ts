@@ -39,7 +39,8 @@ export const replayRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
         throw new NotFoundError(id, { field: "id" });
       }
       const replay = await tracker.replay(id, request.body ?? {});
-      return reply.status(201).send(replay);
+      // Read back: the answer carries the stages copied from the original (fromStage).
+      return reply.status(201).send((await tracker.getRequest(replay.id)) ?? replay);
     },
   );
 
