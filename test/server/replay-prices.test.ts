@@ -153,6 +153,7 @@ describeEachStorage("REST replay, compare and prices", (storage) => {
     await tracker.flush();
     const across = await call("GET", `/requests/${id}/compare/${theirs.id}`, keys.viewerA);
     expect(across.statusCode).toBe(404);
+    expect(across.json()).toMatchObject({ code: "RT_ERR_NOT_FOUND", field: "otherId" });
     expect(across.body).not.toContain('"B"');
   });
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { NotFoundError } from "../../core/errors.js";
 import { replayOptionsSchema } from "../../tracker/replay.js";
 import type { Tracker } from "../../tracker/tracker.js";
-import { visibleScope } from "../auth.js";
+import type { Principal } from "../auth.js";
 import { BODY_ERRORS, errors } from "../openapi.js";
 import { comparisonSchema, requestSchema } from "../openapi-schemas.js";
 import { idParams } from "../schemas.js";
@@ -18,6 +18,14 @@ export const replayRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
   app,
   { tracker },
 ) => {
+  /** Unknown, deleted or another tenant's: the same 404, naming the input that named it. */
+  const visible = async (principal: Principal, id: string, field: string) => {
+    const scope = await tracker.store.getScope(id);
+    if (!scope || (principal.tenantId !== null && scope.tenantId !== principal.tenantId)) {
+      throw new NotFoundError(id, { field });
+    }
+  };
+
   app.post(
     "/requests/:id/replay",
     {
@@ -32,12 +40,7 @@ export const replayRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     },
     async (request, reply) => {
       const { id } = request.params;
-      const scope = await tracker.store.getScope(id);
-      const own = request.principal.tenantId;
-      // Unknown, deleted or another tenant's: the same 404, naming the field.
-      if (!scope || (own !== null && scope.tenantId !== own)) {
-        throw new NotFoundError(id, { field: "id" });
-      }
+      await visible(request.principal, id, "id");
       const replay = await tracker.replay(id, request.body ?? {});
       // Read back: the answer carries the stages copied from the original (fromStage).
       return reply.status(201).send((await tracker.getRequest(replay.id)) ?? replay);
@@ -57,8 +60,8 @@ export const replayRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     },
     async (request) => {
       const { id, otherId } = request.params;
-      await visibleScope(tracker, request.principal, id);
-      await visibleScope(tracker, request.principal, otherId);
+      await visible(request.principal, id, "id");
+      await visible(request.principal, otherId, "otherId");
       return tracker.replays.compare(id, otherId);
     },
   );
