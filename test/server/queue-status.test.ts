@@ -133,7 +133,12 @@ describeEachStorage("GET /api/v1/queue/status and /whoami", (storage) => {
     const created = await tracker.keys.create({ role: "writer", tenantId: "a" });
     const { status, body } = await get("/api/v1/whoami", created.key);
     expect(status).toBe(200);
-    expect(body).toEqual({ keyId: created.id, role: "writer", tenantId: "a", features: [] });
+    expect(body).toEqual({
+      keyId: created.id,
+      role: "writer",
+      tenantId: "a",
+      features: ["replay", "compare"],
+    });
     const wrong = await get("/api/v1/whoami", "rt_wrong-key-0000000000000000000000");
     expect(wrong.status).toBe(401);
   });
