@@ -8,6 +8,7 @@
 export { createClient, RemoteClient } from "./client.js";
 export type { ClientOptions } from "./options.js";
 export type { RemoteClaimOptions } from "./reads.js";
+export type { RemotePriceInput } from "./replays.js";
 export type { CreatedRequest } from "./wire.js";
 // The errors a client call can reject with, so that a client-only program can match on them.
 export {
@@ -33,3 +34,5 @@ export type {
 export type { Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
 export type { QueueDepth } from "../tracker/queue.js";
 export type { RequestRef, TrackStageOptions } from "../tracker/tracker.js";
+export type { Comparison, CompareSide, ReplayOptions } from "../tracker/replay.js";
+export type { Price } from "../core/prices.js";

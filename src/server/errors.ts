@@ -1,6 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { BudgetExceededError, ReqtrackError, ValidationError } from "../core/errors.js";
+import {
+  BudgetExceededError,
+  NotFoundError,
+  ReqtrackError,
+  ValidationError,
+} from "../core/errors.js";
 
 /** The JSON body of every error answer: a stable `code`, a human `message`, maybe a `field`. */
 export interface ErrorBody {
@@ -35,6 +40,7 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (error instanceof ReqtrackError) {
     const body: ErrorBody = { code: error.code, message: error.message };
     if (error instanceof ValidationError) body.field = error.field;
+    if (error instanceof NotFoundError && error.field !== undefined) body.field = error.field;
     if (error instanceof BudgetExceededError) {
       body.budget = error.budget;
       reply.header("retry-after", String(error.budget.retryAfterSeconds));

@@ -248,8 +248,22 @@ export interface Burndown {
   points: { at: string; spentUsd: number }[];
 }
 
-/** Two runs the compare page shows side by side. */
+/** One side of GET /requests/:id/compare/:otherId. */
+export interface CompareSide {
+  id: string;
+  replayOf: string | null;
+  status: Status;
+  createdAt: string;
+  durationMs: number | null;
+  costUsd: number;
+  costByService: Record<string, number>;
+  result: unknown;
+  errorMessage: string | null;
+  stages: { name: string; status: string; durationMs: number | null; reused: boolean }[];
+}
+
+/** GET /requests/:id/compare/:otherId (the replay API): two runs side by side. */
 export interface Comparison {
-  original: RequestDetail;
-  replay: RequestDetail;
+  left: CompareSide;
+  right: CompareSide;
 }

@@ -4,35 +4,51 @@ import { api } from "../api";
 import { ErrorBox, StatusBadge, Time } from "../components";
 import { duration, usd } from "../format";
 import { Link } from "../router";
-import type { Comparison, RequestDetail, Whoami } from "../types";
+import {
+  type CompareSide,
+  type Comparison,
+  hasFeature,
+  type RequestDetail,
+  type Whoami,
+} from "../types";
 
 const href = (id: string) => `/requests/${encodeURIComponent(id)}`;
 
 /**
  * Two runs side by side (a request and its replay): status, times, cost per service, result.
- * It reads the two requests whole (each one call, checked against the key's tenant like any
- * read), since the page shows their costs and results in full.
+ * With the server's compare endpoint (whoami lists "compare") it is one call; without it, the
+ * two requests are read one by one and compared here.
  */
-export function ComparePage({ id, otherId }: { id: string; otherId: string; me: Whoami }) {
+export function ComparePage({ id, otherId, me }: { id: string; otherId: string; me: Whoami }) {
   const [data, setData] = useState<Comparison | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     let stale = false;
-    Promise.all([api<RequestDetail>(href(id)), api<RequestDetail>(href(otherId))]).then(
-      ([original, replay]) => !stale && setData({ original, replay }),
+    const load: Promise<Comparison> = hasFeature(me, "compare")
+      ? api<Comparison>(`${href(id)}/compare/${encodeURIComponent(otherId)}`)
+      : Promise.all([api<RequestDetail>(href(id)), api<RequestDetail>(href(otherId))]).then(
+          ([left, right]) => ({ left: sideOf(left), right: sideOf(right) }),
+        );
+    load.then(
+      (c) => !stale && setData(c),
       (e: unknown) => !stale && setError(e),
     );
     return () => {
       stale = true;
     };
-  }, [id, otherId]);
+  }, [id, otherId, me]);
 
   if (error) return <ErrorBox error={error} />;
   if (!data) return <p class="loading">Loading…</p>;
-  const { original: a, replay: b } = data;
-  const services = [...new Set([...a.costs, ...b.costs].map((c) => c.service))].sort();
-  const spent = (r: RequestDetail, service: string) =>
-    r.costs.filter((c) => c.service === service).reduce((sum, c) => sum + c.amountUsd, 0);
+  const { left: a, right: b } = data;
+  const services = [
+    ...new Set([...Object.keys(a.costByService), ...Object.keys(b.costByService)]),
+  ].sort();
+  const spent = (side: CompareSide, service: string) => side.costByService[service] ?? 0;
+  const stages = (side: CompareSide) => {
+    const reused = side.stages.filter((s) => s.reused).length;
+    return reused > 0 ? `${side.stages.length} (${reused} reused)` : side.stages.length;
+  };
   const row = (label: string, left: ComponentChildren, right: ComponentChildren, key = label) => (
     <tr key={key} data-row={key}>
       <th scope="row">{label}</th>
@@ -65,12 +81,9 @@ export function ComparePage({ id, otherId }: { id: string; otherId: string; me: 
               </Link>,
             )}
             {row("Status", <StatusBadge status={a.status} />, <StatusBadge status={b.status} />)}
-            {row("Kind", a.kind, b.kind)}
             {row("Created", <Time iso={a.createdAt} />, <Time iso={b.createdAt} />)}
-            {row("Queue wait", duration(a.queueMs), duration(b.queueMs))}
             {row("Run time", duration(a.durationMs), duration(b.durationMs))}
-            {row("Attempts", a.attempts, b.attempts)}
-            {row("Stages", a.stages.length, b.stages.length)}
+            {row("Stages", stages(a), stages(b))}
             {services.map((s) =>
               row(`Cost: ${s}`, usd(spent(a, s)), usd(spent(b, s)), `cost-${s}`),
             )}
@@ -86,4 +99,28 @@ export function ComparePage({ id, otherId }: { id: string; otherId: string; me: 
       </div>
     </section>
   );
+}
+
+/** A side built from a request read on its own (a server without the compare endpoint). */
+function sideOf(r: RequestDetail): CompareSide {
+  const costByService: Record<string, number> = {};
+  for (const c of r.costs) costByService[c.service] = (costByService[c.service] ?? 0) + c.amountUsd;
+  const replayOf = (r as RequestDetail & { replayOf?: string | null }).replayOf ?? null;
+  return {
+    id: r.id,
+    replayOf,
+    status: r.status,
+    createdAt: r.createdAt,
+    durationMs: r.durationMs,
+    costUsd: r.costUsd,
+    costByService,
+    result: r.result,
+    errorMessage: r.errorMessage,
+    stages: r.stages.map((s) => ({
+      name: s.name,
+      status: s.status,
+      durationMs: s.durationMs,
+      reused: false,
+    })),
+  };
 }

@@ -159,6 +159,21 @@ export function RequestDetailPage({ id, me }: { id: string; me: Whoami }) {
                 </dd>
               </>
             )}
+            {replaysOf(r).length > 0 && (
+              <>
+                <dt>Replays</dt>
+                <dd id="replays">
+                  {replaysOf(r).map((x) => (
+                    <span key={x.id}>
+                      <Link href={`${path}/compare/${encodeURIComponent(x.id)}`} class="mono">
+                        {x.id}
+                      </Link>{" "}
+                      <StatusBadge status={x.status} />{" "}
+                    </span>
+                  ))}
+                </dd>
+              </>
+            )}
             <dt>Created</dt>
             <dd>
               <Time iso={r.createdAt} />
@@ -260,6 +275,10 @@ export function RequestDetailPage({ id, me }: { id: string; me: Whoami }) {
     </section>
   );
 }
+
+/** The replays made of this request (GET /requests/:id lists them), oldest first. */
+const replaysOf = (r: RequestDetail): { id: string; status: string }[] =>
+  (r as RequestDetail & { replays?: { id: string; status: string }[] }).replays ?? [];
 
 /** The id of the request this one replays, when the server tracks replays. */
 const replayOf = (r: RequestDetail): string | null =>
