@@ -8,7 +8,7 @@
 export { createClient, RemoteClient } from "./client.js";
 export type { ClientOptions } from "./options.js";
 export type { RemoteClaimOptions } from "./reads.js";
-export type { RemotePriceInput } from "./replays.js";
+export type { RemotePrices, RemoteReplays } from "./replays.js";
 export type { CreatedRequest } from "./wire.js";
 // The errors a client call can reject with, so that a client-only program can match on them.
 export {
@@ -34,5 +34,13 @@ export type {
 export type { Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
 export type { QueueDepth } from "../tracker/queue.js";
 export type { RequestRef, TrackStageOptions } from "../tracker/tracker.js";
-export type { Comparison, CompareSide, ReplayOptions } from "../tracker/replay.js";
+export type {
+  BulkReplayOptions,
+  Comparison,
+  CompareSide,
+  ReplayFilterInput,
+  ReplayJob,
+  ReplayOptions,
+} from "../tracker/replay.js";
+export type { PriceInput } from "../core/prices.js";
 export type { Price } from "../core/prices.js";
