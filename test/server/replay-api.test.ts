@@ -276,4 +276,21 @@ describeEachStorage("replay, compare, bulk replay and prices over HTTP", (storag
     expect(again.status).toBe(404);
     expect(again.body.code).toBe("RT_ERR_NOT_FOUND");
   });
+  it("the cost report over HTTP takes replays=include|exclude|only", async () => {
+    const id = await finished();
+    const replay = await tracker.replay(id);
+    await tracker.recordCost(replay, { service: "veo", amountUsd: 2 });
+    await tracker.flush();
+    const report = async (mode: string) => {
+      const response = await call("GET", `/costs/report?replays=${mode}`, keys.alphaViewer);
+      expect(response.status).toBe(200);
+      return response.body;
+    };
+    expect(await report("include")).toMatchObject({ totalRequests: 2, totalCostUsd: 2.5 });
+    expect(await report("exclude")).toMatchObject({ totalRequests: 1, totalCostUsd: 0.5 });
+    expect(await report("only")).toMatchObject({ totalRequests: 1, totalCostUsd: 2 });
+    const bad = await call("GET", "/costs/report?replays=some", keys.alphaViewer);
+    expect(bad.status).toBe(400);
+    expect(String(bad.body.message)).toContain("replays");
+  });
 });

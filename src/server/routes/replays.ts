@@ -53,7 +53,9 @@ export const replayRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
     async (request, reply) => {
       await visibleScope(tracker, request.principal, request.params.id);
       const replay = await tracker.replay(request.params.id, request.body ?? {});
-      // Read back, so the answer shows the stages reused from the original.
+      // Read back once written (a queued create reads as its pending view, without stages),
+      // so the answer shows the stages reused from the original.
+      await tracker.flush();
       return reply.status(201).send((await tracker.getRequest(replay.id)) ?? replay);
     },
   );
