@@ -93,7 +93,7 @@ export {
   type Stage,
   type StageStatus,
 } from "./core/types.js";
-export type { BreakerOptions, BreakerStats } from "./integrations/breaker-registry.js";
+export type { BreakerOptions, BreakerStats } from "./tracker/breakers.js";
 export { enableOpenTelemetry, type OpenTelemetryOptions } from "./integrations/otel.js";
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 export { SKETCH_RELATIVE_ACCURACY, Sketch } from "./core/sketch.js";
