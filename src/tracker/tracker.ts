@@ -453,7 +453,7 @@ export class Tracker {
     );
   }
 
-  /** A user's requests, newest first (seed 000/001 history). */
+  /** A user's requests, newest first: their history. */
   async getUserRequests(
     userId: string,
     options: Omit<ListRequestsInput, "userId"> = {},
@@ -612,7 +612,7 @@ export class Tracker {
     if (this.closed) throw new ClosedError();
   }
 
-  /** Writes `op` through group commit and logs what it did, as seed 001 asks. */
+  /** Writes `op` through group commit and logs what it did (or why it was refused). */
   private async submit(submitted: Op): Promise<OpResult> {
     if (this.closed) throw new ClosedError();
     let op = submitted;
@@ -648,7 +648,7 @@ export class Tracker {
     return { opId: `${this.opPrefix}:${++this.opCounter}`, at: this.clock() };
   }
 
-  /** Reads see every write made before them; slow ones are logged (seed 001). */
+  /** Reads see every write made before them; slow ones are logged. */
   private async read<T>(type: string, paramCount: number, query: () => Promise<T>): Promise<T> {
     if (this.closed) throw new ClosedError();
     await this.committer.flush();

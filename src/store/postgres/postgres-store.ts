@@ -126,8 +126,9 @@ export class PostgresStore implements Store {
     // Over a network a commit can succeed while its answer is lost (a connection cut after
     // COMMIT). The tracker then keeps the batch in its outbox and replays it, so every op's
     // id is recorded here: the replay of an op that did land is skipped, never applied twice.
+    // So `options.dedupe` cannot turn it off here (the contract allows a driver to dedupe
+    // more than asked: a duplicate is answered as one, never applied twice).
     const dedupe = true;
-    void options.dedupe;
     // Other servers may have live subscribers: with notifications on, changes are always
     // recorded and published, and returned in the results only when asked for.
     const changes = (options.changes ?? false) || this.channel !== null;
