@@ -93,9 +93,15 @@ export {
   type Stage,
   type StageStatus,
 } from "./core/types.js";
-export type { BreakerOptions, BreakerStats } from "./integrations/breaker-registry.js";
+export type { BreakerOptions, BreakerStats } from "./tracker/breakers.js";
 export { enableOpenTelemetry, type OpenTelemetryOptions } from "./integrations/otel.js";
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
+export {
+  isPostgresUrl,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from "./store/postgres/postgres-store.js";
+export { openStore, type OpenStoreOptions } from "./store/open-store.js";
 export { SKETCH_RELATIVE_ACCURACY, Sketch } from "./core/sketch.js";
 export type { AnalyticsStore } from "./store/analytics-store.js";
 export type { PurgeCounts, RemoteGap, Store } from "./store/store.js";

@@ -1,6 +1,6 @@
 import type { Lane } from "./types.js";
 
-/** Lane thresholds from seed 000: high >= 0.7, normal >= 0.3, low below. */
+/** Lane thresholds: high >= 0.7, normal >= 0.3, low below. */
 export const HIGH_PRIORITY = 0.7;
 export const NORMAL_PRIORITY = 0.3;
 

@@ -56,8 +56,10 @@ export interface Store {
    * `isUnavailable` tells such errors apart.
    *
    * With `dedupe`, each op id is recorded and an op whose id was already applied is skipped:
-   * this is how outbox replays and remote ingest stay exactly-once. With `changes`, each
-   * result carries the `ChangeEvent`s its op caused, for live subscribers.
+   * this is how outbox replays and remote ingest stay exactly-once. A driver may dedupe every
+   * op whatever `dedupe` says (PostgreSQL does: over a network a commit's answer can be lost,
+   * and the replay must then be skipped). With `changes`, each result carries the
+   * `ChangeEvent`s its op caused, for live subscribers.
    */
   apply(
     ops: readonly AnyOp[],

@@ -1,5 +1,4 @@
-import { isPostgresUrl, PostgresStore } from "../store/postgres/postgres-store.js";
-import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { openStore } from "../store/open-store.js";
 import { resolveOptions, type TrackerOptions } from "./options.js";
 import { FileOutbox, MemoryOutbox } from "./outbox.js";
 import { Tracker } from "./tracker.js";
@@ -19,19 +18,16 @@ import { Tracker } from "./tracker.js";
 export async function createTracker(options: TrackerOptions = {}): Promise<Tracker> {
   const resolved = resolveOptions(options);
   const store =
-    typeof resolved.storage === "string" && isPostgresUrl(resolved.storage)
-      ? await PostgresStore.open({
-          ...resolved.postgres,
-          connectionString: resolved.storage,
-          now: resolved.clock,
-        })
-      : typeof resolved.storage === "string"
-        ? new SqliteStore(resolved.storage, {
+    typeof resolved.storage === "string"
+      ? await openStore(resolved.storage, {
+          postgres: { ...resolved.postgres, now: resolved.clock },
+          sqlite: {
             busyTimeoutMs: resolved.busyTimeoutMs,
             durability: resolved.durability,
             now: resolved.clock,
-          })
-        : resolved.storage;
+          },
+        })
+      : resolved.storage;
   const outbox = resolved.outboxPath ? new FileOutbox(resolved.outboxPath) : new MemoryOutbox();
   const tracker = new Tracker(store, outbox, resolved);
   await tracker.budgets.start();

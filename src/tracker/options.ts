@@ -54,7 +54,7 @@ export interface TrackerOptions {
    * (which catches costs recorded through other servers). Default 5000 ms; 0: only then.
    */
   budgetIntervalMs?: number;
-  /** Run time limit of a request. Default 5 minutes (seed 001). */
+  /** Run time limit of a request. Default 5 minutes. */
   defaultTimeoutMs?: number;
   /** Run time limits per kind, e.g. `{ video_generation: 600_000 }`. */
   timeouts?: Record<string, number>;
@@ -86,7 +86,7 @@ export interface TrackerOptions {
   /**
    * Input fields (top level of `input`, or of `input.parameters`) that label a finished
    * request: its completion log line carries them under `labels`, and the server's duration
-   * histogram has one label each. E.g. `["aspect_ratio"]` (seed 001). Default none.
+   * histogram has one label each. E.g. `["aspect_ratio"]`. Default none.
    */
   labelFields?: string[];
   /** Page size of `listRequests` when no `limit` is given, and the largest allowed. Default 50 and 1000. */
@@ -351,7 +351,7 @@ function nonNegative(field: string, value: number | undefined, fallback: number)
   return v;
 }
 
-/** The option wins; else seed 001's REQUEST_RETENTION_DAYS; unset means keep forever. */
+/** The option wins; else the REQUEST_RETENTION_DAYS variable; unset means keep forever. */
 function retentionDays(option: number | null | undefined): number | null {
   if (option === null) return null;
   const [field, raw] =

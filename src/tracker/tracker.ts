@@ -4,7 +4,7 @@ import { type AnalyticsContext, Costs, Stats } from "../analytics/stats.js";
 import { type Logger, withRequestIds } from "../context/logger.js";
 import { runRequest, type WithRequestOptions } from "../context/request-handle.js";
 import { ClosedError, ValidationError } from "../core/errors.js";
-import type { ChangeEvent, NewRequest, Op, OpResult } from "../core/ops.js";
+import type { Op, OpResult } from "../core/ops.js";
 import {
   type AnnotateInput,
   type CreateRequestInput,
@@ -19,20 +19,16 @@ import {
 } from "../core/schemas.js";
 import {
   type CostSplit,
-  type JsonValue,
   type Page,
   type Request,
   type RequestEvent,
   type RequestRecord,
   TERMINAL_STATUSES,
 } from "../core/types.js";
-// The one upward import: `tracker.breaker()` is facade API, opossum stays at the edge.
-import {
-  type BreakerOptions,
-  type BreakerStats,
-  breakersOf,
-} from "../integrations/breaker-registry.js";
 import type { PurgeCounts, Store } from "../store/store.js";
+import { type BreakerOptions, type BreakerStats, breakersOf } from "./breakers.js";
+import type { AlertEvent, LiveEvent, ResyncEvent } from "../core/live-events.js";
+import { pendingRequestView } from "../core/pending-request.js";
 import { Committer } from "./committer.js";
 import { KnownRequests } from "./known-requests.js";
 import type { ResolvedOptions } from "./options.js";
@@ -49,38 +45,7 @@ import { type ReplayOptions, Replays } from "./replay.js";
 import { type SweepReport, Watchdog } from "./watchdog.js";
 import { type WorkHandler, Worker, type WorkerHost, type WorkOptions } from "./worker.js";
 
-/** An alert on the live stream: a breaker opened, a failure rate passed its threshold, ... */
-export interface AlertEvent {
-  type: "alert";
-  /** A stable name, e.g. "circuit_breaker_open". */
-  name: string;
-  message: string;
-  at: number;
-  requestId?: string | null;
-  tenantId?: string | null;
-  data?: { [key: string]: JsonValue };
-}
-
-/**
- * On the live stream: changes may have been missed, so what a subscriber built from earlier
- * events may be stale. Reload it (lists, open details), then keep applying events.
- */
-export interface ResyncEvent {
-  type: "resync";
-  /**
-   * "missed_changes": this server could not hear other servers' changes for a while (its
-   * PostgreSQL LISTEN connection dropped and is back). "resume_unavailable" (SSE only): the
-   * stream cannot replay from the client's `Last-Event-ID` (too old, or issued by another
-   * server or an earlier run).
-   */
-  reason: "missed_changes" | "resume_unavailable";
-  /** Since when changes may be missing (epoch ms); null when unknown. */
-  since: number | null;
-  at: number;
-}
-
-/** What `subscribe()` listeners receive. */
-export type LiveEvent = ChangeEvent | AlertEvent | ResyncEvent;
+export type { AlertEvent, LiveEvent, ResyncEvent } from "../core/live-events.js";
 
 /** A request id, or the request itself: every method accepts either. */
 export type RequestRef = string | { readonly id: string };
@@ -331,7 +296,7 @@ export class Tracker {
     if (result.ok && result.duplicate && result.created) {
       return { ...result.created, stages: [], costs: [], ...(await this.detail(op.request.id)) };
     }
-    return newRequestView(op.request);
+    return pendingRequestView(op.request);
   }
 
   /** pending -> running, on `workerId`. */
@@ -488,7 +453,7 @@ export class Tracker {
     );
   }
 
-  /** A user's requests, newest first (seed 000/001 history). */
+  /** A user's requests, newest first: their history. */
   async getUserRequests(
     userId: string,
     options: Omit<ListRequestsInput, "userId"> = {},
@@ -647,7 +612,7 @@ export class Tracker {
     if (this.closed) throw new ClosedError();
   }
 
-  /** Writes `op` through group commit and logs what it did, as seed 001 asks. */
+  /** Writes `op` through group commit and logs what it did (or why it was refused). */
   private async submit(submitted: Op): Promise<OpResult> {
     if (this.closed) throw new ClosedError();
     let op = submitted;
@@ -683,7 +648,7 @@ export class Tracker {
     return { opId: `${this.opPrefix}:${++this.opCounter}`, at: this.clock() };
   }
 
-  /** Reads see every write made before them; slow ones are logged (seed 001). */
+  /** Reads see every write made before them; slow ones are logged. */
   private async read<T>(type: string, paramCount: number, query: () => Promise<T>): Promise<T> {
     if (this.closed) throw new ClosedError();
     await this.committer.flush();
@@ -708,53 +673,4 @@ export class Tracker {
 
 function idOf(ref: RequestRef): string {
   return typeof ref === "string" ? ref : (ref?.id ?? "");
-}
-
-function newRequestView(r: NewRequest): Request {
-  const created = new Date(r.createdAt);
-  return {
-    id: r.id,
-    status: "pending",
-    priority: r.priority,
-    lane: r.lane,
-    userId: r.userId,
-    channelId: r.channelId,
-    tenantId: r.tenantId,
-    sessionId: r.sessionId,
-    kind: r.kind,
-    source: r.source,
-    tags: r.tags,
-    initialMessage: r.initialMessage,
-    input: r.input,
-    intent: r.intent,
-    entities: r.entities,
-    parentId: r.parentId,
-    correlationId: r.correlationId,
-    result: null,
-    errorMessage: null,
-    errorStage: null,
-    errorDetails: null,
-    attempts: 0,
-    maxAttempts: r.maxAttempts,
-    timeoutMs: r.timeoutMs,
-    workerId: null,
-    leaseExpiresAt: null,
-    deadline: r.deadlineAt === null ? null : new Date(r.deadlineAt),
-    createdAt: created,
-    startedAt: null,
-    completedAt: null,
-    updatedAt: created,
-    deletedAt: null,
-    queueMs: null,
-    durationMs: null,
-    costUsd: 0,
-    counters: {},
-    estimatedCostUsd:
-      r.estimatedCostMicros === null || r.estimatedCostMicros === undefined
-        ? null
-        : r.estimatedCostMicros / 1_000_000,
-    replayOf: r.replayOf ?? null,
-    stages: [],
-    costs: [],
-  };
 }

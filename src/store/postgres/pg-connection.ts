@@ -1,7 +1,7 @@
 import type * as Pg from "pg";
 import { MissingDependencyError, ValidationError } from "../../core/errors.js";
 
-type PgModule = typeof Pg;
+export type PgModule = typeof Pg;
 
 let loaded: Promise<PgModule> | undefined;
 

@@ -1,15 +1,6 @@
-import { randomUUID } from "node:crypto";
 import type * as Pg from "pg";
-import { ValidationError } from "../../core/errors.js";
-import {
-  type AnyOp,
-  type ChangeEvent,
-  type ClaimOp,
-  isQueueOp,
-  type Op,
-  type OpResult,
-  type QueueOp,
-} from "../../core/ops.js";
+import { requestListWhere } from "../request-filter.js";
+import { type AnyOp, type ChangeEvent, type OpResult } from "../../core/ops.js";
 import type {
   ApiKey,
   CostSplit,
@@ -21,7 +12,6 @@ import type {
   RequestRecord,
   RequestScope,
 } from "../../core/types.js";
-import { POSTGRES_MIGRATIONS } from "../migrations/postgres.js";
 import {
   type ApiKeyRow,
   type CostRow,
@@ -36,59 +26,24 @@ import {
 } from "../rows.js";
 import {
   containsPattern,
-  decodeCursor,
   encodeCursor,
   type PurgeCounts,
   type RemoteGap,
   type Store,
 } from "../store.js";
-import { createPool, ensureSchema, loadPg, Sql } from "./pg-connection.js";
+import { Sql } from "./pg-connection.js";
 import { isPostgresUnavailable, isRetryable } from "./postgres-errors.js";
-import { migratePostgres } from "./postgres-migrate.js";
-import { ChangeListener, changeChannel, changePayloads } from "./postgres-notify.js";
+import { changeChannel, changePayloads } from "./postgres-notify.js";
+import { openPool, type PostgresStoreOptions, RemoteChanges } from "./postgres-open.js";
 import { PostgresAnalytics } from "./postgres-analytics.js";
 import { PostgresBudgets } from "./postgres-budgets.js";
 import { PostgresPrices } from "./postgres-prices.js";
 import { PostgresReplays } from "./postgres-replays.js";
-import { PostgresQueue } from "./postgres-queue.js";
 import { PostgresRollups } from "./postgres-rollups.js";
-import { PostgresWriter } from "./postgres-writer.js";
+import { applyBatch, type BatchOptions } from "./postgres-apply.js";
+import { pruneAppliedOps, purge, queueDepth } from "./postgres-housekeeping.js";
 
-export interface PostgresStoreOptions {
-  /** `postgres://user:password@host:5432/database`; libpq's PG* variables fill in the rest. */
-  connectionString?: string;
-  /**
-   * Schema for reqtrack's tables (the connections' search_path), created when missing.
-   * Default: the server's search_path (usually "public").
-   */
-  schema?: string;
-  /** Most pooled connections this store opens (the LISTEN connection comes on top). Default 10. */
-  maxConnections?: number;
-  /**
-   * false: send every statement unnamed instead of as a named prepared statement, for
-   * pgbouncer in transaction mode before 1.21 (or without `max_prepared_statements`), where
-   * named statements fail. Each statement is then planned on every call. Default true.
-   */
-  preparedStatements?: boolean;
-  /**
-   * Where the LISTEN connection goes when it must not take `connectionString`'s way: a direct
-   * connection to PostgreSQL when the pool goes through pgbouncer in transaction mode, which
-   * cannot carry LISTEN. Default: `connectionString`.
-   */
-  listenConnectionString?: string;
-  /** Clock for migration bookkeeping and the times of LISTEN gaps (`onRemoteGap`). */
-  now?: () => number;
-  /**
-   * Publish every committed change with NOTIFY and LISTEN for other servers' changes
-   * (`onRemoteChanges`, `onRemoteGap`), on one extra connection outside the pool. Default true.
-   */
-  notify?: boolean;
-}
-
-/** True for a `postgres://` or `postgresql://` connection string (a storage that is no file). */
-export function isPostgresUrl(storage: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(storage);
-}
+export { isPostgresUrl, type PostgresStoreOptions } from "./postgres-open.js";
 
 /**
  * A write transaction plans each statement for its actual arrays. A cached generic plan of
@@ -123,11 +78,8 @@ export class PostgresStore implements Store {
   readonly budgets: PostgresBudgets;
   readonly prices: PostgresPrices;
   readonly replays: PostgresReplays;
-  /** This store instance, so that it does not hear its own notifications. */
-  private readonly origin = randomUUID();
-  private readonly remoteListeners = new Set<(changes: ChangeEvent[]) => void>();
-  private readonly gapListeners = new Set<(gap: RemoteGap) => void>();
-  private listener: ChangeListener | null = null;
+  /** Other servers' changes, heard on the LISTEN connection. */
+  private readonly remote = new RemoteChanges();
 
   private constructor(
     private readonly pool: Pg.Pool,
@@ -143,23 +95,7 @@ export class PostgresStore implements Store {
 
   /** Connects, brings the schema up to date, and returns the store. */
   static async open(options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const pg = await loadPg();
-    const config: Pg.PoolConfig = { max: options.maxConnections ?? 10 };
-    if (options.connectionString !== undefined) config.connectionString = options.connectionString;
-    if (options.schema !== undefined) {
-      config.options = `-c search_path=${pg.escapeIdentifier(options.schema)}`;
-    }
-    const pool = createPool(pg, config, { preparedStatements: options.preparedStatements ?? true });
-    // An idle connection that dies (server restart) must not crash the process; the next
-    // query gets a fresh connection or reports the store unavailable.
-    pool.on("error", () => {});
-    try {
-      if (options.schema !== undefined) await ensureSchema(pg, pool, options.schema);
-      await migratePostgres(pool, POSTGRES_MIGRATIONS, (options.now ?? Date.now)());
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
+    const { pg, pool } = await openPool(options);
     const notify = options.notify ?? true;
     const store = new PostgresStore(pool, notify ? changeChannel(options.schema) : null);
     try {
@@ -169,33 +105,7 @@ export class PostgresStore implements Store {
       await pool.end();
       throw error;
     }
-    if (store.channel !== null) {
-      const listenConfig: Pg.ClientConfig = { keepAlive: true };
-      const listenUrl = options.listenConnectionString ?? options.connectionString;
-      if (listenUrl !== undefined) listenConfig.connectionString = listenUrl;
-      // A failing listener must not break the LISTEN connection or the other listeners.
-      const callEach = <T>(listeners: Set<(value: T) => void>, value: T) => {
-        for (const listener of listeners) {
-          try {
-            listener(value);
-          } catch {
-            // see above
-          }
-        }
-      };
-      store.listener = new ChangeListener({
-        pg,
-        config: listenConfig,
-        channel: store.channel,
-        origin: store.origin,
-        now: options.now ?? Date.now,
-        deliver: (changes) => callEach(store.remoteListeners, changes),
-        onGap: (gap) => callEach(store.gapListeners, gap),
-      });
-      // Listening before open() returns: a change committed afterwards is heard. When it
-      // cannot connect now, it keeps retrying in the background.
-      await store.listener.start();
-    }
+    if (store.channel !== null) await store.remote.listen(pg, options, store.channel);
     return store;
   }
 
@@ -204,8 +114,7 @@ export class PostgresStore implements Store {
    * as PostgreSQL delivers their notifications. Returns the unsubscribe function.
    */
   onRemoteChanges(listener: (changes: ChangeEvent[]) => void): () => void {
-    this.remoteListeners.add(listener);
-    return () => this.remoteListeners.delete(listener);
+    return this.remote.onChanges(listener);
   }
 
   /**
@@ -213,8 +122,7 @@ export class PostgresStore implements Store {
    * stores committed in between were not heard (see `Store.onRemoteGap`).
    */
   onRemoteGap(listener: (gap: RemoteGap) => void): () => void {
-    this.gapListeners.add(listener);
-    return () => this.gapListeners.delete(listener);
+    return this.remote.onGap(listener);
   }
 
   async apply(
@@ -224,8 +132,9 @@ export class PostgresStore implements Store {
     // Over a network a commit can succeed while its answer is lost (a connection cut after
     // COMMIT). The tracker then keeps the batch in its outbox and replays it, so every op's
     // id is recorded here: the replay of an op that did land is skipped, never applied twice.
+    // So `options.dedupe` cannot turn it off here (the contract allows a driver to dedupe
+    // more than asked: a duplicate is answered as one, never applied twice).
     const dedupe = true;
-    void options.dedupe;
     // Other servers may have live subscribers: with notifications on, changes are always
     // recorded and published, and returned in the results only when asked for.
     const changes = (options.changes ?? false) || this.channel !== null;
@@ -237,13 +146,13 @@ export class PostgresStore implements Store {
         // behind while the others commit. (A savepoint per op costs a round trip per op.)
         try {
           const results = await this.transaction((sql) =>
-            this.applyAll(sql, ops, dedupe, changes, false),
+            applyBatch(sql, ops, this.batchOptions(dedupe, changes, false)),
           );
           return options.changes ? results : results.map(withoutChanges);
         } catch (error) {
           if (this.isUnavailable(error) || isRetryable(error)) throw error;
           const results = await this.transaction((sql) =>
-            this.applyAll(sql, ops, dedupe, changes, true),
+            applyBatch(sql, ops, this.batchOptions(dedupe, changes, true)),
           );
           return options.changes ? results : results.map(withoutChanges);
         }
@@ -253,129 +162,21 @@ export class PostgresStore implements Store {
     }
   }
 
-  /**
-   * Applies the batch set-wise: the op ids in one statement, then runs of ordinary ops, each
-   * run planned in memory and written with one statement per table (see PostgresWriter).
-   * Queue ops are about the rows as they are now, so each one runs on its own, after the
-   * run before it was written.
-   */
-  private async applyAll(
-    sql: Sql,
-    ops: readonly AnyOp[],
-    dedupe: boolean,
-    changes: boolean,
-    savepoints: boolean,
-  ): Promise<OpResult[]> {
-    const writer = new PostgresWriter(sql, changes);
-    const queue = new PostgresQueue(sql, writer);
-    if (savepoints) {
-      const results = await this.applyEach(sql, writer, queue, ops, dedupe);
-      await writer.write(this.notification(results));
-      return results;
-    }
-    const marked = ops.filter((op): op is Op => !isQueueOp(op) && (dedupe || op.dedupe === true));
-    const fresh = await writer.markApplied(marked);
-    const results: OpResult[] = [];
-    let run: { index: number; op: Op }[] = [];
-    const writeRun = async () => {
-      if (run.length === 0) return;
-      const answers = await writer.apply(run.map((entry) => entry.op));
-      run.forEach((entry, i) => {
-        results[entry.index] = answers[i] as OpResult;
-      });
-      writer.takeChanges(); // already in the answers
-      run = [];
-    };
-    const claims: number[] = [];
-    for (const [index, op] of ops.entries()) {
-      if (op.type === "claim") {
-        claims.push(index);
-      } else if (isQueueOp(op)) {
-        await writeRun();
-        results[index] = await this.applyQueueOp(writer, queue, op);
-      } else if ((dedupe || op.dedupe) && !fresh.delete(op.opId)) {
-        results[index] = { ok: true, duplicate: true };
-      } else {
-        run.push({ index, op });
-      }
-    }
-    await writeRun();
-    // The batch's claims together, last: as if they had come a moment later, after the
-    // batch's other ops (workers claiming together share statements; PostgresQueue.claimAll).
-    if (claims.length > 0) {
-      const answers = await queue.claimAll(claims.map((index) => ops[index] as ClaimOp));
-      answers.forEach(({ request, changes }, i) => {
-        const result: OpResult = { ok: true, queue: { type: "claim", request } };
-        results[claims[i] as number] = changes?.length ? { ...result, changes } : result;
-      });
-      writer.takeChanges(); // already in the answers
-    }
-    // A refused op changed nothing: forget its id, so a resend is judged again (and answered
-    // with its error) instead of passing as an applied duplicate.
-    const refused = ops.flatMap((op, i) =>
-      !isQueueOp(op) && (dedupe || op.dedupe) && !(results[i] as OpResult).ok ? [op.opId] : [],
-    );
-    await writer.unmarkApplied(refused);
-    // The rows, the rollups (which change in the same transaction as the rows they
-    // summarize) and the NOTIFYs (delivered on commit) in one statement.
-    await writer.write(this.notification(results));
-    return results;
-  }
-
-  /** The fallback after an unexpected error: op by op, each in a savepoint. */
-  private async applyEach(
-    sql: Sql,
-    writer: PostgresWriter,
-    queue: PostgresQueue,
-    ops: readonly AnyOp[],
-    dedupe: boolean,
-  ): Promise<OpResult[]> {
-    const results: OpResult[] = [];
-    for (const op of ops) {
-      await sql.exec("SAVEPOINT reqtrack_op");
-      try {
-        let result: OpResult;
-        if (isQueueOp(op)) {
-          result = await this.applyQueueOp(writer, queue, op);
-        } else if ((dedupe || op.dedupe) && (await writer.markApplied([op])).size === 0) {
-          result = { ok: true, duplicate: true };
-        } else {
-          result = (await writer.apply([op]))[0] as OpResult;
-          if (!result.ok && (dedupe || op.dedupe)) await writer.unmarkApplied([op.opId]);
-        }
-        // The op's rows and rollup deltas go in with it, so rolling it back takes them back.
-        await writer.write();
-        await sql.exec("RELEASE SAVEPOINT reqtrack_op");
-        results.push(result);
-      } catch (error) {
-        writer.discard();
-        if (this.isUnavailable(error) || isRetryable(error)) throw error;
-        await sql.exec("ROLLBACK TO SAVEPOINT reqtrack_op");
-        results.push({ ok: false, error: error as Error });
-      }
-    }
-    return results;
-  }
-
   /** The notifications that publish the batch's changes to other servers, if any listen. */
   private notification(results: readonly OpResult[]) {
     return this.channel === null
       ? undefined
-      : { channel: this.channel, payloads: changePayloads(this.origin, results) };
+      : { channel: this.channel, payloads: changePayloads(this.remote.origin, results) };
   }
 
-  /** A queue op, with the changes its transitions made. */
-  private async applyQueueOp(
-    writer: PostgresWriter,
-    queue: PostgresQueue,
-    op: QueueOp,
-  ): Promise<OpResult> {
-    await writer.write(); // the queue reads the rows as the ops before it left them
-    writer.takeChanges();
-    const result: OpResult = { ok: true, queue: await queue.apply(op) };
-    await writer.release(); // its statements may have changed rows the batch holds
-    const changed = writer.takeChanges();
-    return changed.length > 0 ? { ...result, changes: changed } : result;
+  private batchOptions(dedupe: boolean, changes: boolean, savepoints: boolean): BatchOptions {
+    return {
+      dedupe,
+      changes,
+      savepoints,
+      notification: (results) => this.notification(results),
+      isUnavailable: (error) => this.isUnavailable(error),
+    };
   }
 
   /**
@@ -413,56 +214,16 @@ export class PostgresStore implements Store {
     }
   }
 
-  async queueDepth(tenantId?: string): Promise<Record<Lane, number>> {
-    const byTenant = tenantId === undefined ? "" : "AND tenant_id = $1";
-    const rows = await this.sql.rows<{ lane: Lane; n: number }>(
-      `SELECT lane, count(*) AS n FROM requests
-      WHERE status = 'pending' AND deleted_at IS NULL ${byTenant} GROUP BY lane`,
-      tenantId === undefined ? [] : [tenantId],
-    );
-    const depth: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
-    for (const row of rows) depth[row.lane] = row.n;
-    return depth;
+  queueDepth(tenantId?: string): Promise<Record<Lane, number>> {
+    return queueDepth(this.sql, tenantId);
   }
 
-  async pruneAppliedOps(olderThan: number): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.sql.run(
-        `DELETE FROM applied_ops WHERE op_id IN
-        (SELECT op_id FROM applied_ops WHERE applied_at < $1 LIMIT 5000)`,
-        [olderThan],
-      );
-      total += n;
-      if (n === 0) return total;
-    }
+  pruneAppliedOps(olderThan: number): Promise<number> {
+    return pruneAppliedOps(this.sql, olderThan);
   }
 
-  async purge(olderThan: number, batchSize = 1000): Promise<PurgeCounts> {
-    const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
-    for (;;) {
-      const done = await this.transaction(async (sql) => {
-        // SKIP LOCKED: rows a writer holds right now are purged by a later batch or run.
-        const ids = (
-          await sql.rows<{ id: string }>(
-            "SELECT id FROM requests WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED",
-            [olderThan, batchSize],
-          )
-        ).map((row) => row.id);
-        if (ids.length === 0) return true;
-        const rollups = new PostgresRollups(sql);
-        await rollups.forget(ids);
-        await rollups.flush();
-        const inIds = "= ANY($1::text[])";
-        counts.stages += await sql.run(`DELETE FROM stages WHERE request_id ${inIds}`, [ids]);
-        counts.events += await sql.run(`DELETE FROM events WHERE request_id ${inIds}`, [ids]);
-        counts.costs += await sql.run(`DELETE FROM costs WHERE request_id ${inIds}`, [ids]);
-        await sql.run(`DELETE FROM request_tags WHERE request_id ${inIds}`, [ids]);
-        counts.requests += await sql.run(`DELETE FROM requests WHERE id ${inIds}`, [ids]);
-        return ids.length < batchSize;
-      });
-      if (done) return counts;
-    }
+  purge(olderThan: number, batchSize = 1000): Promise<PurgeCounts> {
+    return purge((work) => this.transaction(work), olderThan, batchSize);
   }
 
   async getRequest(
@@ -549,50 +310,23 @@ export class PostgresStore implements Store {
   }
 
   async listRequests(filter: RequestFilter): Promise<Page<RequestRecord>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
+    const {
+      count: countWhere,
+      page: where,
+      params,
+    } = requestListWhere(filter, {
+      placeholder: (n) => `$${n}`,
+      oneOf: (column, values, param) => `${column} = ANY(${param(values)}::text[])`,
+      // ILIKE, so case-insensitive like SQLite's LIKE.
+      // The expression of the pg_trgm index of migration 20 (prompt-search.ts), as written.
+      promptContains: (text, param) => `coalesce(initial_message, CASE WHEN input IS NOT NULL
+        AND jsonb_typeof(input::jsonb -> 'prompt') = 'string'
+        THEN input::jsonb ->> 'prompt' END) ILIKE ${param(containsPattern(text))} ESCAPE '\\'`,
+    });
     const param = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
     };
-    if (!filter.includeDeleted) where.push("deleted_at IS NULL");
-    if (filter.status !== undefined) {
-      const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
-      where.push(`status = ANY(${param(statuses)}::text[])`);
-    }
-    const equal: [keyof RequestFilter, string][] = [
-      ["userId", "user_id"],
-      ["tenantId", "tenant_id"],
-      ["channelId", "channel_id"],
-      ["sessionId", "session_id"],
-      ["kind", "kind"],
-      ["parentId", "parent_id"],
-      ["source", "source"],
-    ];
-    for (const [key, column] of equal) {
-      if (filter[key] !== undefined) where.push(`${column} = ${param(filter[key])}`);
-    }
-    if (filter.tag !== undefined) {
-      where.push(`id IN (SELECT request_id FROM request_tags WHERE tag = ${param(filter.tag)})`);
-    }
-    if (filter.prompt !== undefined) {
-      // The tracker's rule for "the prompt" (as in promptCounts): initialMessage, else a
-      // string input.prompt; ILIKE, so case-insensitive like SQLite's LIKE.
-      where.push(`coalesce(initial_message, CASE WHEN input IS NOT NULL
-        AND jsonb_typeof(input::jsonb -> 'prompt') = 'string'
-        THEN input::jsonb ->> 'prompt' END) ILIKE ${param(containsPattern(filter.prompt))} ESCAPE '\\'`);
-    }
-    if (filter.from !== undefined) where.push(`created_at >= ${param(filter.from.getTime())}`);
-    if (filter.to !== undefined) where.push(`created_at < ${param(filter.to.getTime())}`);
-    const countWhere = [...where];
-
-    if (filter.cursor !== undefined) {
-      const position = decodeCursor(filter.cursor);
-      if (!position) throw new ValidationError("cursor", "is not a cursor this server issued");
-      // A row comparison, so PostgreSQL seeks straight to the cursor in a (…, created_at, id)
-      // index: page 1,000 costs what page 1 does.
-      where.push(`(created_at, id) < (${param(position.createdAt)}, ${param(position.id)})`);
-    }
     // The total and the page in one statement, so one snapshot and one round trip: a row
     // with the total even when the page is empty (then its request columns are null).
     const found = await this.sql.rows<RequestRow & { total: number }>(
@@ -632,9 +366,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.remoteListeners.clear();
-    this.gapListeners.clear();
-    await this.listener?.close();
+    await this.remote.close();
     if (!this.pool.ended) await this.pool.end();
   }
 }

@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { ValidationError } from "../../core/errors.js";
 import { type AnyOp, isQueueOp, type OpResult } from "../../core/ops.js";
 import type {
   Lane,
@@ -27,14 +26,9 @@ import {
   toRequestRecord,
   toStage,
 } from "../rows.js";
-import {
-  containsPattern,
-  decodeCursor,
-  encodeCursor,
-  type PurgeCounts,
-  type Store,
-} from "../store.js";
 import { sqlitePromptClause } from "../prompt-search.js";
+import { requestListWhere } from "../request-filter.js";
+import { containsPattern, encodeCursor, type PurgeCounts, type Store } from "../store.js";
 import { migrateSqlite } from "./migrate.js";
 import { SqliteAnalytics } from "./sqlite-analytics.js";
 import { SqliteBudgets } from "./sqlite-budgets.js";
@@ -309,60 +303,23 @@ export class SqliteStore implements Store {
   }
 
   async listRequests(filter: RequestFilter): Promise<Page<RequestRecord>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (!filter.includeDeleted) where.push("deleted_at IS NULL");
-    if (filter.status !== undefined) {
-      const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
-      where.push(`status IN (${statuses.map(() => "?").join(", ")})`);
-      params.push(...statuses);
-    }
-    const equal: [keyof RequestFilter, string][] = [
-      ["userId", "user_id"],
-      ["tenantId", "tenant_id"],
-      ["channelId", "channel_id"],
-      ["sessionId", "session_id"],
-      ["kind", "kind"],
-      ["parentId", "parent_id"],
-      ["source", "source"],
-    ];
-    for (const [key, column] of equal) {
-      if (filter[key] !== undefined) {
-        where.push(`${column} = ?`);
-        params.push(filter[key]);
-      }
-    }
-    if (filter.tag !== undefined) {
-      where.push("id IN (SELECT request_id FROM request_tags WHERE tag = ?)");
-      params.push(filter.tag);
-    }
-    if (filter.prompt !== undefined) {
-      // The tracker's rule for "the prompt" (initialMessage, else a string input.prompt),
-      // read from its full-text index (prompt-search.ts).
-      const search = sqlitePromptClause(filter.prompt, containsPattern(filter.prompt));
-      where.push(search.sql);
-      params.push(search.param);
-    }
-    if (filter.from !== undefined) {
-      where.push("created_at >= ?");
-      params.push(filter.from.getTime());
-    }
-    if (filter.to !== undefined) {
-      where.push("created_at < ?");
-      params.push(filter.to.getTime());
-    }
+    const {
+      count: where,
+      page: pageWhere,
+      params: pageParams,
+      countParams,
+    } = requestListWhere(filter, {
+      placeholder: () => "?",
+      oneOf: (column, values, param) => `${column} IN (${values.map(param).join(", ")})`,
+      // From its full-text index (prompt-search.ts); short text scans with LIKE.
+      promptContains: (text, param) => {
+        const search = sqlitePromptClause(text, containsPattern(text));
+        param(search.param);
+        return search.sql;
+      },
+    });
+    const params = pageParams.slice(0, countParams);
     const { total, exact } = this.listCount.total(filter, clause(where), params);
-
-    const pageWhere = [...where];
-    const pageParams = [...params];
-    if (filter.cursor !== undefined) {
-      const position = decodeCursor(filter.cursor);
-      if (!position) throw new ValidationError("cursor", "is not a cursor this server issued");
-      // A row value, so SQLite seeks straight to the cursor in the (…, created_at, id) index:
-      // page 1,000 costs what page 1 does.
-      pageWhere.push("(created_at, id) < (?, ?)");
-      pageParams.push(position.createdAt, position.id);
-    }
     const sql = `SELECT * FROM requests${clause(pageWhere)}
       ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`;
     const rows = prepared(this.db, sql).all(

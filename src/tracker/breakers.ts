@@ -1,8 +1,9 @@
-import CircuitBreaker from "opossum";
+import { createRequire } from "node:module";
+import type CircuitBreaker from "opossum";
 import { currentScope, type ScopeTracker } from "../context/scope.js";
-import { ValidationError } from "../core/errors.js";
+import { MissingDependencyError, ValidationError } from "../core/errors.js";
 import { nameSchema, parse } from "../core/schemas.js";
-import type { AlertEvent } from "../tracker/tracker.js";
+import type { AlertEvent } from "../core/live-events.js";
 
 /** opossum's options, plus the failure rate (percent) past which an alert fires (default 10). */
 export type BreakerOptions<TI extends unknown[] = unknown[]> = Omit<
@@ -57,7 +58,8 @@ export class BreakerRegistry {
       throw new ValidationError("name", `a breaker named "${name}" exists already; reuse it`);
     }
     const { failureRateAlertPct = 10, ...rest } = options;
-    const breaker = new CircuitBreaker(fn, { ...rest, name });
+    const Breaker = loadOpossum();
+    const breaker = new Breaker(fn, { ...rest, name });
     const entry: Entry = {
       breaker: breaker as unknown as Entry["breaker"],
       calls: 0,
@@ -181,4 +183,23 @@ export function breakersOf(host: BreakerHost): BreakerRegistry {
     registries.set(host, registry);
   }
   return registry;
+}
+
+let opossum: typeof CircuitBreaker | undefined;
+
+/**
+ * opossum, loaded when the first breaker is made: a tracker that makes none never loads it.
+ * Without it installed, a `MissingDependencyError` says what to install.
+ */
+function loadOpossum(): typeof CircuitBreaker {
+  if (opossum) return opossum;
+  try {
+    opossum = createRequire(import.meta.url)("opossum") as typeof CircuitBreaker;
+    return opossum;
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === "MODULE_NOT_FOUND") {
+      throw new MissingDependencyError("opossum", "tracker.breaker()", { cause: error });
+    }
+    throw error;
+  }
 }

@@ -1,0 +1,62 @@
+import type { Lane } from "../../core/types.js";
+import type { PurgeCounts } from "../store.js";
+import type { Sql } from "./pg-connection.js";
+import { PostgresRollups } from "./postgres-rollups.js";
+
+// The store's upkeep: queue depth, old applied-op ids, purging old requests.
+
+export async function queueDepth(sql: Sql, tenantId?: string): Promise<Record<Lane, number>> {
+  const byTenant = tenantId === undefined ? "" : "AND tenant_id = $1";
+  const rows = await sql.rows<{ lane: Lane; n: number }>(
+    `SELECT lane, count(*) AS n FROM requests
+    WHERE status = 'pending' AND deleted_at IS NULL ${byTenant} GROUP BY lane`,
+    tenantId === undefined ? [] : [tenantId],
+  );
+  const depth: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
+  for (const row of rows) depth[row.lane] = row.n;
+  return depth;
+}
+
+export async function pruneAppliedOps(sql: Sql, olderThan: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await sql.run(
+      `DELETE FROM applied_ops WHERE op_id IN
+      (SELECT op_id FROM applied_ops WHERE applied_at < $1 LIMIT 5000)`,
+      [olderThan],
+    );
+    total += n;
+    if (n === 0) return total;
+  }
+}
+
+export async function purge(
+  transaction: <T>(work: (sql: Sql) => Promise<T>) => Promise<T>,
+  olderThan: number,
+  batchSize: number,
+): Promise<PurgeCounts> {
+  const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
+  for (;;) {
+    const done = await transaction(async (sql) => {
+      // SKIP LOCKED: rows a writer holds right now are purged by a later batch or run.
+      const ids = (
+        await sql.rows<{ id: string }>(
+          "SELECT id FROM requests WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED",
+          [olderThan, batchSize],
+        )
+      ).map((row) => row.id);
+      if (ids.length === 0) return true;
+      const rollups = new PostgresRollups(sql);
+      await rollups.forget(ids);
+      await rollups.flush();
+      const inIds = "= ANY($1::text[])";
+      counts.stages += await sql.run(`DELETE FROM stages WHERE request_id ${inIds}`, [ids]);
+      counts.events += await sql.run(`DELETE FROM events WHERE request_id ${inIds}`, [ids]);
+      counts.costs += await sql.run(`DELETE FROM costs WHERE request_id ${inIds}`, [ids]);
+      await sql.run(`DELETE FROM request_tags WHERE request_id ${inIds}`, [ids]);
+      counts.requests += await sql.run(`DELETE FROM requests WHERE id ${inIds}`, [ids]);
+      return ids.length < batchSize;
+    });
+    if (done) return counts;
+  }
+}
