@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, withQuery } from "../api";
+import { ApiError, api, withQuery } from "../api";
 import { Empty, ErrorBox, StatusBadge, Time, useApi } from "../components";
 import { duration, usd } from "../format";
 import { subscribeLive } from "../live";
@@ -22,6 +22,23 @@ const MAX_CHILDREN = 50;
 const requestHref = (id: string) => `/requests/${encodeURIComponent(id)}`;
 
 /**
+ * A parent by id; null when the API says it is not there (another tenant's, or deleted). A busy
+ * server (503, 429) or a dropped call is asked again a few times before the walk gives up, so
+ * a moment of load does not cut the chain short.
+ */
+async function readParent(id: string): Promise<RequestRow | null> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await api<RequestRow>(requestHref(id));
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return null;
+      if (attempt >= 4) return null;
+      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+    }
+  }
+}
+
+/**
  * The request's ancestors, oldest first, walked up by `parentId` (a parent of another tenant,
  * or deleted, ends the walk where the API says "not found").
  */
@@ -33,7 +50,7 @@ function useAncestors(parentId: string | null): RequestRow[] | null {
       const found: RequestRow[] = [];
       let next = parentId;
       while (next && found.length < MAX_ANCESTORS && !found.some((r) => r.id === next)) {
-        const parent = await api<RequestRow>(requestHref(next)).catch(() => null);
+        const parent = await readParent(next);
         if (!parent) break;
         found.unshift(parent);
         next = parent.parentId;
