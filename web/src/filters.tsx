@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { hrefWith, navigate, type Route } from "./router";
 import type { Whoami } from "./types";
 
@@ -47,10 +47,12 @@ export function TextFilter(props: {
   extra?: Record<string, string | null>;
 }) {
   const value = props.route.query.get(props.name) ?? "";
-  // What the reader is typing lives in the input's own state: a re-render while they type
-  // (rows arriving, a live change) must not put the query's value back over their text.
-  const [draft, setDraft] = useState(value);
-  useEffect(() => setDraft(value), [value]);
+  // What the reader is typing is kept, tied to the query value it started from: a re-render
+  // while they type (rows arriving, a live change) must not put the query's value back over
+  // their text, and a new query value (navigation) shows at once. No effect syncs the two: an
+  // effect runs after paint, and would wipe text typed in between.
+  const [typed, setTyped] = useState({ from: value, text: value });
+  const draft = typed.from === value ? typed.text : value;
   const apply = (next: string) => {
     if (next !== value)
       navigate(hrefWith(props.route, { [props.name]: next.trim(), ...props.extra }), true);
@@ -62,7 +64,7 @@ export function TextFilter(props: {
         name={props.name}
         value={draft}
         placeholder={props.placeholder}
-        onInput={(e) => setDraft(e.currentTarget.value)}
+        onInput={(e) => setTyped({ from: value, text: e.currentTarget.value })}
         onKeyDown={(e) => e.key === "Enter" && apply(e.currentTarget.value)}
         onBlur={(e) => apply(e.currentTarget.value)}
       />
