@@ -256,9 +256,14 @@ async function runBaselineSqlite(path: string, lifecycles: number): Promise<Meas
     db.close();
   }
   const dataWrites = lifecycles * ROW_WRITES_PER_LIFECYCLE;
-  await verifySqlite("raw better-sqlite3 baseline", path, lifecycles, [
-    ["row writes (total_changes)", rowWrites, dataWrites],
-  ]);
+  // At least the data rows: total_changes also counts what the schema's triggers write (the
+  // prompt-search index's FTS5 tables), which the baseline pays exactly as reqtrack does.
+  await verifySqlite(
+    "raw better-sqlite3 baseline",
+    path,
+    lifecycles,
+    rowWrites < dataWrites ? [["row writes (total_changes)", rowWrites, dataWrites]] : [],
+  );
   return { seconds, extraWritesPerLifecycle: 0 };
 }
 

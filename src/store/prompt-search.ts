@@ -32,6 +32,7 @@ BEGIN
   INSERT INTO request_prompts (rowid, prompt) VALUES (new.rowid, ${sqlitePrompt("new.")});
 END;
 CREATE TRIGGER request_prompts_update AFTER UPDATE OF initial_message, input ON requests
+  WHEN ${sqlitePrompt("old.")} IS NOT ${sqlitePrompt("new.")}
 BEGIN
   DELETE FROM request_prompts WHERE rowid = old.rowid;
   INSERT INTO request_prompts (rowid, prompt)
