@@ -13,8 +13,12 @@ describeEachStorage("replay, compare, bulk replay and prices over HTTP", (storag
   const keys = { admin: "", alphaWriter: "", alphaViewer: "", betaWriter: "" };
 
   beforeEach(async () => {
+    // A clock that moves on every read: each stage starts at its own millisecond, so "the
+    // stages before fromStage" never depends on two of them sharing one.
+    let now = Date.now();
     tracker = await createTracker({
       ...(await storage.fresh()),
+      clock: () => ++now,
       logger: captureLogger("error").logger,
       watchdogIntervalMs: 0,
     });

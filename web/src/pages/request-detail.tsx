@@ -43,7 +43,8 @@ async function readParent(id: string): Promise<RequestRow | null> {
  * or deleted, ends the walk where the API says "not found").
  */
 function useAncestors(parentId: string | null): RequestRow[] | null {
-  const [chain, setChain] = useState<RequestRow[] | null>(null);
+  // Tied to the parent it was walked from: while a new walk runs, the old chain is not shown.
+  const [walked, setWalked] = useState<{ from: string | null; rows: RequestRow[] } | null>(null);
   useEffect(() => {
     let stale = false;
     const walk = async () => {
@@ -57,12 +58,12 @@ function useAncestors(parentId: string | null): RequestRow[] | null {
       }
       return found;
     };
-    void walk().then((found) => !stale && setChain(found));
+    void walk().then((rows) => !stale && setWalked({ from: parentId, rows }));
     return () => {
       stale = true;
     };
   }, [parentId]);
-  return chain;
+  return walked && walked.from === parentId ? walked.rows : null;
 }
 
 const TERMINAL = new Set(["completed", "failed", "timeout", "cancelled"]);
