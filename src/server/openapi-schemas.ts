@@ -20,7 +20,8 @@ import {
 /** Shared components, by name: each is one `#/components/schemas/<id>` in the document. */
 export const openapiRegistry = z.registry<{ id?: string; description?: string }>();
 
-function component<S extends z.ZodType>(id: string, description: string, schema: S): S {
+/** Registers `schema` as the shared component `id` of the document. */
+export function component<S extends z.ZodType>(id: string, description: string, schema: S): S {
   openapiRegistry.add(schema, { id, description });
   return schema;
 }

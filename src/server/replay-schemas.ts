@@ -1,16 +1,11 @@
 import { z } from "zod";
 import { REQUEST_STATUSES } from "../core/types.js";
-import { openapiRegistry, requestSchema } from "./openapi-schemas.js";
+import { component, requestSchema } from "./openapi-schemas.js";
 
 /**
  * The OpenAPI components of the replay and price routes (what the handlers return, as
  * `openapi-schemas.ts` describes the rest: times are `Date`s here, ISO-8601 on the wire).
  */
-function component<S extends z.ZodType>(id: string, description: string, schema: S): S {
-  openapiRegistry.add(schema, { id, description });
-  return schema;
-}
-
 const status = z.enum(REQUEST_STATUSES);
 
 export const replayRefSchema = component(
