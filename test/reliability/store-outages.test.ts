@@ -89,8 +89,16 @@ describe("store outages under load (degrade mode)", () => {
       logger,
     });
 
-  /** Runs the load, puts the store through `outage` for OUTAGE_MS, and checks the aftermath. */
-  async function survive(outage: Outage, path: string, tracker: Tracker) {
+  /**
+   * Runs the load, puts the store through `outage` for OUTAGE_MS, and checks the aftermath.
+   * `explain` says, when the outbox never drains, what the store volume looked like then.
+   */
+  async function survive(
+    outage: Outage,
+    path: string,
+    tracker: Tracker,
+    explain: () => string = () => "",
+  ) {
     const load = lifecycleLoad(tracker);
     await vi.waitFor(() => expect(load.ids.length).toBeGreaterThan(20), { timeout: 10_000 });
     outage.begin(tracker, path);
@@ -103,10 +111,11 @@ describe("store outages under load (degrade mode)", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await load.stop();
     clearInterval(watch);
-    await vi.waitFor(async () => expect(await tracker.replayOutbox()).toBe(true), {
-      timeout: 20_000,
-      interval: 50,
-    });
+    await vi.waitFor(
+      async () =>
+        expect(await tracker.replayOutbox(), `outbox still not replayed${explain()}`).toBe(true),
+      { timeout: 20_000, interval: 50 },
+    );
     return { load, degradedSeen, during };
   }
 
@@ -136,17 +145,35 @@ describe("store outages under load (degrade mode)", () => {
   );
 
   // The disk must hold the store's data twice over (WAL mode: frames in the WAL, then pages
-  // in the database file at checkpoint). On 2 MiB the WAL alone filled the disk before the
-  // outage began (auto-checkpoint is at 1,000 pages, 4 MiB), the filler got 0 bytes, and
-  // freeing it freed nothing: no replay could ever finish. 8 MiB (64 MiB for the long run's
-  // 10 s outage) leaves the filler real space.
+  // in the database file at checkpoint), and the WAL grows past its 4 MiB auto-checkpoint
+  // while a checkpoint cannot finish. On 2 MiB the WAL alone filled the disk before the
+  // outage began, the filler got 0 bytes, and freeing it freed nothing. On 8 MiB the store
+  // took 1 to 4 MiB before the outage on a quiet machine; under CI's load more rows went in
+  // first, the replay's WAL frames did not fit beside them, and the outbox never drained.
+  // 32 MiB (256 MiB for the long run's 10 s outage) leaves the replay room, and the filler
+  // still takes most of the disk.
   it("disk full on a real size-limited filesystem (tmpfs): same guarantees", async (context) => {
     if ("reason" in smallDisk) {
       return context.skip(`needs a tmpfs mount (root, no sandbox): ${diskReason}`);
     }
-    const disk = mountSmallDisk(sized(8192, 65_536)) as SmallDisk;
+    const disk = mountSmallDisk(sized(32_768, 262_144)) as SmallDisk;
     const path = `${disk.dir}/store.db`;
-    const tracker = await open(path);
+    const { logger, lines } = captureLogger("warn");
+    const tracker = await open(path, logger);
+    const explain = () => {
+      const size = (name: string) => {
+        try {
+          return statSync(`${disk.dir}/${name}`).size;
+        } catch {
+          return 0;
+        }
+      };
+      const last = lines.at(-1) as { msg?: string; err?: { message?: string } } | undefined;
+      return (
+        `: store.db ${size("store.db")} B, store.db-wal ${size("store.db-wal")} B, ` +
+        `filler ${size("filler")} B; last warning: ${last?.msg ?? "none"} (${last?.err?.message ?? ""})`
+      );
+    };
     const filler = `${disk.dir}/filler`;
     let fillerBytes = 0;
     try {
@@ -168,7 +195,7 @@ describe("store outages under load (degrade mode)", () => {
           writeFileSync(filler, "");
         },
       };
-      const { load, degradedSeen } = await survive(outage, path, tracker);
+      const { load, degradedSeen } = await survive(outage, path, tracker, explain);
       report("outage tmpfs full", { ms: OUTAGE_MS, lifecycles: load.ids.length, fillerBytes });
       // The outage was real ENOSPC, and its end gave space back.
       expect(fillerBytes).toBeGreaterThan(0);
