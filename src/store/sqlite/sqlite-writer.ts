@@ -1,6 +1,5 @@
 import type Database from "better-sqlite3";
 import { IdConflictError, NotFoundError, ReqtrackError } from "../../core/errors.js";
-import { toJsonText } from "../../core/json.js";
 import {
   type LifecycleState,
   planRequeue,
@@ -18,6 +17,7 @@ import {
   type TransitionOp,
   withinTenant,
 } from "../../core/ops.js";
+import { INSERTED_COLUMNS, newRequestRow } from "../../core/request-fields.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
 import type { EventRow } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
@@ -56,14 +56,8 @@ export class SqliteWriter {
   constructor(db: Database.Database) {
     this.rollups = new SqliteRollups(db);
     this.detail = new SqliteDetailWriter(db, this.rollups, this.changes);
-    this.insertRequest = db.prepare(`INSERT INTO requests (id, status, priority, lane, user_id,
-      channel_id, tenant_id, session_id, kind, source, tags, initial_message, input, intent,
-      entities, parent_id, correlation_id, max_attempts, timeout_ms, deadline_at, created_at,
-      updated_at, lane_at, estimated_cost_micros, replay_of) VALUES (@id, 'pending', @priority,
-      @lane, @userId, @channelId, @tenantId, @sessionId, @kind, @source, @tags, @initialMessage,
-      @input, @intent, @entities, @parentId, @correlationId, @maxAttempts, @timeoutMs,
-      @deadlineAt, @createdAt, @createdAt, @createdAt, @estimatedCostMicros, @replayOf)
-      ON CONFLICT (id) DO NOTHING`);
+    this.insertRequest = db.prepare(`INSERT INTO requests (${INSERTED_COLUMNS.join(", ")})
+      VALUES (${INSERTED_COLUMNS.map((c) => `@${c}`).join(", ")}) ON CONFLICT (id) DO NOTHING`);
     this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
     this.insertTag = db.prepare(
       "INSERT INTO request_tags (tag, request_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -192,15 +186,7 @@ export class SqliteWriter {
 
   private create(op: CreateOp): OpResult {
     const r = op.request;
-    const inserted = this.insertRequest.run({
-      ...r,
-      tags: JSON.stringify(r.tags),
-      input: toJsonText(r.input),
-      entities: toJsonText(r.entities),
-      // Issue 15 (estimates, replays): absent in ops written by older versions.
-      estimatedCostMicros: r.estimatedCostMicros ?? null,
-      replayOf: r.replayOf ?? null,
-    });
+    const inserted = this.insertRequest.run(newRequestRow(r));
     if (inserted.changes === 0) {
       const existing = this.selectRow.get(r.id) as RequestRow;
       if (!isSameTenantDuplicate(op, existing.tenant_id)) {
