@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import { IdConflictError, NotFoundError, ReqtrackError } from "../../core/errors.js";
 import { toJsonText } from "../../core/json.js";
 import {
+  createdState,
   type LifecycleState,
   planRequeue,
   planTransition,
@@ -10,6 +11,7 @@ import {
 import {
   type ChangeEvent,
   type CreateOp,
+  type FinishedOp,
   isSameTenantDuplicate,
   type Op,
   type OpResult,
@@ -18,6 +20,7 @@ import {
   type TransitionOp,
   withinTenant,
 } from "../../core/ops.js";
+import type { NewRequest } from "../../core/ops.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
 import type { EventRow } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
@@ -37,6 +40,7 @@ type ScopedState = LifecycleState & Scope;
 /** Applies ops to SQLite with prepared statements; called inside the store's transaction. */
 export class SqliteWriter {
   private readonly insertRequest: Database.Statement;
+  private readonly insertFinished: Database.Statement;
   private readonly selectRow: Database.Statement;
   private readonly insertTag: Database.Statement;
   private readonly selectLifecycle: Database.Statement;
@@ -64,6 +68,18 @@ export class SqliteWriter {
       @input, @intent, @entities, @parentId, @correlationId, @maxAttempts, @timeoutMs,
       @deadlineAt, @createdAt, @createdAt, @createdAt, @estimatedCostMicros, @replayOf)
       ON CONFLICT (id) DO NOTHING`);
+    // A finished call's row, inserted already ended (see `finished`).
+    this.insertFinished = db.prepare(`INSERT INTO requests (id, status, priority, lane, user_id,
+      channel_id, tenant_id, session_id, kind, source, tags, initial_message, input, intent,
+      entities, parent_id, correlation_id, max_attempts, timeout_ms, deadline_at, created_at,
+      updated_at, lane_at, estimated_cost_micros, replay_of, started_at, completed_at, queue_ms,
+      duration_ms, attempts, worker_id, lease_expires_at, lease_ms, result, error_message,
+      error_stage, error_details) VALUES (@id, @status, @priority, @lane, @userId, @channelId,
+      @tenantId, @sessionId, @kind, @source, @tags, @initialMessage, @input, @intent, @entities,
+      @parentId, @correlationId, @maxAttempts, @timeoutMs, @deadlineAt, @createdAt, @updatedAt,
+      @createdAt, @estimatedCostMicros, @replayOf, @startedAt, @completedAt, @queueMs,
+      @durationMs, @attempts, @workerId, @leaseExpiresAt, @leaseMs, @result, @errorMessage,
+      @errorStage, @errorDetails) ON CONFLICT (id) DO NOTHING`);
     this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
     this.insertTag = db.prepare(
       "INSERT INTO request_tags (tag, request_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -154,6 +170,8 @@ export class SqliteWriter {
         return this.detail.softDelete(op);
       case "annotate":
         return this.detail.annotate(op);
+      case "finished":
+        return this.finished(op);
     }
   }
 
@@ -192,22 +210,23 @@ export class SqliteWriter {
 
   private create(op: CreateOp): OpResult {
     const r = op.request;
-    const inserted = this.insertRequest.run({
-      ...r,
-      tags: JSON.stringify(r.tags),
-      input: toJsonText(r.input),
-      entities: toJsonText(r.entities),
-      // Issue 15 (estimates, replays): absent in ops written by older versions.
-      estimatedCostMicros: r.estimatedCostMicros ?? null,
-      replayOf: r.replayOf ?? null,
-    });
-    if (inserted.changes === 0) {
-      const existing = this.selectRow.get(r.id) as RequestRow;
-      if (!isSameTenantDuplicate(op, existing.tenant_id)) {
-        return { ok: false, error: new IdConflictError(r.id) };
-      }
-      return { ok: true, duplicate: true, created: toRequestRecord(existing) };
+    const inserted = this.insertRequest.run(requestParams(r));
+    if (inserted.changes === 0) return this.duplicate(op);
+    this.created(r);
+    return { ok: true, duplicate: false };
+  }
+
+  /** A create whose id is taken: the stored request (a resend), else a conflict. */
+  private duplicate(op: CreateOp): OpResult {
+    const existing = this.selectRow.get(op.request.id) as RequestRow;
+    if (!isSameTenantDuplicate(op, existing.tenant_id)) {
+      return { ok: false, error: new IdConflictError(op.request.id) };
     }
+    return { ok: true, duplicate: true, created: toRequestRecord(existing) };
+  }
+
+  /** What a new request's row brings with it: tags, its first event, rollups, a change. */
+  private created(r: NewRequest): void {
     for (const tag of r.tags) this.insertTag.run(tag, r.id);
     this.changes.emit("request.created", r.id, { ...r, status: "pending" }, r.createdAt, {
       userId: r.userId,
@@ -224,7 +243,42 @@ export class SqliteWriter {
       null,
     );
     this.rollups.requestCreated(r);
-    return { ok: true, duplicate: false };
+  }
+
+  /**
+   * A call created, started and ended in this batch: the lifecycle is planned in memory
+   * with the same rules, and the row inserted as it ends, with the three ops' events,
+   * rollups and changes (one INSERT where the three ops took an INSERT, two SELECTs and two
+   * UPDATEs). A brand-new request has no stages, so the end fails none. When the id is
+   * taken, the three ops run one by one, as if never folded.
+   */
+  private finished(op: FinishedOp): OpResult {
+    const r = op.create.request;
+    const pending = createdState(r);
+    const running = planTransition(pending, op.start).next;
+    const ended = planTransition(running, op.end).next;
+    const inserted = this.insertFinished.run({
+      ...requestParams(r),
+      ...ended,
+      updatedAt: op.end.at,
+    });
+    if (inserted.changes === 0) {
+      const parts = [op.create, op.start, op.end].map((part) => this.apply(part));
+      return { ok: true, parts };
+    }
+    this.created(r);
+    this.rollups.requestChanged(r.id, pending, running);
+    this.transitioned(op.start, { ...pending, tenantId: r.tenantId, kind: r.kind }, running);
+    this.rollups.requestChanged(r.id, running, ended);
+    this.transitioned(op.end, { ...running, tenantId: r.tenantId, kind: r.kind }, ended);
+    return {
+      ok: true,
+      parts: [
+        { ok: true, duplicate: false },
+        { ok: true, transition: transitionOutcome(pending, running, false) },
+        { ok: true, transition: transitionOutcome(running, ended, false) },
+      ],
+    };
   }
 
   private transition(op: TransitionOp): OpResult {
@@ -252,20 +306,38 @@ export class SqliteWriter {
           retryable: op.to === "cancelled" ? 0 : 1,
         });
       }
-      const record = transitionRecord(op, state, next);
-      this.writeEvent(op.requestId, op.at, record.event);
-      this.changes.emit(
-        "request.updated",
-        op.requestId,
-        { ...state, status: op.to },
-        op.at,
-        record.change,
-      );
+      this.transitioned(op, state, next);
     }
     return { ok: true, transition: transitionOutcome(state, next, noop) };
+  }
+
+  /** A status change's event and change record. */
+  private transitioned(op: TransitionOp, state: ScopedState, next: LifecycleState): void {
+    const record = transitionRecord(op, state, next);
+    this.writeEvent(op.requestId, op.at, record.event);
+    this.changes.emit(
+      "request.updated",
+      op.requestId,
+      { ...state, status: op.to },
+      op.at,
+      record.change,
+    );
   }
 
   private writeEvent(requestId: string, at: number, e: EventRow): void {
     this.insertEvent.run(requestId, at, e.type, e.stage, e.severity, e.message, e.data);
   }
+}
+
+/** A new request's columns as the insert statements bind them. */
+function requestParams(r: NewRequest) {
+  return {
+    ...r,
+    tags: JSON.stringify(r.tags),
+    input: toJsonText(r.input),
+    entities: toJsonText(r.entities),
+    // Issue 15 (estimates, replays): absent in ops written by older versions.
+    estimatedCostMicros: r.estimatedCostMicros ?? null,
+    replayOf: r.replayOf ?? null,
+  };
 }
