@@ -15,7 +15,7 @@ export interface SheddingOptions {
   retryAfterSeconds?: number;
   /**
    * Calls being served at once (live streams and the probes excepted) past which a new call is
-   * refused with 503 RT_ERR_OVERLOADED before its body is read. Default 512. This bounds the
+   * refused with 503 RT_ERR_OVERLOADED before its body is read. Default 256. This bounds the
    * work, and the memory, a flood can queue up in the process; the event-loop delay alone
    * lets thousands of calls pile up in the store's queue before the loop itself lags.
    */
@@ -46,7 +46,7 @@ export async function registerShedding(
         code: "RT_ERR_OVERLOADED",
         message: `The server is overloaded (${why}); retry in ${retryAfter} s`,
       });
-  limitInFlight(app, options.maxInFlight ?? 512, refuse);
+  limitInFlight(app, options.maxInFlight ?? 256, refuse);
   // The first samples cover building the app (compiling schemas, opening the store), which
   // holds the loop for a whole interval on a busy machine: the plugin then reads "no sample"
   // as an infinite delay, and a server that just started shed its first calls (503) though

@@ -21,7 +21,7 @@ export function registerServe(program: Command): void {
     .option(
       "--max-in-flight <n>",
       "calls served at once before new ones get 503 RT_ERR_OVERLOADED",
-      process.env.REQTRACK_MAX_IN_FLIGHT ?? "512",
+      process.env.REQTRACK_MAX_IN_FLIGHT ?? "256",
     );
   withPostgresOptions(command).action(
     async (
