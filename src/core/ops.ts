@@ -136,8 +136,28 @@ export interface AnnotateOp extends OpBase {
   metadata?: { [key: string]: JsonValue };
 }
 
+/**
+ * Who a request belongs to, found out after creation (`setContext`: the tenant known only
+ * inside the handler). Absent fields stay; null clears. See `planContext` for the rules.
+ */
+export interface ContextOp extends OpBase {
+  type: "context";
+  requestId: string;
+  tenantId?: string | null;
+  sessionId?: string | null;
+  userId?: string;
+}
+
 export type Op =
-  CreateOp | TransitionOp | StageOp | EventOp | CostOp | IncrementOp | DeleteOp | AnnotateOp;
+  | CreateOp
+  | TransitionOp
+  | StageOp
+  | EventOp
+  | CostOp
+  | IncrementOp
+  | DeleteOp
+  | AnnotateOp
+  | ContextOp;
 
 /**
  * Queue ops. They are about "now" (which request is free, whose lease is alive), so unlike

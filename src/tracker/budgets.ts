@@ -377,6 +377,40 @@ export class Budgets {
         this.localSpend.set(budget.id, (this.localSpend.get(budget.id) ?? 0) + cost.amountMicros);
       }
     }
+    this.evaluateSoon();
+  }
+
+  /**
+   * A request this tracker knows changed tenant, session or user (`setContext`): its costs
+   * and held estimate now count in the budgets of its new scope. The cached spend of the old
+   * ones is put right by the evaluation this schedules, which reads the store.
+   */
+  contextChanged(change: {
+    requestId: string;
+    tenantId?: string | null;
+    sessionId?: string | null;
+    userId?: string;
+  }): void {
+    if (this.cache.size === 0) return;
+    const scope = this.scopes.get(change.requestId);
+    if (scope) {
+      if (change.tenantId !== undefined) scope.tenantId = change.tenantId;
+      if (change.sessionId !== undefined) scope.sessionId = change.sessionId;
+      if (change.userId !== undefined) scope.userId = change.userId;
+      const held = this.holds.get(change.requestId);
+      if (held) {
+        const { remaining, committed } = held;
+        this.release(change.requestId);
+        this.hold(change.requestId, scope, remaining);
+        const moved = this.holds.get(change.requestId);
+        if (moved) moved.committed = committed;
+      }
+    }
+    this.evaluateSoon();
+  }
+
+  /** Reads the figures back from the store a little later (changes come in bursts). */
+  private evaluateSoon(): void {
     if (this.soon) return;
     this.soon = setTimeout(() => {
       this.soon = null;

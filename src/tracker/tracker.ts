@@ -7,6 +7,7 @@ import { ClosedError, ValidationError } from "../core/errors.js";
 import type { Op, OpResult } from "../core/ops.js";
 import {
   type AnnotateInput,
+  type ContextInput,
   type CreateRequestInput,
   type ErrorInput,
   type ListRequestsInput,
@@ -383,6 +384,20 @@ export class Tracker {
     await this.submit(this.ops.annotate(idOf(ref), annotation, this.origin()));
   }
 
+  /**
+   * Sets who a request belongs to once that is known (a tenant found in the body by the
+   * handler): `tenantId`, `sessionId` (null clears either) and `userId`, validated as at
+   * creation and recorded in the history as a `context_set` event. Its costs and counts move
+   * to the new tenant and session in stats and cost reports. Only while the request has not
+   * ended (`RequestEndedError` after).
+   *
+   * @example
+   * await tracker.setContext(req, { tenantId: body.entity_id, sessionId: body.session_id });
+   */
+  async setContext(ref: RequestRef, context: ContextInput): Promise<void> {
+    await this.submit(this.ops.context(idOf(ref), context, this.origin()));
+  }
+
   /** Adds `by` (default 1) to a counter such as agent_calls, tool_calls or rounds. */
   async increment(ref: RequestRef, counter: string, by = 1): Promise<void> {
     await this.submit(this.ops.increment(idOf(ref), counter, by, this.origin()));
@@ -637,6 +652,7 @@ export class Tracker {
       else this.budgets.release(op.request.id);
     }
     if (op.type === "cost" && result.ok) this.budgets.costRecorded(op);
+    if (op.type === "context" && result.ok) this.budgets.contextChanged(op);
     // An estimate is held while the request runs; its end releases what it did not spend.
     if (op.type === "transition" && result.ok && TERMINAL_STATUSES.has(op.to)) {
       this.budgets.release(op.requestId);

@@ -138,13 +138,32 @@ export class SqliteRollups {
       const row = this.selectFacts.get(id) as (Dims & RequestFacts) | undefined;
       if (!row) continue;
       this.known.delete(id);
-      this.deltas.addRequestRow(row, -1);
-      for (const s of this.selectFinishedStages.all(id) as FinishedStage[]) {
-        this.deltas.addStage(row, s.name, s.status, s.durationMs, -1);
-      }
-      for (const c of this.selectCostsByService.all(id) as ServiceSum[]) {
-        this.deltas.addServiceCost(row, c.service, -c.n, -c.micros);
-      }
+      this.addStored(id, row, -1);
+    }
+  }
+
+  /**
+   * Before a request's tenant or session changes (`setContext`): its whole contribution (the
+   * request, its finished stages, its costs) leaves the old cells and joins the new ones.
+   */
+  requestMoved(id: string, tenantId: string | null, sessionId: string | null): void {
+    const row = this.selectFacts.get(id) as (Dims & RequestFacts) | undefined;
+    if (!row) return;
+    const moved = { ...row, tenant: tenantId ?? "", session: sessionId };
+    this.addStored(id, row, -1);
+    this.addStored(id, moved, 1);
+    const { createdAt, tenant, kind, source, session } = moved;
+    this.remember(id, { createdAt, tenant, kind, source, session });
+  }
+
+  /** Adds (1) or takes out (-1) a stored request with its finished stages and costs. */
+  private addStored(id: string, row: Dims & RequestFacts, sign: 1 | -1): void {
+    this.deltas.addRequestRow(row, sign);
+    for (const s of this.selectFinishedStages.all(id) as FinishedStage[]) {
+      this.deltas.addStage(row, s.name, s.status, s.durationMs, sign);
+    }
+    for (const c of this.selectCostsByService.all(id) as ServiceSum[]) {
+      this.deltas.addServiceCost(row, c.service, sign * c.n, sign * c.micros);
     }
   }
 

@@ -11,6 +11,7 @@ import { type AnnotatedColumns, planAnnotation } from "../../core/annotation.js"
 import {
   type AnnotateOp,
   type ChangeEvent,
+  type ContextOp,
   type CostOp,
   type CreateOp,
   type DeleteOp,
@@ -30,6 +31,7 @@ import { INSERTED_COLUMNS, newRequestRow } from "../../core/request-fields.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
 import { type EventRow, planStage } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
+import { SqliteContextWriter } from "./sqlite-context.js";
 import { SqliteRollups } from "./sqlite-rollups.js";
 
 const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS startedAt,
@@ -84,9 +86,11 @@ export class SqliteWriter {
   private readonly updateAnnotated: Database.Statement;
   /** Stats rollups, updated from hooks at the end of each change (see sqlite-rollups.ts). */
   readonly rollups: SqliteRollups;
+  private readonly context: SqliteContextWriter;
 
   constructor(db: Database.Database) {
     this.rollups = new SqliteRollups(db);
+    this.context = new SqliteContextWriter(db, this.rollups);
     this.insertRequest = db.prepare(`INSERT INTO requests (${INSERTED_COLUMNS.join(", ")})
       VALUES (${INSERTED_COLUMNS.map((c) => `@${c}`).join(", ")}) ON CONFLICT (id) DO NOTHING`);
     this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
@@ -229,6 +233,8 @@ export class SqliteWriter {
         return this.softDelete(op);
       case "annotate":
         return this.annotate(op);
+      case "context":
+        return this.setContext(op);
     }
   }
 
@@ -435,6 +441,14 @@ export class SqliteWriter {
     for (const tag of plan.addedTags) this.insertTag.run(tag, op.requestId);
     this.writeEvent(op.requestId, op.at, plan.event);
     this.emit("request.updated", op.requestId, row, op.at, plan.change);
+    return { ok: true };
+  }
+
+  private setContext(op: ContextOp): OpResult {
+    const done = this.context.apply(op);
+    if (!done) return { ok: false, error: new NotFoundError(op.requestId) };
+    this.writeEvent(op.requestId, op.at, done.plan.event);
+    this.emit("request.updated", op.requestId, done.scope, op.at, done.plan.change);
     return { ok: true };
   }
 
