@@ -207,16 +207,7 @@ export class Tracker extends TrackerCore {
     await this.submit(this.ops.annotate(idOf(ref), annotation, this.origin()));
   }
 
-  /**
-   * Sets who a request belongs to once that is known (a tenant found in the body by the
-   * handler): `tenantId`, `sessionId` (null clears either) and `userId`, validated as at
-   * creation and recorded in the history as a `context_set` event. Its costs and counts move
-   * to the new tenant and session in stats and cost reports. Only while the request has not
-   * ended (`RequestEndedError` after).
-   *
-   * @example
-   * await tracker.setContext(req, { tenantId: body.entity_id, sessionId: body.session_id });
-   */
+  /** Sets tenant, session (null clears) and user once known (docs/integrations.md). */
   async setContext(ref: RequestRef, context: ContextInput): Promise<void> {
     await this.submit(this.ops.context(idOf(ref), context, this.origin()));
   }
