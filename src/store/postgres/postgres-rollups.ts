@@ -1,9 +1,9 @@
 import type { LifecycleState } from "../../core/lifecycle.js";
 import type { NewRequest } from "../../core/ops.js";
-import type { RequestStatus } from "../../core/types.js";
 import type { RequestFacts } from "../analytics-store.js";
 import {
   type Dims,
+  lifecycleMoved,
   REQUEST_COUNTER_COLUMNS,
   RollupDeltas,
   type SumRowDelta,
@@ -105,16 +105,7 @@ export class PostgresRollups {
 
   /** After the writer stored `after` over `before` (a status change or a refreshed end). */
   requestChanged(row: DimsRow, before: LifecycleState, after: LifecycleState): void {
-    if (
-      before.status === after.status &&
-      before.durationMs === after.durationMs &&
-      before.queueMs === after.queueMs
-    ) {
-      return;
-    }
-    const dims = dimsOf(row);
-    this.deltas.addRequest(dims, lifecycleFacts(before), -1);
-    this.deltas.addRequest(dims, lifecycleFacts(after), 1);
+    if (lifecycleMoved(before, after)) this.deltas.moveLifecycle(dimsOf(row), before, after);
   }
 
   /** After stage runs ended; only completed and failed runs are counted. */
@@ -318,15 +309,6 @@ function dimsOf(row: DimsRow): Dims {
 function prefixed(table: string): string {
   return `${table}.created_at AS "createdAt", ${table}.tenant_id AS "tenantId",
     ${table}.kind AS kind, ${table}.source AS source, ${table}.session_id AS "sessionId"`;
-}
-
-function lifecycleFacts(state: LifecycleState): RequestFacts {
-  return {
-    status: state.status as RequestStatus,
-    durationMs: state.durationMs,
-    queueMs: state.queueMs,
-    costMicros: 0,
-  };
 }
 
 /** Column arrays of `rows` (what unnest takes). */

@@ -1,10 +1,14 @@
 import type Database from "better-sqlite3";
 import type { LifecycleState } from "../../core/lifecycle.js";
 import type { NewRequest } from "../../core/ops.js";
-import type { RequestStatus } from "../../core/types.js";
 import { mergeSketchBytes } from "../../core/sketch.js";
 import type { RequestFacts } from "../analytics-store.js";
-import { type Dims, REQUEST_COUNTER_COLUMNS, RollupDeltas } from "../rollup-deltas.js";
+import {
+  type Dims,
+  lifecycleMoved,
+  REQUEST_COUNTER_COLUMNS,
+  RollupDeltas,
+} from "../rollup-deltas.js";
 
 /**
  * Dimensions of recently written requests, so most hooks need no read (FIFO-bounded). They
@@ -87,17 +91,9 @@ export class SqliteRollups {
 
   /** After a status change (or a terminal no-op that refreshed completedAt and durationMs). */
   requestChanged(id: string, before: LifecycleState, after: LifecycleState): void {
-    if (
-      before.status === after.status &&
-      before.durationMs === after.durationMs &&
-      before.queueMs === after.queueMs
-    ) {
-      return;
-    }
+    if (!lifecycleMoved(before, after)) return;
     const dims = this.known.get(id) ?? dimsOf(before) ?? this.dims(id);
-    if (!dims) return;
-    this.deltas.addRequest(dims, lifecycleFacts(before), -1);
-    this.deltas.addRequest(dims, lifecycleFacts(after), 1);
+    if (dims) this.deltas.moveLifecycle(dims, before, after);
   }
 
   /** After a stage run ended; only completed and failed runs are counted. */
@@ -304,15 +300,6 @@ interface ServiceSum {
   service: string;
   n: number;
   micros: number;
-}
-
-function lifecycleFacts(state: LifecycleState): RequestFacts {
-  return {
-    status: state.status as RequestStatus,
-    durationMs: state.durationMs,
-    queueMs: state.queueMs,
-    costMicros: 0,
-  };
 }
 
 /**
