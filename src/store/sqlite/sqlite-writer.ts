@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { IdConflictError, NotFoundError, ReqtrackError } from "../../core/errors.js";
 import {
+  createdState,
   type LifecycleState,
   planRequeue,
   planTransition,
@@ -9,6 +10,7 @@ import {
 import {
   type ChangeEvent,
   type CreateOp,
+  type FinishedOp,
   isSameTenantDuplicate,
   type Op,
   type OpResult,
@@ -17,6 +19,7 @@ import {
   type TransitionOp,
   withinTenant,
 } from "../../core/ops.js";
+import type { NewRequest } from "../../core/ops.js";
 import { INSERTED_COLUMNS, newRequestRow } from "../../core/request-fields.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
 import type { EventRow } from "../../core/stage-lifecycle.js";
@@ -38,6 +41,7 @@ type ScopedState = LifecycleState & Scope;
 /** Applies ops to SQLite with prepared statements; called inside the store's transaction. */
 export class SqliteWriter {
   private readonly insertRequest: Database.Statement;
+  private readonly insertFinished: Database.Statement;
   private readonly selectRow: Database.Statement;
   private readonly insertTag: Database.Statement;
   private readonly selectLifecycle: Database.Statement;
@@ -60,8 +64,9 @@ export class SqliteWriter {
     this.rollups = new SqliteRollups(db);
     this.detail = new SqliteDetailWriter(db, this.rollups, this.changes);
     this.context = new SqliteContextWriter(db, this.rollups, this.changes);
-    this.insertRequest = db.prepare(`INSERT INTO requests (${INSERTED_COLUMNS.join(", ")})
-      VALUES (${INSERTED_COLUMNS.map((c) => `@${c}`).join(", ")}) ON CONFLICT (id) DO NOTHING`);
+    this.insertRequest = db.prepare(insertStatement(INSERTED_COLUMNS));
+    // A finished call's row, inserted already ended (see `finished`).
+    this.insertFinished = db.prepare(insertStatement(FINISHED_COLUMNS));
     this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
     this.insertTag = db.prepare(
       "INSERT INTO request_tags (tag, request_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -154,6 +159,8 @@ export class SqliteWriter {
         return this.detail.annotate(op);
       case "context":
         return this.context.apply(op);
+      case "finished":
+        return this.finished(op);
     }
   }
 
@@ -193,13 +200,22 @@ export class SqliteWriter {
   private create(op: CreateOp): OpResult {
     const r = op.request;
     const inserted = this.insertRequest.run(newRequestRow(r));
-    if (inserted.changes === 0) {
-      const existing = this.selectRow.get(r.id) as RequestRow;
-      if (!isSameTenantDuplicate(op, existing.tenant_id)) {
-        return { ok: false, error: new IdConflictError(r.id) };
-      }
-      return { ok: true, duplicate: true, created: toRequestRecord(existing) };
+    if (inserted.changes === 0) return this.duplicate(op);
+    this.created(r);
+    return { ok: true, duplicate: false };
+  }
+
+  /** A create whose id is taken: the stored request (a resend), else a conflict. */
+  private duplicate(op: CreateOp): OpResult {
+    const existing = this.selectRow.get(op.request.id) as RequestRow;
+    if (!isSameTenantDuplicate(op, existing.tenant_id)) {
+      return { ok: false, error: new IdConflictError(op.request.id) };
     }
+    return { ok: true, duplicate: true, created: toRequestRecord(existing) };
+  }
+
+  /** What a new request's row brings with it: tags, its first event, rollups, a change. */
+  private created(r: NewRequest): void {
     for (const tag of r.tags) this.insertTag.run(tag, r.id);
     this.changes.emit("request.created", r.id, { ...r, status: "pending" }, r.createdAt, {
       userId: r.userId,
@@ -216,7 +232,42 @@ export class SqliteWriter {
       null,
     );
     this.rollups.requestCreated(r);
-    return { ok: true, duplicate: false };
+  }
+
+  /**
+   * A call created, started and ended in this batch: the lifecycle is planned in memory
+   * with the same rules, and the row inserted as it ends, with the three ops' events,
+   * rollups and changes (one INSERT where the three ops took an INSERT, two SELECTs and two
+   * UPDATEs). A brand-new request has no stages, so the end fails none. When the id is
+   * taken, the three ops run one by one, as if never folded.
+   */
+  private finished(op: FinishedOp): OpResult {
+    const r = op.create.request;
+    const pending = createdState(r);
+    const running = planTransition(pending, op.start).next;
+    const ended = planTransition(running, op.end).next;
+    const inserted = this.insertFinished.run({
+      ...newRequestRow(r),
+      ...lifecycleColumns(ended),
+      updated_at: op.end.at,
+    });
+    if (inserted.changes === 0) {
+      const parts = [op.create, op.start, op.end].map((part) => this.apply(part));
+      return { ok: true, parts };
+    }
+    this.created(r);
+    this.rollups.requestChanged(r.id, pending, running);
+    this.transitioned(op.start, { ...pending, tenantId: r.tenantId, kind: r.kind }, running);
+    this.rollups.requestChanged(r.id, running, ended);
+    this.transitioned(op.end, { ...running, tenantId: r.tenantId, kind: r.kind }, ended);
+    return {
+      ok: true,
+      parts: [
+        { ok: true, duplicate: false },
+        { ok: true, transition: transitionOutcome(pending, running, false) },
+        { ok: true, transition: transitionOutcome(running, ended, false) },
+      ],
+    };
   }
 
   private transition(op: TransitionOp): OpResult {
@@ -244,20 +295,60 @@ export class SqliteWriter {
           retryable: op.to === "cancelled" ? 0 : 1,
         });
       }
-      const record = transitionRecord(op, state, next);
-      this.writeEvent(op.requestId, op.at, record.event);
-      this.changes.emit(
-        "request.updated",
-        op.requestId,
-        { ...state, status: op.to },
-        op.at,
-        record.change,
-      );
+      this.transitioned(op, state, next);
     }
     return { ok: true, transition: transitionOutcome(state, next, noop) };
+  }
+
+  /** A status change's event and change record. */
+  private transitioned(op: TransitionOp, state: ScopedState, next: LifecycleState): void {
+    const record = transitionRecord(op, state, next);
+    this.writeEvent(op.requestId, op.at, record.event);
+    this.changes.emit(
+      "request.updated",
+      op.requestId,
+      { ...state, status: op.to },
+      op.at,
+      record.change,
+    );
   }
 
   private writeEvent(requestId: string, at: number, e: EventRow): void {
     this.insertEvent.run(requestId, at, e.type, e.stage, e.severity, e.message, e.data);
   }
+}
+
+/** An insert of `columns`, each bound by its own name; a taken id inserts nothing. */
+function insertStatement(columns: readonly string[]): string {
+  return `INSERT INTO requests (${columns.join(", ")})
+    VALUES (${columns.map((c) => `@${c}`).join(", ")}) ON CONFLICT (id) DO NOTHING`;
+}
+
+/** The lifecycle's columns and the state's property that each one stores. */
+const LIFECYCLE_COLUMNS_OF = {
+  status: "status",
+  started_at: "startedAt",
+  completed_at: "completedAt",
+  queue_ms: "queueMs",
+  duration_ms: "durationMs",
+  attempts: "attempts",
+  worker_id: "workerId",
+  lease_expires_at: "leaseExpiresAt",
+  lease_ms: "leaseMs",
+  result: "result",
+  error_message: "errorMessage",
+  error_stage: "errorStage",
+  error_details: "errorDetails",
+} as const satisfies Record<string, keyof LifecycleState>;
+
+/** A new request's columns and the ended lifecycle's, updated_at last: a finished call's row. */
+const FINISHED_COLUMNS = [
+  ...new Set([...INSERTED_COLUMNS, ...Object.keys(LIFECYCLE_COLUMNS_OF), "updated_at"]),
+];
+
+/** The columns of a lifecycle state, named as the requests table names them. */
+function lifecycleColumns(state: LifecycleState): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const [column, key] of Object.entries(LIFECYCLE_COLUMNS_OF)) row[column] = state[key];
+  return row;
 }
