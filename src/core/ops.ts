@@ -137,6 +137,18 @@ export interface AnnotateOp extends OpBase {
 }
 
 /**
+ * Who a request belongs to, found out after creation (`setContext`: the tenant known only
+ * inside the handler). Absent fields stay; null clears. See `planContext` for the rules.
+ */
+export interface ContextOp extends OpBase {
+  type: "context";
+  requestId: string;
+  tenantId?: string | null;
+  sessionId?: string | null;
+  userId?: string;
+}
+
+/**
  * A call created, started and ended within one batch, written as one op: the row goes in
  * already ended, with the events, rollups and change events the three ops would have made
  * (see tracker/finished-calls.ts, which folds them). Its `opId` is the create's. Answered
@@ -162,6 +174,7 @@ export type Op =
   | IncrementOp
   | DeleteOp
   | AnnotateOp
+  | ContextOp
   | FinishedOp;
 
 /**
