@@ -306,3 +306,17 @@ export type OpResult =
       parts?: OpResult[];
     }
   | { ok: false; error: Error };
+
+/** `result` without its change events (for callers that did not ask for them). */
+export function withoutChanges(result: OpResult): OpResult {
+  if (!result.ok || result.changes === undefined) return result;
+  const { changes: _changes, ...rest } = result;
+  return rest;
+}
+
+/** A finished op's answer from its parts' answers: their changes together, on the whole. */
+export function finishedAnswer(parts: readonly OpResult[]): OpResult {
+  const changes = parts.flatMap((part) => (part.ok && part.changes) || []);
+  const answers = parts.map(withoutChanges);
+  return changes.length > 0 ? { ok: true, parts: answers, changes } : { ok: true, parts: answers };
+}

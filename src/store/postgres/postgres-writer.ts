@@ -12,6 +12,7 @@ import {
   type DeleteOp,
   type EventOp,
   type FinishedOp,
+  finishedAnswer,
   type IncrementOp,
   isSameTenantDuplicate,
   type Op,
@@ -235,12 +236,7 @@ export class PostgresWriter extends PostgresHeldBatch {
    * request is here). The answer carries each op's own, and their changes together.
    */
   private finished(op: FinishedOp): OpResult {
-    const parts = [op.create, op.start, op.end].map((part) => this.plan(part) as OpResult);
-    const changes = parts.flatMap((part) => (part.ok && part.changes) || []);
-    const answers = parts.map((part) => (part.ok ? withoutChanges(part) : part));
-    return changes.length > 0
-      ? { ok: true, parts: answers, changes }
-      : { ok: true, parts: answers };
+    return finishedAnswer([op.create, op.start, op.end].map((part) => this.plan(part) as OpResult));
   }
 
   private transition(op: TransitionOp): OpResult {
@@ -414,9 +410,4 @@ export class PostgresWriter extends PostgresHeldBatch {
     const changes = this.change("request.updated", held.row, op.at, { deleted: true });
     return changes ? { ok: true, changes } : { ok: true };
   }
-}
-
-function withoutChanges(result: OpResult & { ok: true }): OpResult {
-  const { changes: _changes, ...rest } = result;
-  return rest;
 }
