@@ -26,8 +26,9 @@ import {
 import { planStage } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
 import type { RequestStatus } from "../../core/types.js";
-import { type RequestRow, toRequestRecord } from "../rows.js";
+import { toRequestRecord } from "../rows.js";
 import type { Sql } from "./pg-connection.js";
+import { PostgresChangeLog } from "./postgres-changes.js";
 import { newRow } from "./postgres-batch-sql.js";
 import {
   activeStageOf,
@@ -55,29 +56,27 @@ export type RequeueResult = SweepChange | null;
  * it op by op, each in a savepoint).
  */
 export class PostgresWriter extends PostgresHeldBatch {
-  /** Every change recorded, for queue ops, whose answers carry no op result (takeChanges). */
-  private emitted: ChangeEvent[] = [];
+  private readonly changes: PostgresChangeLog;
 
   constructor(
     sql: Sql,
     /** Change events cost a little per op; they are recorded only while someone listens. */
-    private readonly captureChanges: boolean,
+    captureChanges: boolean,
     rollups?: PostgresRollups,
   ) {
     super(sql, rollups);
+    this.changes = new PostgresChangeLog(captureChanges);
   }
 
   /** Drops what was applied and not yet written (its savepoint was rolled back). */
   override discard(): void {
     super.discard();
-    this.emitted = [];
+    this.changes.take();
   }
 
   /** The change events recorded since the last call. */
   takeChanges(): ChangeEvent[] {
-    const taken = this.emitted;
-    this.emitted = [];
-    return taken;
+    return this.changes.take();
   }
 
   /**
@@ -154,8 +153,7 @@ export class PostgresWriter extends PostgresHeldBatch {
    */
   private async planContextOp(op: ContextOp): Promise<OpResult> {
     const held = this.live(op.requestId);
-    if (!held) return { ok: false, error: new NotFoundError(op.requestId) };
-    if (op.tenant !== undefined && !withinTenant(op, held.row.tenant_id)) {
+    if (!held || (op.tenant !== undefined && !withinTenant(op, held.row.tenant_id))) {
       return { ok: false, error: new NotFoundError(op.requestId) };
     }
     let plan: ContextPlan;
@@ -173,29 +171,8 @@ export class PostgresWriter extends PostgresHeldBatch {
     held.dirty = true;
     held.contexted = true;
     this.writes.events.push([op.requestId, op.at, plan.event]);
-    const changes = this.change("request.updated", held.row, op.at, plan.change);
+    const changes = this.changes.record("request.updated", held.row, op.at, plan.change);
     return changes ? { ok: true, changes } : { ok: true };
-  }
-
-  private change(
-    type: ChangeEvent["type"],
-    row: RequestRow,
-    at: number,
-    data: ChangeEvent["data"],
-  ): ChangeEvent[] | undefined {
-    if (!this.captureChanges) return undefined;
-    const status = row.status as RequestStatus;
-    const change = {
-      type,
-      requestId: row.id,
-      tenantId: row.tenant_id,
-      kind: row.kind,
-      status,
-      at,
-      data,
-    };
-    this.emitted.push(change);
-    return [change];
   }
 
   private create(op: CreateOp): OpResult {
@@ -222,7 +199,7 @@ export class PostgresWriter extends PostgresHeldBatch {
         data: null,
       },
     ]);
-    const changes = this.change("request.created", row, r.createdAt, {
+    const changes = this.changes.record("request.created", row, r.createdAt, {
       userId: r.userId,
       priority: r.priority,
       lane: r.lane,
@@ -256,7 +233,7 @@ export class PostgresWriter extends PostgresHeldBatch {
     }
     const record = transitionRecord(op, state, next);
     this.writes.events.push([op.requestId, op.at, record.event]);
-    const changes = this.change("request.updated", held.row, op.at, record.change);
+    const changes = this.changes.record("request.updated", held.row, op.at, record.change);
     return changes ? { ok: true, transition, changes } : { ok: true, transition };
   }
 
@@ -276,7 +253,7 @@ export class PostgresWriter extends PostgresHeldBatch {
     const record = requeueRecord(op, next, activeStage);
     this.failRunningStages(held, op.at, requeueReason(op), true);
     this.writes.events.push([op.requestId, op.at, record.event]);
-    this.change("request.updated", held.row, op.at, record.change);
+    this.changes.record("request.updated", held.row, op.at, record.change);
     return record.sweep;
   }
 
@@ -329,7 +306,7 @@ export class PostgresWriter extends PostgresHeldBatch {
       ]);
     }
     this.writes.events.push([op.requestId, op.at, plan.event]);
-    const changes = this.change("stage.updated", held.row, op.at, plan.change);
+    const changes = this.changes.record("stage.updated", held.row, op.at, plan.change);
     return changes ? { ok: true, changes } : { ok: true };
   }
 
@@ -347,7 +324,7 @@ export class PostgresWriter extends PostgresHeldBatch {
         data: toJsonText(op.data),
       },
     ]);
-    const changes = this.change("event.logged", held.row, op.at, {
+    const changes = this.changes.record("event.logged", held.row, op.at, {
       type: op.eventType,
       severity: op.severity,
       message: op.message,
@@ -364,7 +341,7 @@ export class PostgresWriter extends PostgresHeldBatch {
     held.dirty = true;
     this.rollups.costRecorded(dimsOf(held.row), op.service, op.amountMicros);
     this.writes.costs.push(op);
-    const changes = this.change("request.updated", held.row, op.at, {
+    const changes = this.changes.record("request.updated", held.row, op.at, {
       costAddedMicros: op.amountMicros,
       service: op.service,
     });
@@ -379,7 +356,7 @@ export class PostgresWriter extends PostgresHeldBatch {
     held.row.counters = JSON.stringify(counters);
     held.row.updated_at = op.at;
     held.dirty = true;
-    const changes = this.change("request.updated", held.row, op.at, {
+    const changes = this.changes.record("request.updated", held.row, op.at, {
       counter: op.counter,
       by: op.by,
     });
@@ -395,7 +372,7 @@ export class PostgresWriter extends PostgresHeldBatch {
     held.annotated = true;
     for (const tag of plan.addedTags) this.writes.tags.push([tag, op.requestId]);
     this.writes.events.push([op.requestId, op.at, plan.event]);
-    const changes = this.change("request.updated", held.row, op.at, plan.change);
+    const changes = this.changes.record("request.updated", held.row, op.at, plan.change);
     return changes ? { ok: true, changes } : { ok: true };
   }
 
@@ -407,7 +384,7 @@ export class PostgresWriter extends PostgresHeldBatch {
     held.row.deleted_at = op.at;
     held.row.updated_at = op.at;
     held.dirty = true;
-    const changes = this.change("request.updated", held.row, op.at, { deleted: true });
+    const changes = this.changes.record("request.updated", held.row, op.at, { deleted: true });
     return changes ? { ok: true, changes } : { ok: true };
   }
 }
