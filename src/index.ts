@@ -57,8 +57,10 @@ export {
   MaxAttemptsError,
   MissingDependencyError,
   MigrationError,
+  NoAnalyticsError,
   NotFoundError,
   ReqtrackError,
+  RequestEndedError,
   StoreUnavailableError,
   ValidationError,
 } from "./core/errors.js";
@@ -68,6 +70,7 @@ export { canTransition, LEASE_EXPIRED_MESSAGE, timeoutMessage } from "./core/lif
 export type { ChangeEvent, SweepChange } from "./core/ops.js";
 export type {
   AnnotateInput,
+  ContextInput,
   CreateRequestInput,
   ErrorInput,
   ListRequestsInput,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ValidationError } from "reqtrack";
+import { currentRequest, ValidationError } from "reqtrack";
 import type { FakeServices } from "./fake-services.js";
 
 /** What a route handler gets, whichever framework serves it. */
@@ -171,6 +171,8 @@ export class RagApi {
             deactivated_at: null,
           };
           this.sessions.set(session.session_id, session);
+          // The session id is made here, after the middleware recorded the call: set it.
+          await currentRequest()?.setContext({ sessionId: session.session_id });
           return session;
         },
       },

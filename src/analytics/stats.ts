@@ -1,3 +1,4 @@
+import { NoAnalyticsError } from "../core/errors.js";
 import { parse } from "../core/schemas.js";
 import type { AnalyticsStore } from "../store/analytics-store.js";
 import { type CostReport, costReport, type ReplayTotals } from "./costs.js";
@@ -102,9 +103,7 @@ function runQuery<T>(
 ): Promise<T> {
   const store = context.store;
   if (!store) {
-    return Promise.reject(
-      new Error("This store keeps no analytics; use the SQLite or PostgreSQL store"),
-    );
+    return Promise.reject(new NoAnalyticsError());
   }
   const paramCount = Object.values(input ?? {}).filter((v) => v !== undefined).length;
   return context.read(type, paramCount, () => query(store, context.clock()));

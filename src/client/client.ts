@@ -6,6 +6,7 @@ import type {
   ErrorInput,
   ListRequestsInput,
   AnnotateInput,
+  ContextInput,
   LogEventInput,
   RecordCostInput,
   StageFailureInput,
@@ -203,6 +204,11 @@ export class RemoteClient {
   /** Intent, entities, tags and metadata found out after creation (see `Tracker.annotate`). */
   async annotate(ref: RequestRef, annotation: AnnotateInput): Promise<void> {
     await this.write((id) => this.ops.annotate(id, annotation), ref);
+  }
+
+  /** Who the request belongs to, once known (see `Tracker.setContext`). */
+  async setContext(ref: RequestRef, context: ContextInput): Promise<void> {
+    await this.write((id) => this.ops.context(id, context), ref);
   }
 
   /** Soft delete: hidden from lists and history, still counted in cost figures. */

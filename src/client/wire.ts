@@ -6,6 +6,7 @@ import { jsonProblem } from "../core/json.js";
 import { normalizeNewRequest, pendingRequestView } from "../core/pending-request.js";
 import {
   annotateSchema,
+  contextSchema,
   counterSchema,
   createRequestSchema,
   errorInfoSchema,
@@ -149,6 +150,15 @@ export class WireBuilder {
       type: "annotate",
       requestId: id,
       annotation: parse(annotateSchema, input, "annotation"),
+    };
+  }
+
+  context(id: string, input: unknown): WireOp {
+    return {
+      ...this.origin(),
+      type: "context",
+      requestId: id,
+      context: parse(contextSchema, input, "context"),
     };
   }
 

@@ -1,4 +1,9 @@
-import type { AnnotateInput, LogEventInput, RecordCostInput } from "../core/schemas.js";
+import type {
+  AnnotateInput,
+  ContextInput,
+  LogEventInput,
+  RecordCostInput,
+} from "../core/schemas.js";
 import {
   currentScope,
   type RequestScope,
@@ -21,6 +26,11 @@ export interface RequestHandle {
   increment(counter: string, by?: number): Promise<void>;
   /** `tracker.annotate` for this request: intent, entities, tags, metadata found out now. */
   annotate(annotation: AnnotateInput): Promise<void>;
+  /**
+   * `tracker.setContext` for this request: the tenant, session or user the handler found
+   * (e.g. in the body), so its costs count for them.
+   */
+  setContext(context: ContextInput): Promise<void>;
   /** `tracker.trackStage` for this request. */
   trackStage<T>(
     stage: string,
@@ -132,6 +142,7 @@ function handleOf(scope: RequestScope, tracker: ScopeTracker): RequestHandle {
     recordCost: (cost) => tracker.recordCost(id, inStage(cost)),
     increment: (counter, by) => tracker.increment(id, counter, by),
     annotate: (annotation) => tracker.annotate(id, annotation),
+    setContext: (context) => tracker.setContext(id, context),
     trackStage: (stage, fn, options) => tracker.trackStage(id, stage, fn, options),
   };
   handles.set(scope, handle);

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage, AsyncResource } from "node:async_hooks";
 import type {
   AnnotateInput,
+  ContextInput,
   LogEventInput,
   RecordCostInput,
   StageFailureInput,
@@ -18,6 +19,7 @@ export interface ScopeTracker {
   recordCost(ref: string, cost: RecordCostInput): Promise<void>;
   increment(ref: string, counter: string, by?: number): Promise<void>;
   annotate(ref: string, annotation: AnnotateInput): Promise<void>;
+  setContext(ref: string, context: ContextInput): Promise<void>;
   /** The correlation id stored with a request the tracker created, when it knows it. */
   correlationIdOf?(id: string): string | null;
   failStage(ref: string, stage: string, failure: StageFailureInput | string): Promise<void>;

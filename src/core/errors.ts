@@ -52,6 +52,15 @@ export const ERROR_CODES = {
     status: 500,
     summary: "An optional feature needs a package that is not installed; the message names it.",
   },
+  RT_ERR_REQUEST_ENDED: {
+    status: 409,
+    summary: "Who a request belongs to (tenant, session, user) cannot change once it has ended.",
+  },
+  RT_ERR_NO_ANALYTICS: {
+    status: 501,
+    summary:
+      "The store keeps no analytics (stats, cost reports); use the SQLite or PostgreSQL store.",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -219,5 +228,31 @@ export class UnauthorizedError extends ReqtrackError {
 export class ForbiddenError extends ReqtrackError {
   constructor(message: string) {
     super("RT_ERR_FORBIDDEN", message);
+  }
+}
+
+/**
+ * `setContext` on a request that has ended: its cost and counts are settled under the
+ * tenant and session it ended with (cost reports of past periods do not move).
+ */
+export class RequestEndedError extends ReqtrackError {
+  readonly requestId: string;
+
+  constructor(requestId: string, status: string) {
+    super(
+      "RT_ERR_REQUEST_ENDED",
+      `Request ${requestId} is ${status}: its tenant, session and user can no longer change`,
+    );
+    this.requestId = requestId;
+  }
+}
+
+/** A stats or cost-report call on a store without analytics (a custom Store driver). */
+export class NoAnalyticsError extends ReqtrackError {
+  constructor() {
+    super(
+      "RT_ERR_NO_ANALYTICS",
+      "This store keeps no analytics; use the SQLite or PostgreSQL store",
+    );
   }
 }

@@ -137,6 +137,18 @@ export interface AnnotateOp extends OpBase {
 }
 
 /**
+ * Who a request belongs to, found out after creation (`setContext`: the tenant known only
+ * inside the handler). Absent fields stay; null clears. See `planContext` for the rules.
+ */
+export interface ContextOp extends OpBase {
+  type: "context";
+  requestId: string;
+  tenantId?: string | null;
+  sessionId?: string | null;
+  userId?: string;
+}
+
+/**
  * A call created, started and ended within one batch, written as one op: the row goes in
  * already ended, with the events, rollups and change events the three ops would have made
  * (see tracker/finished-calls.ts, which folds them). Its `opId` is the create's. Answered
@@ -162,6 +174,7 @@ export type Op =
   | IncrementOp
   | DeleteOp
   | AnnotateOp
+  | ContextOp
   | FinishedOp;
 
 /**
@@ -293,3 +306,17 @@ export type OpResult =
       parts?: OpResult[];
     }
   | { ok: false; error: Error };
+
+/** `result` without its change events (for callers that did not ask for them). */
+export function withoutChanges(result: OpResult): OpResult {
+  if (!result.ok || result.changes === undefined) return result;
+  const { changes: _changes, ...rest } = result;
+  return rest;
+}
+
+/** A finished op's answer from its parts' answers: their changes together, on the whole. */
+export function finishedAnswer(parts: readonly OpResult[]): OpResult {
+  const changes = parts.flatMap((part) => (part.ok && part.changes) || []);
+  const answers = parts.map(withoutChanges);
+  return changes.length > 0 ? { ok: true, parts: answers, changes } : { ok: true, parts: answers };
+}

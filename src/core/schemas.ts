@@ -110,6 +110,19 @@ export const annotateSchema = z
   );
 export type AnnotateInput = z.input<typeof annotateSchema>;
 
+/** `setContext()`: who the request belongs to, validated as at creation; null clears. */
+export const contextSchema = z
+  .strictObject({
+    tenantId: text().nullable().optional(),
+    sessionId: text().nullable().optional(),
+    userId: text().optional(),
+  })
+  .refine(
+    (c) => Object.values(c).some((v) => v !== undefined),
+    "must set at least one of tenantId, sessionId, userId",
+  );
+export type ContextInput = z.input<typeof contextSchema>;
+
 export const errorInfoSchema = z.strictObject({
   message: plain(64 * 1024),
   stage: nameSchema.optional(),

@@ -1,3 +1,4 @@
+import type { LifecycleState } from "../core/lifecycle.js";
 import { Sketch } from "../core/sketch.js";
 import {
   addRequest,
@@ -102,6 +103,12 @@ export class RollupDeltas {
     for (let i = 0; i < REQUEST_LEVELS.length; i++) {
       addRequest(this.requestCell(i, dims).totals, facts, sign);
     }
+  }
+
+  /** A request went from `before` to `after`: it leaves one status cell for another. */
+  moveLifecycle(dims: Dims, before: LifecycleFacts, after: LifecycleFacts): void {
+    this.addRequest(dims, lifecycleFacts(before), -1);
+    this.addRequest(dims, lifecycleFacts(after), 1);
   }
 
   /** A cost recorded on a request: its totals, its session and the service's row. */
@@ -280,5 +287,30 @@ function cellDims(level: RequestLevel, dims: Dims) {
     tenant: level.tenant ? dims.tenant : "",
     kind: level.kind ? dims.kind : "",
     source: level.source ? dims.source : "",
+  };
+}
+
+/** What the rollups count of a request's lifecycle. */
+type LifecycleFacts = Pick<LifecycleState, "status" | "durationMs" | "queueMs">;
+
+/**
+ * Whether a change of lifecycle moves the request in the rollups, the rule of both drivers'
+ * `requestChanged` hooks: only when its status, duration or queue time changed (a terminal
+ * no-op that refreshed nothing they count moves nothing).
+ */
+export function lifecycleMoved(before: LifecycleFacts, after: LifecycleFacts): boolean {
+  return (
+    before.status !== after.status ||
+    before.durationMs !== after.durationMs ||
+    before.queueMs !== after.queueMs
+  );
+}
+
+function lifecycleFacts(state: LifecycleFacts): RequestFacts {
+  return {
+    status: state.status,
+    durationMs: state.durationMs,
+    queueMs: state.queueMs,
+    costMicros: 0,
   };
 }

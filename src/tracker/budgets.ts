@@ -1,100 +1,31 @@
 import { randomUUID } from "node:crypto";
-import { calendarNext, calendarStart } from "../analytics/buckets.js";
-import {
-  type Budget,
-  type BudgetInput,
-  budgetInputSchema,
-  type BudgetPatch,
-  budgetPatchSchema,
-  DEFAULT_THRESHOLDS,
-  inBudgetScope,
-} from "../core/budgets.js";
+import { type Budget, type BudgetInput, type BudgetPatch, inBudgetScope } from "../core/budgets.js";
 import { BudgetExceededError, NotFoundError } from "../core/errors.js";
 import type { NewRequest } from "../core/ops.js";
-import { parse } from "../core/schemas.js";
-import type { JsonValue } from "../core/types.js";
-import type { Logger } from "../context/logger.js";
-import type { Store } from "../store/store.js";
+import { type AlertHost, BudgetAlerts } from "./budget-alerts.js";
+import {
+  budgetWindow,
+  type BudgetStatus,
+  type EvaluatedBudget,
+  newBudget,
+  patchedBudget,
+  percentOf,
+  usd,
+} from "./budget-figures.js";
 
-const DAY = 86_400_000;
+export type { BudgetAlert, BudgetStatus } from "./budget-figures.js";
+
+/** What a budget's scope is matched against: who a request is for, and its kind. */
+type RequestScope = Parameters<typeof inBudgetScope>[1];
+
 /** How soon after local costs budgets are evaluated (and so how stale enforcement may be). */
 const COST_EVALUATION_DELAY_MS = 100;
 const MAX_KNOWN_SCOPES = 50_000;
-const ROLLING_MS = { day: DAY, week: 7 * DAY, month: 30 * DAY } as const;
-const micros = (usd: number) => Math.round(usd * 1_000_000);
-const usd = (m: number) => m / 1_000_000;
 
-/** The period a budget counts at `now`: [from, to), and a key naming it for alert records. */
-export function budgetWindow(
-  budget: Pick<Budget, "period" | "rolling">,
-  now: number,
-): { from: number; to: number; key: string } {
-  if (budget.rolling) {
-    // Through `now` itself: a cost recorded this millisecond counts.
-    return { from: now + 1 - ROLLING_MS[budget.period], to: now + 1, key: "rolling" };
-  }
-  const from = calendarStart(now, budget.period);
-  return { from, to: calendarNext(from, budget.period), key: new Date(from).toISOString() };
-}
-
-/** Where a budget stands: what `GET /api/v1/budgets/:id/status` answers. */
-export interface BudgetStatus {
-  budget: Budget;
-  periodStart: Date;
-  periodEnd: Date;
-  limitUsd: number;
-  spentUsd: number;
-  /** Estimates held for requests in the scope still pending or running, less what they spent. */
-  reservedUsd: number;
-  remainingUsd: number;
-  /** Spent as a percentage of the limit. */
-  percent: number;
-  /** Spend at the period's end at the pace so far (calendar periods; rolling: the spend). */
-  projectedUsd: number;
-  exceeded: boolean;
-  /** Thresholds that alerted in this period. */
-  alerted: number[];
-}
-
-/** A threshold crossed: what the live stream, the log, the webhook and `subscribe()` get. */
-export interface BudgetAlert {
-  budgetId: string;
-  name: string;
-  threshold: number;
-  tenantId: string | null;
-  limitUsd: number;
-  spentUsd: number;
-  percent: number;
-  periodStart: string;
-  periodEnd: string;
-  mode: Budget["mode"];
-}
-
-export interface BudgetsHost {
-  store: Store;
+export interface BudgetsHost extends AlertHost {
   clock: () => number;
-  logger: Logger;
-  /** Sends an alert on the live stream (and to the log at warn). */
-  alert: (alert: {
-    name: string;
-    message: string;
-    tenantId: string | null;
-    data: JsonValue;
-  }) => void;
   /** How often budgets are evaluated without local costs to prompt it; 0: only on demand. */
   intervalMs: number;
-  /** Webhook delivery: tries and the first pause (doubled each time). */
-  webhookTries?: number;
-  webhookBackoffMs?: number;
-}
-
-interface Evaluated {
-  budget: Budget;
-  spentMicros: number;
-  /** Estimates held for unfinished requests in the scope (see `check`). */
-  reservedMicros: number;
-  window: { from: number; to: number; key: string };
-  alerted: Set<number>;
 }
 
 /**
@@ -105,11 +36,11 @@ interface Evaluated {
  * the next one (docs/costs.md gives the measured worst case).
  */
 export class Budgets {
-  private cache = new Map<string, Evaluated>();
+  private cache = new Map<string, EvaluatedBudget>();
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Timeout | null = null;
   /** The entries of the evaluation under way, before they replace `cache`. */
-  private building: Map<string, Evaluated> | null = null;
+  private building: Map<string, EvaluatedBudget> | null = null;
   /**
    * Micro-USD this tracker added to each budget, ever (it only grows): an evaluation adds what
    * arrived while it read the store, which its read may have missed. Counting a cost twice for
@@ -117,15 +48,7 @@ export class Budgets {
    */
   private readonly localSpend = new Map<string, number>();
   /** Scopes of requests created here, newest last (a bounded memory of them). */
-  private readonly scopes = new Map<
-    string,
-    {
-      tenantId: string | null;
-      userId: string | null;
-      sessionId: string | null;
-      kind: string | null;
-    }
-  >();
+  private readonly scopes = new Map<string, RequestScope>();
   /** Micro-USD this tracker reserved (+) and released (-) per budget, ever: as `localSpend`. */
   private readonly localReserved = new Map<string, number>();
   /** Estimates this tracker holds: per request, what is left of it and in which budgets. */
@@ -135,9 +58,11 @@ export class Budgets {
   >();
   private running: Promise<void> | null = null;
   private again = false;
-  private readonly webhooks = new Set<Promise<void>>();
+  private readonly alerts: BudgetAlerts;
 
-  constructor(private readonly host: BudgetsHost) {}
+  constructor(private readonly host: BudgetsHost) {
+    this.alerts = new BudgetAlerts(host);
+  }
 
   /** Loads the budgets and starts the evaluation timer. */
   async start(): Promise<void> {
@@ -160,7 +85,7 @@ export class Budgets {
   /** Resolves when every webhook delivery under way has succeeded or given up. */
   async settled(): Promise<void> {
     await this.running;
-    await Promise.all(this.webhooks);
+    await this.alerts.settled();
   }
 
   /**
@@ -170,27 +95,7 @@ export class Budgets {
    * await tracker.budgets.create({ tenantId: "acme", period: "month", amountUsd: 500, mode: "enforce" });
    */
   async create(input: BudgetInput): Promise<Budget> {
-    const b = parse(budgetInputSchema, input, "budget");
-    const now = this.host.clock();
-    const budget: Budget = {
-      id: `bud_${randomUUID()}`,
-      name: b.name ?? `${b.tenantId ?? "all tenants"} ${b.period}`,
-      scope: {
-        tenantId: b.tenantId ?? null,
-        userId: b.userId ?? null,
-        sessionId: b.sessionId ?? null,
-        kind: b.kind ?? null,
-        service: b.service ?? null,
-      },
-      period: b.period,
-      rolling: b.rolling ?? false,
-      amountMicros: micros(b.amountUsd),
-      thresholds: normalizeThresholds(b.thresholds ?? DEFAULT_THRESHOLDS),
-      mode: b.mode ?? "alert",
-      webhookUrl: b.webhookUrl ?? null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const budget = newBudget(input, `bud_${randomUUID()}`, this.host.clock());
     await this.host.store.budgets.saveBudget(budget);
     await this.evaluate();
     return budget;
@@ -210,20 +115,9 @@ export class Budgets {
 
   /** Changes a budget's settings (not its scope). */
   async update(id: string, patch: BudgetPatch): Promise<Budget> {
-    const p = parse(budgetPatchSchema, patch, "budget");
     const current = await this.get(id);
     if (!current) throw new NotFoundError(id);
-    const budget: Budget = {
-      ...current,
-      ...(p.name !== undefined ? { name: p.name } : {}),
-      ...(p.period !== undefined ? { period: p.period } : {}),
-      ...(p.rolling !== undefined ? { rolling: p.rolling } : {}),
-      ...(p.amountUsd !== undefined ? { amountMicros: micros(p.amountUsd) } : {}),
-      ...(p.thresholds !== undefined ? { thresholds: normalizeThresholds(p.thresholds) } : {}),
-      ...(p.mode !== undefined ? { mode: p.mode } : {}),
-      ...(p.webhookUrl !== undefined ? { webhookUrl: p.webhookUrl } : {}),
-      updatedAt: this.host.clock(),
-    };
+    const budget = patchedBudget(current, patch, this.host.clock());
     await this.host.store.budgets.saveBudget(budget);
     await this.evaluate();
     return budget;
@@ -296,7 +190,7 @@ export class Budgets {
   }
 
   /** Holds `estimate` in every budget covering the request, until it ends or spends it. */
-  private hold(id: string, scope: Parameters<typeof inBudgetScope>[1], estimate: number): void {
+  private hold(id: string, scope: RequestScope, estimate: number): void {
     const budgetIds: string[] = [];
     for (const entry of this.cache.values()) {
       if (!inBudgetScope(entry.budget.scope, scope)) continue;
@@ -377,6 +271,40 @@ export class Budgets {
         this.localSpend.set(budget.id, (this.localSpend.get(budget.id) ?? 0) + cost.amountMicros);
       }
     }
+    this.evaluateSoon();
+  }
+
+  /**
+   * A request this tracker knows changed tenant, session or user (`setContext`): its costs
+   * and held estimate now count in the budgets of its new scope. The cached spend of the old
+   * ones is put right by the evaluation this schedules, which reads the store.
+   */
+  contextChanged(change: {
+    requestId: string;
+    tenantId?: string | null;
+    sessionId?: string | null;
+    userId?: string;
+  }): void {
+    if (this.cache.size === 0) return;
+    const scope = this.scopes.get(change.requestId);
+    if (scope) {
+      if (change.tenantId !== undefined) scope.tenantId = change.tenantId;
+      if (change.sessionId !== undefined) scope.sessionId = change.sessionId;
+      if (change.userId !== undefined) scope.userId = change.userId;
+      const held = this.holds.get(change.requestId);
+      if (held) {
+        const { remaining, committed } = held;
+        this.release(change.requestId);
+        this.hold(change.requestId, scope, remaining);
+        const moved = this.holds.get(change.requestId);
+        if (moved) moved.committed = committed;
+      }
+    }
+    this.evaluateSoon();
+  }
+
+  /** Reads the figures back from the store a little later (changes come in bursts). */
+  private evaluateSoon(): void {
     if (this.soon) return;
     this.soon = setTimeout(() => {
       this.soon = null;
@@ -432,7 +360,7 @@ export class Budgets {
     const store = this.host.store.budgets;
     const budgets = await store.listBudgets();
     const now = this.host.clock();
-    const next = new Map<string, Evaluated>();
+    const next = new Map<string, EvaluatedBudget>();
     this.building = next;
     for (const budget of budgets) {
       const window = budgetWindow(budget, now);
@@ -453,7 +381,7 @@ export class Budgets {
       const previous = this.cache.get(budget.id);
       const alerted =
         previous && previous.window.key === window.key ? previous.alerted : new Set<number>();
-      const entry: Evaluated = {
+      const entry: EvaluatedBudget = {
         budget,
         spentMicros: spent,
         reservedMicros: reserved,
@@ -461,90 +389,9 @@ export class Budgets {
         alerted,
       };
       next.set(budget.id, entry);
-      await this.fire(entry, now);
+      await this.alerts.fire(entry, now);
     }
     this.cache = next;
     this.building = null;
   }
-
-  private async fire(entry: Evaluated, now: number): Promise<void> {
-    const { budget, window, spentMicros } = entry;
-    const percent = percentOf(spentMicros, budget.amountMicros);
-    if (budget.rolling) {
-      // A rolling window has no end to reset it: a threshold alerts again once spend has
-      // fallen back under it and crosses it anew.
-      await this.host.store.budgets.rearmAlerts(budget.id, window.key, percent);
-      for (const t of entry.alerted) if (t > percent) entry.alerted.delete(t);
-    }
-    for (const threshold of budget.thresholds) {
-      if (percent < threshold || entry.alerted.has(threshold)) continue;
-      entry.alerted.add(threshold);
-      // The store says who sends it: one server, once per period.
-      if (!(await this.host.store.budgets.claimAlert(budget.id, window.key, threshold, now))) {
-        continue;
-      }
-      const alert: BudgetAlert = {
-        budgetId: budget.id,
-        name: budget.name,
-        threshold,
-        tenantId: budget.scope.tenantId,
-        limitUsd: usd(budget.amountMicros),
-        spentUsd: usd(spentMicros),
-        percent,
-        periodStart: new Date(window.from).toISOString(),
-        periodEnd: new Date(window.to).toISOString(),
-        mode: budget.mode,
-      };
-      this.host.alert({
-        name: "budget_threshold",
-        message: `Budget "${budget.name}" reached ${threshold}% (${alert.spentUsd.toFixed(2)} of ${alert.limitUsd.toFixed(2)} USD)`,
-        tenantId: budget.scope.tenantId,
-        data: { ...alert },
-      });
-      if (budget.webhookUrl) this.deliver(budget.webhookUrl, alert);
-    }
-  }
-
-  /** POSTs the alert, retrying with backoff; never awaited by a write. */
-  private deliver(url: string, alert: BudgetAlert): void {
-    const tries = this.host.webhookTries ?? 5;
-    const backoff = this.host.webhookBackoffMs ?? 1000;
-    const body = JSON.stringify({ type: "budget_threshold", ...alert });
-    const sending = (async () => {
-      for (let attempt = 1; attempt <= tries; attempt++) {
-        try {
-          const response = await fetch(url, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body,
-            signal: AbortSignal.timeout(10_000),
-          });
-          if (response.ok) return;
-          this.host.logger.warn(
-            { budget_id: alert.budgetId, status: response.status, attempt },
-            "Budget webhook answered an error",
-          );
-        } catch (error) {
-          this.host.logger.warn(
-            { budget_id: alert.budgetId, err: error, attempt },
-            "Budget webhook could not be reached",
-          );
-        }
-        if (attempt < tries) {
-          await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)).unref());
-        }
-      }
-      this.host.logger.error({ budget_id: alert.budgetId, tries }, "Budget webhook gave up");
-    })();
-    this.webhooks.add(sending);
-    void sending.finally(() => this.webhooks.delete(sending));
-  }
-}
-
-function normalizeThresholds(thresholds: readonly number[]): number[] {
-  return [...new Set(thresholds)].sort((a, b) => a - b);
-}
-
-function percentOf(spent: number, limit: number): number {
-  return Math.round((spent / limit) * 10_000) / 100;
 }

@@ -37,6 +37,7 @@ export const ingestOpSchema = z.object({
     "increment",
     "delete",
     "annotate",
+    "context",
   ]),
   at: z.number().int().nonnegative().optional(),
   requestId: z.string().optional(),
@@ -55,6 +56,7 @@ export const ingestOpSchema = z.object({
   counter: z.string().optional(),
   by: z.number().optional(),
   annotation: z.unknown().optional(),
+  context: z.unknown().optional(),
 });
 export type IngestOp = z.input<typeof ingestOpSchema>;
 
@@ -159,6 +161,13 @@ function buildOp(
       return b.delete(id, origin);
     case "annotate":
       return b.annotate(id, wire.annotation, origin);
+    case "context": {
+      const tenant = (wire.context as { tenantId?: unknown } | null | undefined)?.tenantId;
+      if (tenantId !== null && tenant !== undefined && tenant !== tenantId) {
+        throw new ForbiddenError(`This API key is confined to tenant ${tenantId}`);
+      }
+      return b.context(id, wire.context, origin);
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import { jsonProblem } from "../core/json.js";
 import { normalizeNewRequest } from "../core/pending-request.js";
 import type {
   AnnotateOp,
+  ContextOp,
   CostOp,
   CreateOp,
   DeleteOp,
@@ -15,6 +16,7 @@ import type {
 } from "../core/ops.js";
 import {
   annotateSchema,
+  contextSchema,
   counterSchema,
   createRequestSchema,
   type ErrorInput,
@@ -189,6 +191,15 @@ export class OpBuilder {
     if (data.entities !== undefined) op.entities = data.entities as JsonValue;
     if (data.tags !== undefined) op.tags = [...new Set(data.tags)];
     if (data.metadata !== undefined) op.metadata = data.metadata as { [key: string]: JsonValue };
+    return op;
+  }
+
+  context(id: unknown, input: unknown, origin: OpOrigin): ContextOp {
+    const data = parse(contextSchema, input, "context");
+    const op: ContextOp = { type: "context", ...origin, requestId: this.requestId(id) };
+    if (data.tenantId !== undefined) op.tenantId = data.tenantId;
+    if (data.sessionId !== undefined) op.sessionId = data.sessionId;
+    if (data.userId !== undefined) op.userId = data.userId;
     return op;
   }
 

@@ -14,9 +14,12 @@ import {
   requestId,
   timestampSchema,
 } from "../core/schemas.js";
-import { type JsonValue, REQUEST_STATUSES, type Request } from "../core/types.js";
+import { REQUEST_STATUSES, type Request } from "../core/types.js";
 import type { ReplayFilter, ReplayJobRow } from "../store/replay-store.js";
 import type { Store } from "../store/store.js";
+import { type Comparison, compareRequests } from "./replay-compare.js";
+
+export type { CompareSide, Comparison } from "./replay-compare.js";
 
 /** The tag every replay carries, so that lists and reports can pick replays out. */
 export const REPLAY_TAG = "replay";
@@ -78,31 +81,6 @@ export interface ReplayJob {
   updatedAt: Date;
 }
 
-/** One side of a comparison. */
-export interface CompareSide {
-  id: string;
-  replayOf: string | null;
-  status: Request["status"];
-  createdAt: Date;
-  durationMs: number | null;
-  costUsd: number;
-  costByService: Record<string, number>;
-  result: JsonValue | null;
-  errorMessage: string | null;
-  stages: { name: string; status: string; durationMs: number | null; reused: boolean }[];
-}
-
-/** Two requests side by side (an original and its replay, typically). */
-export interface Comparison {
-  left: CompareSide;
-  right: CompareSide;
-  /** right minus left. */
-  durationDeltaMs: number | null;
-  costDeltaUsd: number;
-  sameStatus: boolean;
-  sameResult: boolean;
-}
-
 export interface ReplayHost {
   store: Store;
   clock: () => number;
@@ -113,8 +91,6 @@ export interface ReplayHost {
   /** The pause between bulk replays (a timer by default; tests pass their own). */
   sleep?: (ms: number) => Promise<void>;
 }
-
-const usd = (micros: number) => micros / 1_000_000;
 
 /**
  * Replays: a finished (or any) request run again as a new request linked to it by
@@ -194,20 +170,7 @@ export class Replays {
       this.visible(parse(requestId, leftId, "id"), "id"),
       this.visible(parse(requestId, rightId, "otherId"), "otherId"),
     ]);
-    const a = side(left);
-    const b = side(right);
-    return {
-      left: a,
-      right: b,
-      durationDeltaMs:
-        a.durationMs === null || b.durationMs === null ? null : b.durationMs - a.durationMs,
-      costDeltaUsd: usd(
-        right.costs.reduce((n, c) => n + c.amountMicros, 0) -
-          left.costs.reduce((n, c) => n + c.amountMicros, 0),
-      ),
-      sameStatus: a.status === b.status,
-      sameResult: JSON.stringify(a.result) === JSON.stringify(b.result),
-    };
+    return compareRequests(left, right);
   }
 
   /**
@@ -370,28 +333,6 @@ function stagesBefore(original: Request, fromStage: string): string[] {
     );
   }
   return before;
-}
-
-function side(r: Request): CompareSide {
-  const byService: Record<string, number> = {};
-  for (const c of r.costs) byService[c.service] = (byService[c.service] ?? 0) + c.amountMicros;
-  return {
-    id: r.id,
-    replayOf: r.replayOf,
-    status: r.status,
-    createdAt: r.createdAt,
-    durationMs: r.durationMs,
-    costUsd: r.costUsd,
-    costByService: Object.fromEntries(Object.entries(byService).map(([k, v]) => [k, usd(v)])),
-    result: r.result,
-    errorMessage: r.errorMessage,
-    stages: r.stages.map((s) => ({
-      name: s.name,
-      status: s.status,
-      durationMs: s.durationMs,
-      reused: s.reusedFrom !== null,
-    })),
-  };
 }
 
 function toJob(row: ReplayJobRow): ReplayJob {

@@ -2,6 +2,7 @@ import { runRequest, type WithRequestOptions } from "../context/request-handle.j
 import { ValidationError } from "../core/errors.js";
 import {
   type AnnotateInput,
+  type ContextInput,
   type CreateRequestInput,
   type ErrorInput,
   type ListRequestsInput,
@@ -204,6 +205,11 @@ export class Tracker extends TrackerCore {
    */
   async annotate(ref: RequestRef, annotation: AnnotateInput): Promise<void> {
     await this.submit(this.ops.annotate(idOf(ref), annotation, this.origin()));
+  }
+
+  /** Sets tenant, session (null clears) and user once known (docs/integrations.md). */
+  async setContext(ref: RequestRef, context: ContextInput): Promise<void> {
+    await this.submit(this.ops.context(idOf(ref), context, this.origin()));
   }
 
   /** Adds `by` (default 1) to a counter such as agent_calls, tool_calls or rounds. */

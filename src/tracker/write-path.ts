@@ -64,6 +64,7 @@ export class WritePath {
       else budgets.release(op.request.id);
     }
     if (op.type === "cost" && result.ok) budgets.costRecorded(op);
+    if (op.type === "context" && result.ok) budgets.contextChanged(op);
     // An estimate is held while the request runs; its end releases what it did not spend.
     if (op.type === "transition" && result.ok && TERMINAL_STATUSES.has(op.to)) {
       budgets.release(op.requestId);

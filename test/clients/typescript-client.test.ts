@@ -112,7 +112,7 @@ describe("a TypeScript client generated from the OpenAPI document", () => {
       listed: true,
       missing: [404, "RT_ERR_NOT_FOUND"],
     });
-  });
+  }, 120_000); // tsc --strict on a whole consumer: tens of seconds on a loaded machine
 
   it("refuses, at compile time, a body the document does not allow", () => {
     writeFileSync(join(dir.dir, "wrong.ts"), WRONG);
@@ -120,5 +120,5 @@ describe("a TypeScript client generated from the OpenAPI document", () => {
     expect(compiled.status).not.toBe(0);
     expect(compiled.stdout).toMatch(/wrong\.ts\(5,.*userId/);
     expect(compiled.stdout).toMatch(/wrong\.ts\(8,.*"exploded"/);
-  });
+  }, 120_000); // tsc --strict on a whole consumer: tens of seconds on a loaded machine
 });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidTransitionError, MaxAttemptsError, NotFoundError } from "../../src/core/errors.js";
-import type { AnyOp, NewRequest, Op, OpResult } from "../../src/core/ops.js";
+import type { AnyOp, ContextOp, NewRequest, Op, OpResult } from "../../src/core/ops.js";
 import type { Store } from "../../src/store/store.js";
 
 /**
@@ -364,6 +364,86 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       expect(got?.costUsd).toBe(0.300001);
       expect(got?.costs.map((c) => c.amountMicros)).toEqual([100_000, 200_000, 1]);
       expect(got?.counters).toEqual({ tool_calls: 3, rounds: 1 });
+    });
+
+    const context = (requestId: string, at: number, fields: Partial<ContextOp>): Op => ({
+      type: "context",
+      opId: opId(),
+      at,
+      requestId,
+      ...fields,
+    });
+
+    it("sets tenant, session and user on a live request, in the same batch as its costs", async () => {
+      const r = newRequest({ userId: "anonymous" });
+      const spend = (amountMicros: number): Op => ({
+        type: "cost",
+        opId: opId(),
+        at: T0 + 5,
+        requestId: r.id,
+        service: "openai",
+        amountMicros,
+        usage: null,
+        stage: null,
+      });
+      const results = await store.apply([
+        create(r),
+        spend(100),
+        context(r.id, T0 + 10, { tenantId: "acme", sessionId: "s-1", userId: "u-7" }),
+        spend(20),
+      ]);
+      expect(results.map((x) => x.ok)).toEqual([true, true, true, true]);
+      expect(await store.getRequest(r.id)).toMatchObject({
+        tenantId: "acme",
+        sessionId: "s-1",
+        userId: "u-7",
+        costUsd: 0.00012,
+      });
+      expect(await store.getScope(r.id)).toMatchObject({ tenantId: "acme" });
+      expect((await store.getEvents(r.id)).at(-1)).toMatchObject({
+        type: "context_set",
+        message: "Context set: tenantId, sessionId, userId",
+        data: { tenantId: "acme", sessionId: "s-1", userId: "u-7" },
+      });
+      // Absent fields stay; null clears.
+      await one(context(r.id, T0 + 20, { sessionId: null }));
+      expect(await store.getRequest(r.id)).toMatchObject({
+        tenantId: "acme",
+        sessionId: null,
+        userId: "u-7",
+      });
+    });
+
+    it("refuses setContext once the request has ended, and leaves it as it was", async () => {
+      const r = newRequest({ tenantId: "t1" });
+      await store.apply([create(r), to(r.id, "running", T0 + 1), to(r.id, "completed", T0 + 2)]);
+      const refused = await one(context(r.id, T0 + 3, { tenantId: "t2" }));
+      expect(refused).toMatchObject({ ok: false, error: { code: "RT_ERR_REQUEST_ENDED" } });
+      expect((await store.getRequest(r.id))?.tenantId).toBe("t1");
+      expect((await one(context("req_missing", T0, { userId: "u" }))).ok).toBe(false);
+    });
+
+    it("keeps a tenant-confined setContext inside its tenant", async () => {
+      const own = newRequest({ tenantId: "t1" });
+      const other = newRequest({ tenantId: "t2" });
+      await store.apply([create(own), create(other)]);
+      const confined = (requestId: string, fields: Partial<ContextOp>) => ({
+        ...context(requestId, T0 + 1, fields),
+        tenant: "t1",
+      });
+      // Another tenant's request is not there for it; its own cannot be handed away.
+      expect(await one(confined(other.id, { tenantId: "t1" }))).toMatchObject({
+        ok: false,
+        error: { code: "RT_ERR_NOT_FOUND" },
+      });
+      expect(await one(confined(own.id, { tenantId: "t2" }))).toMatchObject({
+        ok: false,
+        error: { code: "RT_ERR_FORBIDDEN" },
+      });
+      expect(await one(confined(own.id, { tenantId: null }))).toMatchObject({ ok: false });
+      expect((await one(confined(own.id, { sessionId: "s" }))).ok).toBe(true);
+      expect(await store.getRequest(own.id)).toMatchObject({ tenantId: "t1", sessionId: "s" });
+      expect((await store.getRequest(other.id))?.tenantId).toBe("t2");
     });
 
     it("applies an op id once when deduplicating", async () => {

@@ -117,6 +117,9 @@ describe("example rag-api (seed 004)", () => {
       status_code: 200,
     });
     expect(message.processing_time_ms).toBeGreaterThan(0);
+    // The session a handler made is set on the call that made it.
+    const created = page.requests.find((r) => r.operation_type === "chat_session_create");
+    expect(created?.session_id).toBe(sessionId);
     // Health is outside /api, and reading the history does not add to it.
     await call(fastify, "GET", "/health");
     expect((await history(fastify, "")).total).toBe(6);

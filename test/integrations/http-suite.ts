@@ -54,6 +54,9 @@ export const handlers = {
       amountUsd: 0.0123,
       usage: { pages: 3 },
     });
+    // Who the call is for, when only the body says so: its cost moves with it.
+    const owner = (body as { owner?: Record<string, string> } | null)?.owner;
+    if (owner) await currentRequest()?.setContext(owner);
     return { seen, body };
   },
   chat() {
@@ -186,6 +189,21 @@ export function describeHttpAdapter(
         result: { statusCode: 201, route: "/api/entities/:entityId/files" },
       });
       expect(request.costs).toMatchObject([{ service: "file_processor", usage: { pages: 3 } }]);
+    });
+
+    it("lets the handler set tenant, session and user on the current request; its cost follows", async () => {
+      const owner = { tenantId: "org_77", sessionId: "chat_5", userId: "ent_3" };
+      const response = await call("/api/entities/company_9/files", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "a.pdf", owner }),
+      });
+      expect(response.status).toBe(201);
+      const request = await stored(response.headers.get("x-request-id") ?? "");
+      expect(request).toMatchObject({ ...owner, kind: "file_upload", costUsd: 0.0123 });
+      const report = await tracker.costs.report({ tenantId: "org_77" });
+      expect(report).toMatchObject({ totalRequests: 1, totalCostUsd: 0.0123 });
+      expect(report.bySession.top).toEqual([{ sessionId: "chat_5", requests: 1, costUsd: 0.0123 }]);
     });
 
     it("records the error message on a 5xx and fails the request", async () => {

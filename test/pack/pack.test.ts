@@ -135,5 +135,5 @@ describe("the packed package in a fresh consumer", () => {
     const lines = runExample(consumer.dir, "out/example.js");
     expect(lines).toHaveLength(2);
     lines.forEach((line, i) => expect(line).toMatch(expected[i] as RegExp));
-  });
+  }, 120_000); // tsc --strict on a whole consumer: tens of seconds on a loaded machine
 });

@@ -144,6 +144,8 @@ describeEachStorage("tenant-confined writes through a known id", (storage) => {
       { type: "event", event: { type: "x" } },
       { type: "cost", cost: { service: "s", amountUsd: 1 } },
       { type: "increment", counter: "c", by: 1 },
+      { type: "context", context: { tenantId: "A" } },
+      { type: "context", context: { userId: "attacker" } },
       { type: "delete" },
     ]) {
       const [result] = await tracker.ingest([{ opId: `o-${op.type}`, requestId: id, ...op }], {
@@ -158,6 +160,33 @@ describeEachStorage("tenant-confined writes through a known id", (storage) => {
       { tenantId: "B" },
     );
     expect(own).toMatchObject({ ok: true });
+  });
+
+  it("ingest context: a tenant key sets session and user on its own request, never another tenant", async () => {
+    const own = await tracker.createRequest({ userId: "anonymous", tenantId: "A" });
+    const send = (context: Record<string, unknown>, opId: string) =>
+      app.inject({
+        method: "POST",
+        url: "/api/v1/ingest",
+        headers: as(keys.writerA),
+        payload: { ops: [{ opId, type: "context", requestId: own.id, context }] },
+      });
+    const moved = (await send({ tenantId: "B" }, "ctx-1")).json().results[0];
+    expect(moved).toMatchObject({ ok: false, error: { code: "RT_ERR_FORBIDDEN" } });
+    const cleared = (await send({ tenantId: null }, "ctx-2")).json().results[0];
+    expect(cleared).toMatchObject({ ok: false, error: { code: "RT_ERR_FORBIDDEN" } });
+    const bad = (await send({ sessionId: "" }, "ctx-3")).json().results[0];
+    expect(bad).toMatchObject({
+      ok: false,
+      error: { code: "RT_ERR_VALIDATION", field: "sessionId" },
+    });
+    const fine = (await send({ tenantId: "A", sessionId: "s-1", userId: "u-1" }, "ctx-4")).json();
+    expect(fine.results[0]).toMatchObject({ ok: true, requestId: own.id });
+    expect(await tracker.getRequest(own.id)).toMatchObject({
+      tenantId: "A",
+      sessionId: "s-1",
+      userId: "u-1",
+    });
   });
 
   it("GET /queue/depth counts only the key's tenant; an admin sees all or asks for one", async () => {

@@ -22,10 +22,21 @@ export function registerServe(program: Command): void {
       "--max-in-flight <n>",
       "calls served at once before new ones get 503 RT_ERR_OVERLOADED",
       process.env.REQTRACK_MAX_IN_FLIGHT ?? "256",
+    )
+    .option(
+      "--max-event-loop-delay <ms>",
+      "event-loop delay past which new calls get 503 RT_ERR_OVERLOADED; 0 = off (for a process with its cores to itself)",
+      process.env.REQTRACK_MAX_EVENT_LOOP_DELAY ?? "0",
     );
   withPostgresOptions(command).action(
     async (
-      options: { host: string; port: string; demo?: boolean; maxInFlight: string } & PostgresFlags,
+      options: {
+        host: string;
+        port: string;
+        demo?: boolean;
+        maxInFlight: string;
+        maxEventLoopDelay: string;
+      } & PostgresFlags,
     ) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -34,6 +45,13 @@ export function registerServe(program: Command): void {
       const maxInFlight = Number(options.maxInFlight);
       if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
         throw new ValidationError("--max-in-flight", "must be a whole number of 1 or more");
+      }
+      const maxEventLoopDelayMs = Number(options.maxEventLoopDelay);
+      if (!Number.isInteger(maxEventLoopDelayMs) || maxEventLoopDelayMs < 0) {
+        throw new ValidationError(
+          "--max-event-loop-delay",
+          "must be a whole number of ms, 0 or more",
+        );
       }
       checkStorage(options.storage, { mustExist: false });
       // Checked before the database is created or migrated, so a busy port changes nothing.
@@ -51,7 +69,7 @@ export function registerServe(program: Command): void {
         tracker,
         host: options.host,
         port,
-        shedding: { maxInFlight },
+        shedding: { maxInFlight, maxEventLoopDelayMs },
       }).catch(async (error: unknown) => {
         await tracker.close();
         throw error;

@@ -8,6 +8,7 @@ import {
 } from "../../core/ops.js";
 import type { Sql } from "./pg-connection.js";
 import { isRetryable } from "./postgres-errors.js";
+import { markApplied, unmarkApplied } from "./postgres-housekeeping.js";
 import { PostgresQueue } from "./postgres-queue.js";
 import { PostgresWriter } from "./postgres-writer.js";
 
@@ -45,7 +46,7 @@ export async function applyBatch(
     return results;
   }
   const marked = ops.filter((op): op is Op => !isQueueOp(op) && (dedupe || op.dedupe === true));
-  const fresh = await writer.markApplied(marked);
+  const fresh = await markApplied(sql, marked);
   const results: OpResult[] = [];
   let run: { index: number; op: Op }[] = [];
   const writeRun = async () => {
@@ -86,7 +87,7 @@ export async function applyBatch(
   const refused = ops.flatMap((op, i) =>
     !isQueueOp(op) && (dedupe || op.dedupe) && !(results[i] as OpResult).ok ? [op.opId] : [],
   );
-  await writer.unmarkApplied(refused);
+  await unmarkApplied(sql, refused);
   // The rows, the rollups (which change in the same transaction as the rows they
   // summarize) and the NOTIFYs (delivered on commit) in one statement.
   await writer.write(notification(results));
@@ -109,11 +110,11 @@ async function applyEach(
       let result: OpResult;
       if (isQueueOp(op)) {
         result = await applyQueueOp(writer, queue, op);
-      } else if ((dedupe || op.dedupe) && (await writer.markApplied([op])).size === 0) {
+      } else if ((dedupe || op.dedupe) && (await markApplied(sql, [op])).size === 0) {
         result = { ok: true, duplicate: true };
       } else {
         result = (await writer.apply([op]))[0] as OpResult;
-        if (!result.ok && (dedupe || op.dedupe)) await writer.unmarkApplied([op.opId]);
+        if (!result.ok && (dedupe || op.dedupe)) await unmarkApplied(sql, [op.opId]);
       }
       // The op's rows and rollup deltas go in with it, so rolling it back takes them back.
       await writer.write();

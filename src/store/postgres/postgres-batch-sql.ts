@@ -85,11 +85,20 @@ const END_STAGES = `UPDATE stages s SET status = d.status, completed_at = d.comp
   FROM ${unnestOf(STAGE_COLUMNS, STAGE_TYPES)}
   WHERE s.request_id = d.request_id AND s.name = d.name AND s.attempt = d.attempt`;
 
-// Annotations are rare: their columns stay out of UPDATE_REQUESTS (which would send every
-// changed row's input back), and go in a statement of their own after the batch's.
-export const ANNOTATE_REQUESTS = `UPDATE requests r SET intent = d.intent, entities = d.entities,
-  tags = d.tags, input = d.input FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-  $5::text[]) AS d(id, intent, entities, tags, input) WHERE r.id = d.id`;
+// Annotations and context changes are rare: their columns stay out of UPDATE_REQUESTS (which
+// would send every changed row's input back), and each goes in a statement of its own after
+// the batch's, the columns the catalogue says that write changes.
+export const ANNOTATED_COLUMNS: readonly string[] = ["id", ...columnsChangedBy("annotation")];
+export const ANNOTATE_REQUESTS = updateOf(ANNOTATED_COLUMNS);
+export const CONTEXT_COLUMNS: readonly string[] = ["id", ...columnsChangedBy("context")];
+export const CONTEXT_REQUESTS = updateOf(CONTEXT_COLUMNS);
+
+/** An UPDATE of `columns` (the first is the id) from one array per column. */
+function updateOf(columns: readonly string[]): string {
+  const [, ...set] = columns;
+  return `UPDATE requests r SET ${set.map((c) => `${c} = d.${c}`).join(", ")}
+  FROM ${unnestOf(columns, COLUMN_TYPES)} WHERE r.id = d.id`;
+}
 
 /**
  * Every write of a batch in one statement: each table's change is a data-modifying CTE fed

@@ -6,6 +6,9 @@ import type { RequestStatus } from "../../core/types.js";
 import type { RequestRow } from "../rows.js";
 import {
   ANNOTATE_REQUESTS,
+  ANNOTATED_COLUMNS,
+  CONTEXT_COLUMNS,
+  CONTEXT_REQUESTS,
   INSERT_COLUMNS,
   MUTABLE_COLUMNS,
   type Row,
@@ -22,6 +25,8 @@ export interface HeldRequest {
   dirty: boolean;
   /** Annotated (intent, entities, tags, input changed): written by ANNOTATE_REQUESTS. */
   annotated?: boolean;
+  /** Its tenant, session or user changed: written by CONTEXT_REQUESTS. */
+  contexted?: boolean;
   /** Its stage runs, loaded when an op of the batch needs them. */
   stages?: HeldStage[];
 }
@@ -219,10 +224,13 @@ export class PostgresHeldBatch {
     const newStages: unknown[][] = [];
     const endedStages: unknown[][] = [];
     const annotated: Row[] = [];
+    const contexted: Row[] = [];
     for (const held of this.held.values()) {
       if (held.dirty) (held.isNew ? created : changed).push(held.row);
       if (held.annotated && !held.isNew) annotated.push(held.row);
+      if (held.contexted && !held.isNew) contexted.push(held.row);
       held.annotated = false;
+      held.contexted = false;
       held.dirty = false;
       held.isNew = false;
       for (const s of held.stages ?? []) {
@@ -282,10 +290,10 @@ export class PostgresHeldBatch {
       payloads,
     ]);
     if (annotated.length > 0) {
-      await this.sql.run(
-        ANNOTATE_REQUESTS,
-        columnsOf(annotated, ["id", "intent", "entities", "tags", "input"]),
-      );
+      await this.sql.run(ANNOTATE_REQUESTS, columnsOf(annotated, ANNOTATED_COLUMNS));
+    }
+    if (contexted.length > 0) {
+      await this.sql.run(CONTEXT_REQUESTS, columnsOf(contexted, CONTEXT_COLUMNS));
     }
   }
 }

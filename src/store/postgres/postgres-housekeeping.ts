@@ -1,3 +1,4 @@
+import type { Op } from "../../core/ops.js";
 import type { Lane } from "../../core/types.js";
 import type { PurgeCounts } from "../store.js";
 import type { Sql } from "./pg-connection.js";
@@ -15,6 +16,26 @@ export async function queueDepth(sql: Sql, tenantId?: string): Promise<Record<La
   const depth: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
   for (const row of rows) depth[row.lane] = row.n;
   return depth;
+}
+
+/**
+ * Records the ops' ids as applied, in one statement; returns the ids that were not yet
+ * recorded (an op whose id is not returned was applied before and must be skipped).
+ */
+export async function markApplied(sql: Sql, ops: readonly Op[]): Promise<Set<string>> {
+  if (ops.length === 0) return new Set();
+  const rows = await sql.rows<{ op_id: string }>(
+    `INSERT INTO applied_ops (op_id, applied_at)
+    SELECT * FROM unnest($1::text[], $2::int8[]) ON CONFLICT DO NOTHING RETURNING op_id`,
+    [ops.map((op) => op.opId), ops.map((op) => op.at)],
+  );
+  return new Set(rows.map((row) => row.op_id));
+}
+
+/** Forgets op ids recorded for ops that were then refused, so that a resend is judged again. */
+export async function unmarkApplied(sql: Sql, opIds: readonly string[]): Promise<void> {
+  if (opIds.length === 0) return;
+  await sql.run("DELETE FROM applied_ops WHERE op_id = ANY($1::text[])", [opIds]);
 }
 
 export async function pruneAppliedOps(sql: Sql, olderThan: number): Promise<number> {

@@ -1,4 +1,4 @@
-import { sweepRecord } from "../../core/status-records.js";
+import { type DueKind, runSweep } from "../sweep-pass.js";
 import type {
   ChangeEvent,
   ClaimOp,
@@ -6,8 +6,8 @@ import type {
   OpResult,
   QueueOp,
   QueueResult,
-  SweepChange,
   SweepOp,
+  SweepResult,
   TransitionOp,
 } from "../../core/ops.js";
 import { LANES, type Request, type RequestRecord } from "../../core/types.js";
@@ -30,6 +30,20 @@ export interface ClaimAnswer {
   request: Request | null;
   changes?: ChangeEvent[];
 }
+
+const RUNNING = "status = 'running'";
+const PENDING = "status = 'pending' AND deleted_at IS NULL";
+
+/** What each sweep step looks for: its condition (due at $1) and its order, oldest first. */
+const DUE: Record<DueKind, { where: string; order: string }> = {
+  run_timeout: {
+    where: `${RUNNING} AND started_at + timeout_ms <= $1`,
+    order: "started_at + timeout_ms",
+  },
+  lease: { where: `${RUNNING} AND lease_expires_at <= $1`, order: "lease_expires_at" },
+  deadline: { where: `${PENDING} AND deadline_at <= $1`, order: "deadline_at" },
+  stale: { where: `${PENDING} AND created_at <= $1`, order: "created_at" },
+};
 
 // Matches the expression of the requests_pending indexes, so "no deadline" sorts last.
 const DEADLINE_KEY = "coalesce(deadline_at, 9007199254740991)";
@@ -189,87 +203,27 @@ export class PostgresQueue {
   }
 
   /**
-   * One watchdog pass, in SqliteQueue's order: run timeouts, expired leases, passed deadlines,
-   * stale pending requests, then aging. Servers may sweep at once; each takes the rows the
-   * others have not locked.
+   * One watchdog pass (see `sweepPass`), its steps answered with this driver's SQL. Servers
+   * may sweep at once; each takes the rows the others have not locked.
    */
-  private async sweep(op: SweepOp): Promise<{ changes: SweepChange[]; promoted: number }> {
-    const changes: SweepChange[] = [];
-    const end = async (
-      requestId: string,
-      to: TransitionOp["to"],
-      reason: SweepChange["reason"],
-      message?: string,
-    ) => {
-      const result = await this.writer.applyOne({
-        type: "transition",
-        opId: "",
-        at: op.at,
-        requestId,
-        to,
-        ...(message ? { error: { message } } : {}),
-      });
-      const change = sweepRecord(requestId, reason, result);
-      if (change) changes.push(change);
-    };
-    const running = "status = 'running'";
-    const pending = "status = 'pending' AND deleted_at IS NULL";
-    for (const id of await this.due(
-      `${running} AND started_at + timeout_ms <= $1`,
-      "started_at + timeout_ms",
-      op.at,
-      op.limit,
-    )) {
-      await end(id, "timeout", "timeout");
-    }
-    for (const id of await this.due(
-      `${running} AND lease_expires_at <= $1`,
-      "lease_expires_at",
-      op.at,
-      op.limit,
-    )) {
-      const change = await this.writer.requeue({
-        type: "requeue",
-        at: op.at,
-        requestId: id,
-        workerId: null,
-        reason: "lease_expired",
-      });
-      if (change) changes.push(change);
-    }
-    for (const id of await this.due(
-      `${pending} AND deadline_at <= $1`,
-      "deadline_at",
-      op.at,
-      op.limit,
-    )) {
-      await end(id, "timeout", "deadline", "Deadline passed before the request started");
-    }
-    if (op.staleAfterMs !== null) {
-      for (const id of await this.due(
-        `${pending} AND created_at <= $1`,
-        "created_at",
-        op.at - op.staleAfterMs,
-        op.limit,
-      )) {
-        await end(id, "cancelled", "stale", "stale");
+  private async sweep(op: SweepOp): Promise<SweepResult> {
+    return runSweep(op, async (step) => {
+      switch (step.kind) {
+        case "due": {
+          const { where, order } = DUE[step.due];
+          return this.due(where, order, step.bound, step.limit);
+        }
+        case "end":
+          return this.writer.applyOne(step.op);
+        case "requeue":
+          return this.writer.requeue(step.op);
+        case "promote":
+          return this.sql.run(
+            `UPDATE requests SET lane = $1, lane_at = $2
+            WHERE ${PENDING} AND lane = $3 AND created_at <= $4 AND lane_at <= $4`,
+            [step.to, step.at, step.from, step.bound],
+          );
       }
-    }
-    // normal -> high first, so that one pass never moves a request up two lanes.
-    let promoted = 0;
-    for (const [from, to] of [
-      ["normal", "high"],
-      ["low", "normal"],
-    ] as const) {
-      const wait = op.maxWaitMs[from];
-      if (wait === undefined) continue;
-      const bound = op.at - wait;
-      promoted += await this.sql.run(
-        `UPDATE requests SET lane = $1, lane_at = $2
-        WHERE ${pending} AND lane = $3 AND created_at <= $4 AND lane_at <= $4`,
-        [to, op.at, from, bound],
-      );
-    }
-    return { changes, promoted };
+    });
   }
 }

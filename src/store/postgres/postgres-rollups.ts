@@ -1,9 +1,9 @@
 import type { LifecycleState } from "../../core/lifecycle.js";
 import type { NewRequest } from "../../core/ops.js";
-import type { RequestStatus } from "../../core/types.js";
 import type { RequestFacts } from "../analytics-store.js";
 import {
   type Dims,
+  lifecycleMoved,
   REQUEST_COUNTER_COLUMNS,
   RollupDeltas,
   type SumRowDelta,
@@ -105,16 +105,7 @@ export class PostgresRollups {
 
   /** After the writer stored `after` over `before` (a status change or a refreshed end). */
   requestChanged(row: DimsRow, before: LifecycleState, after: LifecycleState): void {
-    if (
-      before.status === after.status &&
-      before.durationMs === after.durationMs &&
-      before.queueMs === after.queueMs
-    ) {
-      return;
-    }
-    const dims = dimsOf(row);
-    this.deltas.addRequest(dims, lifecycleFacts(before), -1);
-    this.deltas.addRequest(dims, lifecycleFacts(after), 1);
+    if (lifecycleMoved(before, after)) this.deltas.moveLifecycle(dimsOf(row), before, after);
   }
 
   /** After stage runs ended; only completed and failed runs are counted. */
@@ -238,33 +229,64 @@ export class PostgresRollups {
     return true;
   }
 
+  /**
+   * Before a request's tenant or session changes (`setContext`): its whole stored
+   * contribution (the request, its finished stages, its costs) leaves the old cells and joins
+   * the new ones. The batch must have written its earlier changes to the request first.
+   */
+  async moveRequest(id: string, tenantId: string | null, sessionId: string | null): Promise<void> {
+    const stored = await this.readRows("r.id = $1", [id]);
+    this.addStored(stored, -1);
+    this.addStored(stored, 1, (row) => ({ ...row, tenantId, sessionId }));
+  }
+
   /** Adds (1) or takes out (-1) whole stored requests, their finished stages and costs. */
   private async addRows(where: string, values: unknown[], sign: 1 | -1): Promise<void> {
-    const rows = await this.sql.rows<DimsRow & RequestFacts>(
+    this.addStored(await this.readRows(where, values), sign);
+  }
+
+  private async readRows(where: string, values: unknown[]): Promise<StoredRows> {
+    const requests = await this.sql.rows<DimsRow & RequestFacts>(
       `SELECT ${prefixed("r")}, r.status, r.duration_ms AS "durationMs",
       r.queue_ms AS "queueMs", r.cost_micros AS "costMicros" FROM requests r WHERE ${where}`,
       values,
     );
-    for (const row of rows) this.deltas.addRequestRow({ ...row, ...dimsOf(row) }, sign);
     const stages = await this.sql.rows<DimsRow & EndedStage & { status: "completed" | "failed" }>(
       `SELECT ${prefixed("r")}, s.name, s.status, s.duration_ms AS "durationMs"
       FROM requests r JOIN stages s ON s.request_id = r.id
       WHERE ${where} AND s.status IN ('completed', 'failed')`,
       values,
     );
-    for (const s of stages) {
-      this.deltas.addStage(dimsOf(s), s.name, s.status, s.durationMs, sign);
-    }
     const costs = await this.sql.rows<DimsRow & { service: string; n: number; micros: number }>(
       `SELECT ${prefixed("r")}, c.service, count(*)::int8 AS n,
       sum(c.amount_micros)::int8 AS micros FROM requests r JOIN costs c ON c.request_id = r.id
       WHERE ${where} GROUP BY r.id, c.service`,
       values,
     );
+    return { requests, stages, costs };
+  }
+
+  /** `as` gives the dimensions the rows count under (a move counts them under new ones). */
+  private addStored(
+    { requests, stages, costs }: StoredRows,
+    sign: 1 | -1,
+    as: (row: DimsRow) => DimsRow = (row) => row,
+  ): void {
+    for (const row of requests) this.deltas.addRequestRow({ ...row, ...dimsOf(as(row)) }, sign);
+    for (const s of stages) {
+      this.deltas.addStage(dimsOf(as(s)), s.name, s.status, s.durationMs, sign);
+    }
     for (const c of costs) {
-      this.deltas.addServiceCost(dimsOf(c), c.service, sign * c.n, sign * c.micros);
+      this.deltas.addServiceCost(dimsOf(as(c)), c.service, sign * c.n, sign * c.micros);
     }
   }
+}
+
+/** Stored requests with their finished stages and costs by service, as the rollups count them. */
+interface StoredRows {
+  requests: (DimsRow & RequestFacts)[];
+  stages: (DimsRow & EndedStage & { status: "completed" | "failed" })[];
+  costs: (DimsRow & { service: string; n: number; micros: number })[];
 }
 
 const NO_FACTS: RequestFacts = {
@@ -287,15 +309,6 @@ function dimsOf(row: DimsRow): Dims {
 function prefixed(table: string): string {
   return `${table}.created_at AS "createdAt", ${table}.tenant_id AS "tenantId",
     ${table}.kind AS kind, ${table}.source AS source, ${table}.session_id AS "sessionId"`;
-}
-
-function lifecycleFacts(state: LifecycleState): RequestFacts {
-  return {
-    status: state.status as RequestStatus,
-    durationMs: state.durationMs,
-    queueMs: state.queueMs,
-    costMicros: 0,
-  };
 }
 
 /** Column arrays of `rows` (what unnest takes). */

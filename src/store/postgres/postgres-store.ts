@@ -1,6 +1,6 @@
 import type * as Pg from "pg";
 import { requestListWhere } from "../request-filter.js";
-import { type AnyOp, type ChangeEvent, type OpResult } from "../../core/ops.js";
+import { type AnyOp, type ChangeEvent, type OpResult, withoutChanges } from "../../core/ops.js";
 import type {
   ApiKey,
   CostSplit,
@@ -369,12 +369,6 @@ export class PostgresStore implements Store {
     await this.remote.close();
     if (!this.pool.ended) await this.pool.end();
   }
-}
-
-function withoutChanges(result: OpResult): OpResult {
-  if (!result.ok || result.changes === undefined) return result;
-  const { changes: _changes, ...rest } = result;
-  return rest;
 }
 
 function clause(where: string[]): string {

@@ -2,14 +2,17 @@ import { IdConflictError, NotFoundError, ReqtrackError } from "../../core/errors
 import { toJsonText } from "../../core/json.js";
 import { planRequeue, planTransition, transitionOutcome } from "../../core/lifecycle.js";
 import { planAnnotation } from "../../core/annotation.js";
+import { type ContextPlan, planContext } from "../../core/request-context.js";
 import {
   type AnnotateOp,
   type ChangeEvent,
+  type ContextOp,
   type CostOp,
   type CreateOp,
   type DeleteOp,
   type EventOp,
   type FinishedOp,
+  finishedAnswer,
   type IncrementOp,
   isSameTenantDuplicate,
   type Op,
@@ -64,20 +67,6 @@ export class PostgresWriter extends PostgresHeldBatch {
     super(sql, rollups);
   }
 
-  /**
-   * Records the ops' ids as applied, in one statement; returns the ids that were not yet
-   * recorded (an op whose id is not returned was applied before and must be skipped).
-   */
-  async markApplied(ops: readonly Op[]): Promise<Set<string>> {
-    if (ops.length === 0) return new Set();
-    const rows = await this.sql.rows<{ op_id: string }>(
-      `INSERT INTO applied_ops (op_id, applied_at)
-      SELECT * FROM unnest($1::text[], $2::int8[]) ON CONFLICT DO NOTHING RETURNING op_id`,
-      [ops.map((op) => op.opId), ops.map((op) => op.at)],
-    );
-    return new Set(rows.map((row) => row.op_id));
-  }
-
   /** Drops what was applied and not yet written (its savepoint was rolled back). */
   override discard(): void {
     super.discard();
@@ -91,11 +80,6 @@ export class PostgresWriter extends PostgresHeldBatch {
     return taken;
   }
 
-  async unmarkApplied(opIds: readonly string[]): Promise<void> {
-    if (opIds.length === 0) return;
-    await this.sql.run("DELETE FROM applied_ops WHERE op_id = ANY($1::text[])", [opIds]);
-  }
-
   /**
    * Applies `ops` in order, in memory: one result per op (a requeue answers with its sweep
    * change). Requests are read and locked once per batch: later ops of the batch find them
@@ -105,7 +89,11 @@ export class PostgresWriter extends PostgresHeldBatch {
   async apply(ops: readonly (Op | RequeueOp)[]): Promise<(OpResult | RequeueResult)[]>;
   async apply(ops: readonly (Op | RequeueOp)[]): Promise<(OpResult | RequeueResult)[]> {
     await this.load(ops);
-    return ops.map((op) => this.plan(op));
+    const results: (OpResult | RequeueResult)[] = [];
+    for (const op of ops) {
+      results.push(op.type === "context" ? await this.planContextOp(op) : this.plan(op));
+    }
+    return results;
   }
 
   /** Applies and writes one op at once (the queue reads the rows right after). */
@@ -121,7 +109,7 @@ export class PostgresWriter extends PostgresHeldBatch {
     return result as RequeueResult;
   }
 
-  private plan(op: Op | RequeueOp): OpResult | RequeueResult {
+  private plan(op: Exclude<Op, ContextOp> | RequeueOp): OpResult | RequeueResult {
     if (op.type === "requeue") return this.planRequeue(op);
     try {
       return this.planOp(op);
@@ -131,7 +119,7 @@ export class PostgresWriter extends PostgresHeldBatch {
     }
   }
 
-  private planOp(op: Op): OpResult {
+  private planOp(op: Exclude<Op, ContextOp>): OpResult {
     if (op.tenant !== undefined && op.type !== "create") {
       const held = this.held.get(op.requestId);
       if (held && !withinTenant(op, held.row.tenant_id)) {
@@ -158,6 +146,35 @@ export class PostgresWriter extends PostgresHeldBatch {
       case "finished":
         return this.finished(op);
     }
+  }
+
+  /**
+   * `setContext` (see `planContext`). A move of tenant or session reads the request's stored
+   * contribution to the rollups, so the batch's earlier writes go out first.
+   */
+  private async planContextOp(op: ContextOp): Promise<OpResult> {
+    const held = this.live(op.requestId);
+    if (!held) return { ok: false, error: new NotFoundError(op.requestId) };
+    if (op.tenant !== undefined && !withinTenant(op, held.row.tenant_id)) {
+      return { ok: false, error: new NotFoundError(op.requestId) };
+    }
+    let plan: ContextPlan;
+    try {
+      plan = planContext(op.requestId, held.row, op);
+    } catch (error) {
+      if (error instanceof ReqtrackError) return { ok: false, error };
+      throw error;
+    }
+    if (plan.moves) {
+      await this.write();
+      await this.rollups.moveRequest(op.requestId, plan.columns.tenant_id, plan.columns.session_id);
+    }
+    Object.assign(held.row, plan.columns, { updated_at: op.at });
+    held.dirty = true;
+    held.contexted = true;
+    this.writes.events.push([op.requestId, op.at, plan.event]);
+    const changes = this.change("request.updated", held.row, op.at, plan.change);
+    return changes ? { ok: true, changes } : { ok: true };
   }
 
   private change(
@@ -219,12 +236,7 @@ export class PostgresWriter extends PostgresHeldBatch {
    * request is here). The answer carries each op's own, and their changes together.
    */
   private finished(op: FinishedOp): OpResult {
-    const parts = [op.create, op.start, op.end].map((part) => this.plan(part) as OpResult);
-    const changes = parts.flatMap((part) => (part.ok && part.changes) || []);
-    const answers = parts.map((part) => (part.ok ? withoutChanges(part) : part));
-    return changes.length > 0
-      ? { ok: true, parts: answers, changes }
-      : { ok: true, parts: answers };
+    return finishedAnswer([op.create, op.start, op.end].map((part) => this.plan(part) as OpResult));
   }
 
   private transition(op: TransitionOp): OpResult {
@@ -398,9 +410,4 @@ export class PostgresWriter extends PostgresHeldBatch {
     const changes = this.change("request.updated", held.row, op.at, { deleted: true });
     return changes ? { ok: true, changes } : { ok: true };
   }
-}
-
-function withoutChanges(result: OpResult & { ok: true }): OpResult {
-  const { changes: _changes, ...rest } = result;
-  return rest;
 }

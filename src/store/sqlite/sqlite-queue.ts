@@ -1,14 +1,13 @@
 import type Database from "better-sqlite3";
 import { LANES, type Lane, type Request } from "../../core/types.js";
-import { sweepRecord } from "../../core/status-records.js";
+import { type DueKind, runSweepSync } from "../sweep-pass.js";
 import type {
   ClaimOp,
   HeartbeatOp,
   QueueOp,
   QueueResult,
-  SweepChange,
   SweepOp,
-  TransitionOp,
+  SweepResult,
 } from "../../core/ops.js";
 import {
   type CostRow,
@@ -43,10 +42,8 @@ export class SqliteQueue {
   private readonly selectStages: Database.Statement;
   private readonly selectCosts: Database.Statement;
   private readonly extendLease: Database.Statement;
-  private readonly dueRunTimeouts: Database.Statement;
-  private readonly expiredLeases: Database.Statement;
-  private readonly passedDeadlines: Database.Statement;
-  private readonly stalePending: Database.Statement;
+  /** The ids a sweep looks for, by what they are due for. */
+  private readonly due: Record<DueKind, Database.Statement>;
   private readonly promote: Database.Statement;
 
   constructor(
@@ -76,10 +73,12 @@ export class SqliteQueue {
       AND lease_ms IS NOT NULL AND deleted_at IS NULL`);
     const ids = (where: string) =>
       db.prepare(`SELECT id FROM requests WHERE ${where} LIMIT ?`).pluck();
-    this.dueRunTimeouts = ids("status = 'running' AND started_at + timeout_ms <= ?");
-    this.expiredLeases = ids("status = 'running' AND lease_expires_at <= ?");
-    this.passedDeadlines = ids("status = 'pending' AND deadline_at <= ? AND deleted_at IS NULL");
-    this.stalePending = ids("status = 'pending' AND created_at <= ? AND deleted_at IS NULL");
+    this.due = {
+      run_timeout: ids("status = 'running' AND started_at + timeout_ms <= ?"),
+      lease: ids("status = 'running' AND lease_expires_at <= ?"),
+      deadline: ids("status = 'pending' AND deadline_at <= ? AND deleted_at IS NULL"),
+      stale: ids("status = 'pending' AND created_at <= ? AND deleted_at IS NULL"),
+    };
     this.promote = db.prepare(`UPDATE requests SET lane = ?, lane_at = ?
       WHERE ${pending} AND lane = ? AND created_at <= ? AND lane_at <= ?`);
   }
@@ -167,63 +166,19 @@ export class SqliteQueue {
     );
   }
 
-  /**
-   * One watchdog pass: runs past their time limit time out; expired leases go back to the
-   * queue (or fail once attempts are used up); pending requests past their deadline time
-   * out; pending requests older than `staleAfterMs` are cancelled as stale; starved ones
-   * move up a lane. Run timeouts come before leases: a run that is both late and orphaned
-   * has timed out, and gets no other attempt from its lease.
-   */
-  private sweep(op: SweepOp): { changes: SweepChange[]; promoted: number } {
-    const changes: SweepChange[] = [];
-    const end = (
-      requestId: string,
-      to: TransitionOp["to"],
-      reason: SweepChange["reason"],
-      message?: string,
-    ) => {
-      const result = this.writer.apply({
-        type: "transition",
-        opId: "",
-        at: op.at,
-        requestId,
-        to,
-        ...(message ? { error: { message } } : {}),
-      });
-      const change = sweepRecord(requestId, reason, result);
-      if (change) changes.push(change);
-    };
-    for (const id of this.dueRunTimeouts.all(op.at, op.limit) as string[])
-      end(id, "timeout", "timeout");
-    for (const id of this.expiredLeases.all(op.at, op.limit) as string[]) {
-      const change = this.writer.requeue({
-        type: "requeue",
-        at: op.at,
-        requestId: id,
-        workerId: null,
-        reason: "lease_expired",
-      });
-      if (change) changes.push(change);
-    }
-    for (const id of this.passedDeadlines.all(op.at, op.limit) as string[]) {
-      end(id, "timeout", "deadline", "Deadline passed before the request started");
-    }
-    if (op.staleAfterMs !== null) {
-      for (const id of this.stalePending.all(op.at - op.staleAfterMs, op.limit) as string[]) {
-        end(id, "cancelled", "stale", "stale");
+  /** One watchdog pass (see `sweepPass`), its steps answered with this driver's statements. */
+  private sweep(op: SweepOp): SweepResult {
+    return runSweepSync(op, (step) => {
+      switch (step.kind) {
+        case "due":
+          return this.due[step.due].all(step.bound, step.limit) as string[];
+        case "end":
+          return this.writer.apply(step.op);
+        case "requeue":
+          return this.writer.requeue(step.op);
+        case "promote":
+          return this.promote.run(step.to, step.at, step.from, step.bound, step.bound).changes;
       }
-    }
-    // normal -> high first, so that one pass never moves a request up two lanes.
-    let promoted = 0;
-    for (const [from, to] of [
-      ["normal", "high"],
-      ["low", "normal"],
-    ] as const) {
-      const wait = op.maxWaitMs[from];
-      if (wait === undefined) continue;
-      const bound = op.at - wait;
-      promoted += this.promote.run(to, op.at, from, bound, bound).changes;
-    }
-    return { changes, promoted };
+    });
   }
 }

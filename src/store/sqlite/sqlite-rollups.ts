@@ -1,10 +1,14 @@
 import type Database from "better-sqlite3";
 import type { LifecycleState } from "../../core/lifecycle.js";
 import type { NewRequest } from "../../core/ops.js";
-import type { RequestStatus } from "../../core/types.js";
 import { mergeSketchBytes } from "../../core/sketch.js";
 import type { RequestFacts } from "../analytics-store.js";
-import { type Dims, REQUEST_COUNTER_COLUMNS, RollupDeltas } from "../rollup-deltas.js";
+import {
+  type Dims,
+  lifecycleMoved,
+  REQUEST_COUNTER_COLUMNS,
+  RollupDeltas,
+} from "../rollup-deltas.js";
 
 /**
  * Dimensions of recently written requests, so most hooks need no read (FIFO-bounded). They
@@ -87,17 +91,9 @@ export class SqliteRollups {
 
   /** After a status change (or a terminal no-op that refreshed completedAt and durationMs). */
   requestChanged(id: string, before: LifecycleState, after: LifecycleState): void {
-    if (
-      before.status === after.status &&
-      before.durationMs === after.durationMs &&
-      before.queueMs === after.queueMs
-    ) {
-      return;
-    }
+    if (!lifecycleMoved(before, after)) return;
     const dims = this.known.get(id) ?? dimsOf(before) ?? this.dims(id);
-    if (!dims) return;
-    this.deltas.addRequest(dims, lifecycleFacts(before), -1);
-    this.deltas.addRequest(dims, lifecycleFacts(after), 1);
+    if (dims) this.deltas.moveLifecycle(dims, before, after);
   }
 
   /** After a stage run ended; only completed and failed runs are counted. */
@@ -138,13 +134,32 @@ export class SqliteRollups {
       const row = this.selectFacts.get(id) as (Dims & RequestFacts) | undefined;
       if (!row) continue;
       this.known.delete(id);
-      this.deltas.addRequestRow(row, -1);
-      for (const s of this.selectFinishedStages.all(id) as FinishedStage[]) {
-        this.deltas.addStage(row, s.name, s.status, s.durationMs, -1);
-      }
-      for (const c of this.selectCostsByService.all(id) as ServiceSum[]) {
-        this.deltas.addServiceCost(row, c.service, -c.n, -c.micros);
-      }
+      this.addStored(id, row, -1);
+    }
+  }
+
+  /**
+   * Before a request's tenant or session changes (`setContext`): its whole contribution (the
+   * request, its finished stages, its costs) leaves the old cells and joins the new ones.
+   */
+  requestMoved(id: string, tenantId: string | null, sessionId: string | null): void {
+    const row = this.selectFacts.get(id) as (Dims & RequestFacts) | undefined;
+    if (!row) return;
+    const moved = { ...row, tenant: tenantId ?? "", session: sessionId };
+    this.addStored(id, row, -1);
+    this.addStored(id, moved, 1);
+    const { createdAt, tenant, kind, source, session } = moved;
+    this.remember(id, { createdAt, tenant, kind, source, session });
+  }
+
+  /** Adds (1) or takes out (-1) a stored request with its finished stages and costs. */
+  private addStored(id: string, row: Dims & RequestFacts, sign: 1 | -1): void {
+    this.deltas.addRequestRow(row, sign);
+    for (const s of this.selectFinishedStages.all(id) as FinishedStage[]) {
+      this.deltas.addStage(row, s.name, s.status, s.durationMs, sign);
+    }
+    for (const c of this.selectCostsByService.all(id) as ServiceSum[]) {
+      this.deltas.addServiceCost(row, c.service, sign * c.n, sign * c.micros);
     }
   }
 
@@ -285,15 +300,6 @@ interface ServiceSum {
   service: string;
   n: number;
   micros: number;
-}
-
-function lifecycleFacts(state: LifecycleState): RequestFacts {
-  return {
-    status: state.status as RequestStatus,
-    durationMs: state.durationMs,
-    queueMs: state.queueMs,
-    costMicros: 0,
-  };
 }
 
 /**

@@ -25,6 +25,7 @@ import { type RequestRow, toRequestRecord } from "../rows.js";
 import type { EventRow } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
 import { type Scope, SqliteChanges } from "./sqlite-changes.js";
+import { SqliteContextWriter } from "./sqlite-context.js";
 import { SqliteDetailWriter } from "./sqlite-detail-writer.js";
 import { SqliteRollups } from "./sqlite-rollups.js";
 
@@ -54,12 +55,15 @@ export class SqliteWriter {
   private readonly changes = new SqliteChanges();
   /** Stages, events, costs, counters, annotations, deletes. */
   private readonly detail: SqliteDetailWriter;
+  /** Tenant, session and user set after creation (`setContext`). */
+  private readonly context: SqliteContextWriter;
   /** Stats rollups, updated from hooks at the end of each change (see sqlite-rollups.ts). */
   readonly rollups: SqliteRollups;
 
   constructor(db: Database.Database) {
     this.rollups = new SqliteRollups(db);
     this.detail = new SqliteDetailWriter(db, this.rollups, this.changes);
+    this.context = new SqliteContextWriter(db, this.rollups, this.changes);
     this.insertRequest = db.prepare(insertStatement(INSERTED_COLUMNS));
     // A finished call's row, inserted already ended (see `finished`).
     this.insertFinished = db.prepare(insertStatement(FINISHED_COLUMNS));
@@ -153,6 +157,8 @@ export class SqliteWriter {
         return this.detail.softDelete(op);
       case "annotate":
         return this.detail.annotate(op);
+      case "context":
+        return this.context.apply(op);
       case "finished":
         return this.finished(op);
     }
