@@ -241,6 +241,39 @@ export async function expectRollupsMatchRows(db: RollupDb): Promise<void> {
       ]),
     ),
   );
+  await expectSessionTotalsMatchRows(db);
+}
+
+/**
+ * rollup_session_totals (migration 21): each session's requests and cost over its whole
+ * life, per tenant (scope 1) and over all tenants (scope 0), exactly; its first and last day
+ * at least cover the days it has requests on (hard deletes may leave them wider).
+ */
+async function expectSessionTotalsMatchRows(db: RollupDb): Promise<void> {
+  const expected = await db.all(
+    `SELECT 1 AS scope, coalesce(tenant_id, '') AS tenant, session_id AS session,
+      count(*) AS requests, sum(cost_micros) AS cost_micros,
+      min((created_at / ${DAY}) * ${DAY}) AS first, max((created_at / ${DAY}) * ${DAY}) AS last
+    FROM requests WHERE session_id IS NOT NULL GROUP BY 2, 3
+    UNION ALL
+    SELECT 0, '', session_id, count(*), sum(cost_micros), min((created_at / ${DAY}) * ${DAY}),
+      max((created_at / ${DAY}) * ${DAY})
+    FROM requests WHERE session_id IS NOT NULL GROUP BY 3`,
+  );
+  const key = (r: Row) => JSON.stringify([r.scope, r.tenant, r.session]);
+  const actual = new Map(
+    (await db.all("SELECT * FROM rollup_session_totals"))
+      .filter((r) => r.requests !== 0 || r.cost_micros !== 0)
+      .map((r) => [key(r), r]),
+  );
+  const sums = (rows: Iterable<Row>) =>
+    new Map([...rows].map((r) => [key(r), [r.requests, r.cost_micros]]));
+  expect(sums(actual.values())).toEqual(sums(expected));
+  for (const e of expected) {
+    const a = actual.get(key(e)) as Row;
+    expect(a.first_bucket, key(e)).toBeLessThanOrEqual(e.first as number);
+    expect(a.last_bucket, key(e)).toBeGreaterThanOrEqual(e.last as number);
+  }
 }
 
 /**
