@@ -3,7 +3,7 @@ import { traceIdFor } from "../context/trace-parent.js";
 import { ValidationError } from "../core/errors.js";
 import { newRequestId } from "../core/ids.js";
 import { jsonProblem } from "../core/json.js";
-import { laneFor } from "../core/lanes.js";
+import { normalizeNewRequest, pendingRequestView } from "../core/pending-request.js";
 import {
   annotateSchema,
   counterSchema,
@@ -58,49 +58,9 @@ export class WireBuilder {
     // The same rule as the tracker's, so the view already holds the id the server stores.
     const correlationId = data.correlationId ?? traceIdFor(id, null);
     const request = { ...data, id, correlationId, ...(deadline === null ? {} : { deadline }) };
-    const created = new Date(origin.at);
-    const view: CreatedRequest = {
-      id,
-      status: "pending",
-      priority: data.priority,
-      lane: laneFor(data.priority),
-      userId: data.userId,
-      channelId: data.channelId ?? null,
-      tenantId: data.tenantId ?? null,
-      sessionId: data.sessionId ?? null,
-      kind: data.kind ?? null,
-      source: data.source ?? null,
-      tags: [...new Set(data.tags)],
-      initialMessage: data.initialMessage ?? null,
-      input: (data.input as JsonValue | undefined) ?? null,
-      intent: data.intent ?? null,
-      entities: (data.entities as JsonValue | undefined) ?? null,
-      parentId: data.parentId ?? null,
-      correlationId,
-      result: null,
-      errorMessage: null,
-      errorStage: null,
-      errorDetails: null,
-      attempts: 0,
-      maxAttempts: data.maxAttempts ?? null,
-      timeoutMs: data.timeoutMs ?? null,
-      workerId: null,
-      leaseExpiresAt: null,
-      deadline: deadline === null ? null : new Date(deadline),
-      createdAt: created,
-      startedAt: null,
-      completedAt: null,
-      updatedAt: created,
-      deletedAt: null,
-      queueMs: null,
-      durationMs: null,
-      costUsd: 0,
-      counters: {},
-      estimatedCostUsd: data.estimatedCostUsd ?? null,
-      replayOf: null,
-      stages: [],
-      costs: [],
-    };
+    const view = pendingRequestView(
+      normalizeNewRequest(data, { id, at: origin.at, correlationId }),
+    );
     return { op: { ...origin, type: "create", requestId: id, request }, view };
   }
 

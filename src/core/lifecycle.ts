@@ -43,6 +43,32 @@ export interface LifecycleState {
   errorDetails: string | null;
 }
 
+/** The lifecycle of a request as its create leaves it: pending, never run. */
+export function createdState(r: {
+  createdAt: number;
+  maxAttempts: number;
+  timeoutMs: number;
+}): LifecycleState {
+  return {
+    status: "pending",
+    createdAt: r.createdAt,
+    startedAt: null,
+    completedAt: null,
+    queueMs: null,
+    durationMs: null,
+    attempts: 0,
+    maxAttempts: r.maxAttempts,
+    timeoutMs: r.timeoutMs,
+    workerId: null,
+    leaseExpiresAt: null,
+    leaseMs: null,
+    result: null,
+    errorMessage: null,
+    errorStage: null,
+    errorDetails: null,
+  };
+}
+
 export interface TransitionPlan {
   next: LifecycleState;
   noop: boolean;

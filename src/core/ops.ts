@@ -136,8 +136,33 @@ export interface AnnotateOp extends OpBase {
   metadata?: { [key: string]: JsonValue };
 }
 
+/**
+ * A call created, started and ended within one batch, written as one op: the row goes in
+ * already ended, with the events, rollups and change events the three ops would have made
+ * (see tracker/finished-calls.ts, which folds them). Its `opId` is the create's. Answered
+ * with `parts`, the three ops' own results; a store that finds the id taken applies the
+ * three one by one instead, with the same answers as if they had never been folded.
+ */
+export interface FinishedOp extends OpBase {
+  type: "finished";
+  requestId: string;
+  create: CreateOp;
+  /** To `running`. */
+  start: TransitionOp;
+  /** To a terminal status. */
+  end: TransitionOp;
+}
+
 export type Op =
-  CreateOp | TransitionOp | StageOp | EventOp | CostOp | IncrementOp | DeleteOp | AnnotateOp;
+  | CreateOp
+  | TransitionOp
+  | StageOp
+  | EventOp
+  | CostOp
+  | IncrementOp
+  | DeleteOp
+  | AnnotateOp
+  | FinishedOp;
 
 /**
  * Queue ops. They are about "now" (which request is free, whose lease is alive), so unlike
@@ -264,5 +289,7 @@ export type OpResult =
       unavailable?: boolean;
       /** What the op changed, for live subscribers. */
       changes?: ChangeEvent[];
+      /** A finished op's answers to its create, start and end (their changes are above). */
+      parts?: OpResult[];
     }
   | { ok: false; error: Error };

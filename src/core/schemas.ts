@@ -83,6 +83,8 @@ export const createRequestSchema = z.strictObject({
     .optional(),
 });
 export type CreateRequestInput = z.input<typeof createRequestSchema>;
+/** A creation input once parsed: defaults applied, everything validated. */
+export type CreateRequestData = z.output<typeof createRequestSchema>;
 
 /** `tracker.annotate()`: what was found out after creation, validated as at creation. */
 export const annotateSchema = z

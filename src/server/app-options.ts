@@ -15,6 +15,7 @@ const shedding = z
     maxEventLoopDelayMs: z.number(),
     sampleIntervalMs: z.number(),
     retryAfterSeconds: z.number(),
+    maxInFlight: z.number().int().min(1),
   } satisfies Record<keyof SheddingOptions, z.ZodType>)
   .partial();
 
@@ -40,6 +41,7 @@ const serveOptionsSchema = z.strictObject({
   port: z.number().optional(),
   bodyLimit: z.number().optional(),
   closeGraceMs: z.number().optional(),
+  shedding: z.union([shedding, z.literal(false)]).optional(),
 } satisfies Record<keyof ServeOptions, z.ZodType>);
 
 const HINTS = {

@@ -50,7 +50,10 @@ export interface AppOptions {
   streamTokenTtlMs?: number;
   /** Epoch-ms clock of stream tokens; inject one in tests. Default `Date.now`. */
   clock?: () => number;
-  /** Load shedding (503 RT_ERR_OVERLOADED past an event-loop delay); false turns it off. */
+  /**
+   * Load shedding: 503 RT_ERR_OVERLOADED past an event-loop delay or a number of calls in
+   * flight (src/server/shedding.ts); false turns it off.
+   */
   shedding?: SheddingOptions | false;
   /**
    * Origins (`https://app.example.com`) whose pages may call the API from a browser. Default:

@@ -3,6 +3,7 @@ import { ValidationError } from "../core/errors.js";
 import type { Tracker } from "../tracker/tracker.js";
 import { buildApp } from "./app.js";
 import { checkServeOptions } from "./app-options.js";
+import type { SheddingOptions } from "./shedding.js";
 
 export interface ServeOptions {
   tracker: Tracker;
@@ -11,6 +12,8 @@ export interface ServeOptions {
   bodyLimit?: number;
   /** How long `close()` lets in-flight HTTP requests finish before cutting them. Default 10 s. */
   closeGraceMs?: number;
+  /** Load shedding (503 RT_ERR_OVERLOADED); see `AppOptions.shedding`. */
+  shedding?: SheddingOptions | false;
 }
 
 export interface RunningServer {
@@ -46,6 +49,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     tracker,
     open,
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.shedding !== undefined ? { shedding: options.shedding } : {}),
   });
   await app.listen({ host, port });
   const address = app.server.address();

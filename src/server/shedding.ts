@@ -1,5 +1,5 @@
 import underPressure from "@fastify/under-pressure";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 
 /** When the server turns new calls away instead of queueing them without end. */
 export interface SheddingOptions {
@@ -13,10 +13,19 @@ export interface SheddingOptions {
   sampleIntervalMs?: number;
   /** What `Retry-After` says, in seconds. Default 2. */
   retryAfterSeconds?: number;
+  /**
+   * Calls being served at once (live streams and the probes excepted) past which a new call is
+   * refused with 503 RT_ERR_OVERLOADED before its body is read. Default 256. This bounds the
+   * work, and the memory, a flood can queue up in the process; the event-loop delay alone
+   * lets thousands of calls pile up in the store's queue before the loop itself lags.
+   */
+  maxInFlight?: number;
 }
 
 /** Routes that must answer even under load: liveness, readiness (which reports it), metrics. */
 const ALWAYS = new Set(["/healthz", "/readyz", "/metrics"]);
+/** Routes that hold their call open for as long as the client listens: never counted. */
+const LONG_LIVED = new Set(["/api/v1/stream"]);
 
 /**
  * Load shedding with @fastify/under-pressure: past the limit a call gets a coded 503 with
@@ -29,6 +38,15 @@ export async function registerShedding(
 ): Promise<void> {
   const retryAfter = options.retryAfterSeconds ?? 2;
   const sampleInterval = options.sampleIntervalMs ?? 500;
+  const refuse = (reply: FastifyReply, why: string) =>
+    reply
+      .status(503)
+      .header("retry-after", String(retryAfter))
+      .send({
+        code: "RT_ERR_OVERLOADED",
+        message: `The server is overloaded (${why}); retry in ${retryAfter} s`,
+      });
+  limitInFlight(app, options.maxInFlight ?? 256, refuse);
   // The first samples cover building the app (compiling schemas, opening the store), which
   // holds the loop for a whole interval on a busy machine: the plugin then reads "no sample"
   // as an infinite delay, and a server that just started shed its first calls (503) though
@@ -43,13 +61,30 @@ export async function registerShedding(
     // Returning without sending lets the call through (the plugin's documented contract).
     pressureHandler: (request, reply, type, value) => {
       if (!settled || ALWAYS.has(request.url.split("?")[0] ?? "")) return;
-      void reply
-        .status(503)
-        .header("retry-after", String(retryAfter))
-        .send({
-          code: "RT_ERR_OVERLOADED",
-          message: `The server is overloaded (${type} ${Math.round(value ?? 0)}); retry in ${retryAfter} s`,
-        });
+      void refuse(reply, `${type} ${Math.round(value ?? 0)}`);
     },
+  });
+}
+
+/**
+ * Counts the calls being served and refuses new ones past `max`. A call leaves the count when
+ * its response closes (sent, or the connection dropped), which happens exactly once.
+ */
+function limitInFlight(
+  app: FastifyInstance,
+  max: number,
+  refuse: (reply: FastifyReply, why: string) => FastifyReply,
+): void {
+  let inFlight = 0;
+  app.addHook("onRequest", (request, reply, done) => {
+    const route = request.routeOptions.url ?? "";
+    if (ALWAYS.has(route) || LONG_LIVED.has(route)) return done();
+    if (inFlight >= max) {
+      refuse(reply, `${inFlight} calls in flight, limit ${max}`);
+      return;
+    }
+    inFlight += 1;
+    reply.raw.once("close", () => (inFlight -= 1));
+    done();
   });
 }

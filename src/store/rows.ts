@@ -1,62 +1,21 @@
 import { fromJsonText } from "../core/json.js";
+import { microsToUsd } from "../core/request-fields.js";
 import type {
   ApiKey,
   ApiKeyRole,
   Cost,
   JsonValue,
-  Lane,
   PriceUsed,
   RequestEvent,
-  RequestRecord,
-  RequestStatus,
   Severity,
   Stage,
   StageStatus,
 } from "../core/types.js";
 
-/** Row shapes as the SQL drivers return them (snake_case, epoch ms, JSON as text). */
-export interface RequestRow {
-  id: string;
-  status: string;
-  priority: number;
-  lane: string;
-  user_id: string;
-  channel_id: string | null;
-  tenant_id: string | null;
-  session_id: string | null;
-  kind: string | null;
-  source: string | null;
-  tags: string;
-  initial_message: string | null;
-  input: string | null;
-  intent: string | null;
-  entities: string | null;
-  parent_id: string | null;
-  correlation_id: string | null;
-  result: string | null;
-  error_message: string | null;
-  error_stage: string | null;
-  error_details: string | null;
-  attempts: number;
-  max_attempts: number;
-  timeout_ms: number;
-  worker_id: string | null;
-  lease_expires_at: number | null;
-  deadline_at: number | null;
-  created_at: number;
-  started_at: number | null;
-  completed_at: number | null;
-  updated_at: number;
-  deleted_at: number | null;
-  queue_ms: number | null;
-  duration_ms: number | null;
-  cost_micros: number;
-  counters: string;
-  /** Columns of migration 16 (SQLite) / 18 (PostgreSQL). */
-  estimated_cost_micros: number | null;
-  replay_of: string | null;
-}
+// The requests row and its mapping are the request-field catalogue's (core/request-fields.ts).
+export { microsToUsd, type RequestRow, toRequestRecord } from "../core/request-fields.js";
 
+/** Row shapes as the SQL drivers return them (snake_case, epoch ms, JSON as text). */
 export interface StageRow {
   name: string;
   attempt: number;
@@ -91,55 +50,6 @@ export interface EventRow {
 }
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
-
-/** Micro-USD to USD. Integer micros keep sums exact; the division happens once, at the edge. */
-export const microsToUsd = (micros: number): number => micros / 1_000_000;
-
-export function toRequestRecord(row: RequestRow): RequestRecord {
-  return {
-    id: row.id,
-    status: row.status as RequestStatus,
-    priority: row.priority,
-    lane: row.lane as Lane,
-    userId: row.user_id,
-    channelId: row.channel_id,
-    tenantId: row.tenant_id,
-    sessionId: row.session_id,
-    kind: row.kind,
-    source: row.source,
-    tags: JSON.parse(row.tags) as string[],
-    initialMessage: row.initial_message,
-    input: fromJsonText(row.input),
-    intent: row.intent,
-    entities: fromJsonText(row.entities),
-    parentId: row.parent_id,
-    correlationId: row.correlation_id,
-    result: fromJsonText(row.result),
-    errorMessage: row.error_message,
-    errorStage: row.error_stage,
-    errorDetails: fromJsonText(row.error_details),
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    timeoutMs: row.timeout_ms,
-    workerId: row.worker_id,
-    leaseExpiresAt: date(row.lease_expires_at),
-    deadline: date(row.deadline_at),
-    createdAt: new Date(row.created_at),
-    startedAt: date(row.started_at),
-    completedAt: date(row.completed_at),
-    updatedAt: new Date(row.updated_at),
-    deletedAt: date(row.deleted_at),
-    queueMs: row.queue_ms,
-    durationMs: row.duration_ms,
-    costUsd: microsToUsd(row.cost_micros),
-    counters: JSON.parse(row.counters) as Record<string, number>,
-    estimatedCostUsd:
-      row.estimated_cost_micros === null || row.estimated_cost_micros === undefined
-        ? null
-        : microsToUsd(row.estimated_cost_micros),
-    replayOf: row.replay_of ?? null,
-  };
-}
 
 export function toStage(row: StageRow): Stage {
   return {

@@ -6,6 +6,7 @@ import type { RequestStatus } from "../core/types.js";
 import type { Store } from "../store/store.js";
 import { Batcher, type PendingOp } from "./batcher.js";
 import type { AsideEntry } from "./aside-file.js";
+import { type BatchEntry, foldFinishedCalls } from "./finished-calls.js";
 import type { Outbox } from "./outbox.js";
 
 /** What a degraded op resolves with: accepted into the outbox, not yet in the store. */
@@ -93,19 +94,21 @@ export class Committer {
   }
 
   private async commit(batch: PendingOp[]): Promise<void> {
+    // A call that ended within the batch is written as one op instead of three.
+    const entries = foldFinishedCalls(batch);
     if (this.outbox.size() > 0) {
-      await this.degrade(batch, null);
+      await this.degrade(entries, null);
       return;
     }
     let results: OpResult[];
     try {
       results = await this.store.apply(
-        batch.map((p) => p.op),
+        entries.map((e) => e.op),
         { changes: this.options.wantsChanges?.() ?? false },
       );
     } catch (error) {
       if (this.store.isUnavailable(error) && this.options.onStoreError === "degrade") {
-        await this.degrade(batch, error);
+        await this.degrade(entries, error);
         return;
       }
       const wrapped = this.store.isUnavailable(error)
@@ -115,12 +118,10 @@ export class Committer {
       return;
     }
     const changes: ChangeEvent[] = [];
-    batch.forEach((pending, i) => {
+    entries.forEach((entry, i) => {
       const result = results[i] as OpResult;
-      if (result.ok) {
-        if (result.changes) changes.push(...result.changes);
-        pending.resolve(result);
-      } else pending.reject(result.error);
+      if (result.ok && result.changes) changes.push(...result.changes);
+      answer(entry, result);
     });
     if (changes.length > 0) this.publish(changes);
   }
@@ -134,43 +135,49 @@ export class Committer {
     }
   }
 
-  private async degrade(batch: PendingOp[], cause: unknown): Promise<void> {
-    const accepted: PendingOp[] = [];
-    for (const pending of batch) {
-      if (isQueueOp(pending.op)) {
-        pending.resolve(UNAVAILABLE);
+  private async degrade(entries: BatchEntry[], cause: unknown): Promise<void> {
+    const accepted: BatchEntry[] = [];
+    for (const entry of entries) {
+      if (isQueueOp(entry.op)) {
+        for (const pending of entry.pending) pending.resolve(UNAVAILABLE);
         continue;
       }
-      const refusal = await this.checkWhileDegraded(pending.op);
-      if (refusal) pending.reject(refusal);
-      else accepted.push(pending);
+      const refusal = await this.checkWhileDegraded(entry.op);
+      if (refusal) for (const pending of entry.pending) pending.reject(refusal);
+      else accepted.push(entry);
     }
+    const waiting = accepted.flatMap((entry) => entry.pending);
     try {
-      this.outbox.append(accepted.map((p) => p.op as Op));
+      this.outbox.append(accepted.map((entry) => entry.op as Op));
     } catch (error) {
       // Neither the store nor the outbox can take the ops: the caller must hear of it.
-      this.logger.error({ err: error, ops: accepted.length }, "outbox append failed");
+      this.logger.error({ err: error, ops: waiting.length }, "outbox append failed");
       const failure = new StoreUnavailableError(
         "Neither the store nor the outbox could be written",
         {
           cause: error,
         },
       );
-      for (const pending of accepted) pending.reject(failure);
+      for (const pending of waiting) pending.reject(failure);
       return;
     }
     if (cause !== null) {
       this.logger.error(
-        { err: cause, ops: accepted.length, request_ids: requestIds(accepted) },
+        { err: cause, ops: waiting.length, request_ids: requestIds(accepted) },
         "store unavailable; tracking continues in degraded mode (ops kept in the outbox)",
       );
     }
-    for (const pending of accepted) pending.resolve(DEGRADED);
+    for (const pending of waiting) pending.resolve(DEGRADED);
     if (accepted.length > 0) this.scheduleReplay(this.options.replayIntervalMs);
   }
 
   /** Refuses transitions that are invalid even though the store cannot confirm the state. */
   private async checkWhileDegraded(op: Op): Promise<Error | null> {
+    if (op.type === "finished") {
+      // Created here, so its start and end are valid whatever the store holds.
+      this.degradedStatus.set(op.requestId, op.end.to);
+      return null;
+    }
     if (op.type === "create") {
       this.degradedStatus.set(op.request.id, "pending");
       return null;
@@ -260,11 +267,26 @@ export class Committer {
   }
 }
 
-function requestIds(batch: PendingOp[]): string[] {
+function requestIds(entries: BatchEntry[]): string[] {
   const ids = new Set<string>();
-  for (const { op } of batch) {
+  for (const { op } of entries) {
     if (op.type === "create") ids.add(op.request.id);
     else if ("requestId" in op) ids.add(op.requestId);
   }
   return [...ids].slice(0, 20);
+}
+
+/** Settles the submitters of one batch entry with the store's answer (a fold's, part by part). */
+function answer(entry: BatchEntry, result: OpResult): void {
+  const [only] = entry.pending;
+  if (entry.pending.length === 1 && only) {
+    if (result.ok) only.resolve(result);
+    else only.reject(result.error);
+    return;
+  }
+  entry.pending.forEach((pending, k) => {
+    const part = result.ok ? (result.parts?.[k] ?? result) : result;
+    if (part.ok) pending.resolve(part);
+    else pending.reject(part.error);
+  });
 }

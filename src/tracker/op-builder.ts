@@ -2,7 +2,7 @@ import { traceIdFor } from "../context/trace-parent.js";
 import { ValidationError } from "../core/errors.js";
 import { newRequestId } from "../core/ids.js";
 import { jsonProblem } from "../core/json.js";
-import { laneFor } from "../core/lanes.js";
+import { normalizeNewRequest } from "../core/pending-request.js";
 import type {
   AnnotateOp,
   CostOp,
@@ -50,35 +50,17 @@ export class OpBuilder {
   create(input: unknown, origin: OpOrigin): CreateOp {
     const data = parse(createRequestSchema, input);
     const id = data.id ?? newRequestId(origin.at);
+    // Made here when none is given, so that the stored id is the one every outgoing call
+    // carries: for a `req_<uuid>` id it is that UUID's hex, the request's own trace id.
+    const correlationId = data.correlationId ?? traceIdFor(id, null);
+    const values = normalizeNewRequest(data, { id, at: origin.at, correlationId });
     return {
       type: "create",
       ...origin,
       request: {
-        id,
-        priority: data.priority,
-        lane: laneFor(data.priority),
-        userId: data.userId,
-        channelId: data.channelId ?? null,
-        tenantId: data.tenantId ?? null,
-        sessionId: data.sessionId ?? null,
-        kind: data.kind ?? null,
-        source: data.source ?? null,
-        tags: [...new Set(data.tags)],
-        initialMessage: data.initialMessage ?? null,
-        input: (data.input as JsonValue | undefined) ?? null,
-        intent: data.intent ?? null,
-        entities: (data.entities as JsonValue | undefined) ?? null,
-        parentId: data.parentId ?? null,
-        // Made here when none is given, so that the stored id is the one every outgoing call
-        // carries: for a `req_<uuid>` id it is that UUID's hex, the request's own trace id.
-        correlationId: data.correlationId ?? traceIdFor(id, null),
-        maxAttempts: data.maxAttempts ?? this.options.defaultMaxAttempts,
-        timeoutMs: data.timeoutMs ?? this.timeoutFor(data.kind),
-        deadlineAt: data.deadline === undefined ? null : new Date(data.deadline).getTime(),
-        createdAt: origin.at,
-        estimatedCostMicros:
-          data.estimatedCostUsd === undefined ? null : Math.round(data.estimatedCostUsd * 1e6),
-        replayOf: null,
+        ...values,
+        maxAttempts: values.maxAttempts ?? this.options.defaultMaxAttempts,
+        timeoutMs: values.timeoutMs ?? this.timeoutFor(data.kind),
       },
     };
   }

@@ -1,10 +1,5 @@
-import { randomUUID } from "node:crypto";
-import { EventEmitter } from "node:events";
-import { type AnalyticsContext, Costs, Stats } from "../analytics/stats.js";
-import { type Logger, withRequestIds } from "../context/logger.js";
 import { runRequest, type WithRequestOptions } from "../context/request-handle.js";
-import { ClosedError, ValidationError } from "../core/errors.js";
-import type { Op, OpResult } from "../core/ops.js";
+import { ValidationError } from "../core/errors.js";
 import {
   type AnnotateInput,
   type CreateRequestInput,
@@ -17,33 +12,18 @@ import {
   type RecordCostInput,
   type StageFailureInput,
 } from "../core/schemas.js";
-import {
-  type CostSplit,
-  type Page,
-  type Request,
-  type RequestEvent,
-  type RequestRecord,
-  TERMINAL_STATUSES,
-} from "../core/types.js";
-import type { PurgeCounts, Store } from "../store/store.js";
+import type { CostSplit, Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
+import type { PurgeCounts } from "../store/store.js";
 import { type BreakerOptions, type BreakerStats, breakersOf } from "./breakers.js";
-import type { AlertEvent, LiveEvent, ResyncEvent } from "../core/live-events.js";
 import { pendingRequestView } from "../core/pending-request.js";
-import { Committer } from "./committer.js";
-import { KnownRequests } from "./known-requests.js";
-import type { ResolvedOptions } from "./options.js";
-import { ApiKeys } from "./api-keys.js";
 import { type IngestResult, ingestOps } from "./ingest.js";
 import { type TrackStageOptions, trackStage } from "./track-stage.js";
-import { OpBuilder, type OpOrigin } from "./op-builder.js";
-import { logOutcome, logRefusal } from "./op-log.js";
-import type { Outbox } from "./outbox.js";
-import { type ClaimOptions, Queue, type QueueDepth } from "./queue.js";
-import { Budgets } from "./budgets.js";
-import { Prices } from "./prices.js";
-import { type ReplayOptions, Replays } from "./replay.js";
-import { type SweepReport, Watchdog } from "./watchdog.js";
-import { type WorkHandler, Worker, type WorkerHost, type WorkOptions } from "./worker.js";
+import type { ClaimOptions, QueueDepth } from "./queue.js";
+import type { ReplayOptions } from "./replay.js";
+import type { SweepReport } from "./watchdog.js";
+import type { WorkHandler, Worker, WorkerHost, WorkOptions } from "./worker.js";
+import { startWorker } from "./worker-host.js";
+import { TrackerCore } from "./tracker-core.js";
 
 export type { AlertEvent, LiveEvent, ResyncEvent } from "../core/live-events.js";
 
@@ -57,159 +37,7 @@ export type { TrackStageOptions };
  * Create it with `createTracker()`. Writes are validated here, group-committed by the
  * committer, and each promise resolves once its change is durable (or safely in the outbox).
  */
-export class Tracker {
-  readonly store: Store;
-  private readonly options: ResolvedOptions;
-  /** The pino logger this tracker writes to; inside a request scope its lines carry `request_id`. */
-  readonly logger: Logger;
-  private readonly clock: () => number;
-  private readonly committer: Committer;
-  private readonly opPrefix = randomUUID();
-  private opCounter = 0;
-  private closed = false;
-  private readonly queue: Queue;
-  private readonly watchdog: Watchdog;
-  private readonly workers = new Set<Worker>();
-  private readonly live = new EventEmitter();
-  /** Stops hearing other servers' changes and gaps in them (a shared store only). */
-  private readonly stopRemoteChanges: (() => void) | undefined;
-  private readonly stopRemoteGaps: (() => void) | undefined;
-  private readonly ops: OpBuilder;
-  private readonly known: KnownRequests;
-  /** The `labelFields` option: input fields that label finished requests in logs and metrics. */
-  readonly labelFields: readonly string[];
-  /** API keys for the HTTP server: create (secret shown once), list, revoke, verify. */
-  readonly keys: ApiKeys;
-  /** Dashboards from rollups: overview, timeseries, group statistics, stage breakdown. */
-  readonly stats: Stats;
-  /** Cost reports by service, operation, tenant and session. */
-  readonly costs: Costs;
-  /** Cost budgets: spend limits per scope and period, alerting at thresholds, optionally enforced. */
-  readonly budgets: Budgets;
-  /** The versioned price table that prices costs recorded with usage and no amount; reprice. */
-  readonly prices: Prices;
-  /** Replays: compare, the replays of a request, bulk replay jobs. See `replay()`. */
-  readonly replays: Replays;
-
-  constructor(store: Store, outbox: Outbox, options: ResolvedOptions) {
-    this.store = store;
-    this.options = options;
-    this.logger = withRequestIds(options.logger);
-    this.clock = options.clock;
-    this.ops = new OpBuilder(options);
-    this.labelFields = options.labelFields;
-    this.known = new KnownRequests(options.labelFields);
-    this.keys = new ApiKeys(store, options.clock);
-    const analytics: AnalyticsContext = {
-      store: store.analytics,
-      clock: options.clock,
-      read: (type, paramCount, query) => this.read(type, paramCount, query),
-      replayTotals: (range, scope, top) => store.replays.replayCostTotals(range, scope, top),
-    };
-    this.stats = new Stats(analytics);
-    this.budgets = new Budgets({
-      store,
-      clock: options.clock,
-      logger: this.logger,
-      intervalMs: options.budgetIntervalMs,
-      alert: ({ name, message, tenantId, data }) =>
-        this.alert({ name, message, tenantId, data: { budget: data } }),
-    });
-    this.costs = new Costs(analytics);
-    this.prices = new Prices({ store, clock: options.clock, flush: () => this.flush() });
-    this.replays = new Replays({
-      store,
-      clock: options.clock,
-      read: (id) =>
-        this.read("get_request", 1, () => store.getRequest(id, { includeDeleted: true })),
-      create: (input, replayOf) => this.create(input, replayOf),
-    });
-    this.committer = new Committer({
-      store,
-      outbox,
-      logger: options.logger,
-      onStoreError: options.onStoreError,
-      replayIntervalMs: options.replayIntervalMs,
-      onChanges: (changes) => {
-        for (const change of changes) {
-          // A run's end carries the request's labels (`labelFields`), for metrics.
-          if (this.labelFields.length > 0 && typeof change.data.to === "string") {
-            const labels = this.known.labelsOf(change.requestId);
-            if (labels) change.data.labels = labels;
-          }
-          this.live.emit("live", change);
-        }
-      },
-      wantsChanges: () => this.live.listenerCount("live") > 0,
-    });
-    this.live.setMaxListeners(0);
-    this.queue = new Queue(this.committer, this.clock, this.logger, options.leaseMs);
-    // Changes committed through other servers (PostgreSQL LISTEN/NOTIFY): this server's
-    // subscribers see them too, and new pending work wakes idle workers at once.
-    this.stopRemoteChanges = store.onRemoteChanges?.((changes) => {
-      let work = false;
-      for (const change of changes) {
-        this.live.emit("live", change);
-        if (change.status === "pending" && change.type.startsWith("request.")) work = true;
-      }
-      if (work) this.queue.notify();
-    });
-    // Heard again after a gap: whatever other servers committed meanwhile was not heard.
-    // Subscribers reload; idle workers look for work that may have been created meanwhile.
-    this.stopRemoteGaps = store.onRemoteGap?.((gap) => {
-      this.logger.warn(
-        { since: new Date(gap.since).toISOString(), until: new Date(gap.until).toISOString() },
-        "Did not hear other servers' changes for a while (LISTEN reconnected); live subscribers were told to resync",
-      );
-      this.queue.notify();
-      const event: ResyncEvent = {
-        type: "resync",
-        reason: "missed_changes",
-        since: gap.since,
-        at: gap.until,
-      };
-      try {
-        this.live.emit("live", event);
-      } catch (error) {
-        this.logger.error({ err: error }, "change subscriber threw");
-      }
-    });
-    this.watchdog = new Watchdog(
-      this.queue,
-      options,
-      this.logger,
-      (olderThan) => this.purge(olderThan),
-      (olderThan) => store.pruneAppliedOps(olderThan),
-      async (offset) => {
-        const page = await store.listRequests({ limit: 1, offset, includeDeleted: true });
-        const nth = page.items[0];
-        return nth ? new Date(nth.createdAt).getTime() : null;
-      },
-    );
-    this.watchdog.start();
-  }
-
-  /**
-   * Calls `listener` with every committed change (`request.created`, `request.updated`,
-   * `stage.updated`, `event.logged`) and every `alert`, after its commit, and with a `resync`
-   * when changes of other servers may have been missed. Returns the unsubscribe function.
-   * This is what the live stream (SSE) is built on.
-   */
-  subscribe(listener: (event: LiveEvent) => void): () => void {
-    this.live.on("live", listener);
-    return () => this.live.off("live", listener);
-  }
-
-  /** Sends an alert to every subscriber, and logs it at warn. */
-  alert(alert: Omit<AlertEvent, "type" | "at">): void {
-    const event: AlertEvent = { type: "alert", at: this.clock(), ...alert };
-    this.logger.warn(
-      { alert: event.name, request_id: event.requestId ?? undefined, data: event.data },
-      event.message,
-    );
-    this.live.emit("live", event);
-  }
-
+export class Tracker extends TrackerCore {
   /**
    * Runs `fn` as request `ref`: inside it (and everything it awaits) `currentRequestId()`,
    * `currentRequest()`, `propagationHeaders()` and `tracker.logger` know the request.
@@ -259,11 +87,6 @@ export class Tracker {
     return breakersOf(this).stats();
   }
 
-  /** True while changes wait in the outbox because the store could not be written. */
-  get degraded(): boolean {
-    return this.committer.degraded;
-  }
-
   /**
    * Records a new pending request and returns it, with the correlation id it stored (given,
    * else made from the id) that every propagation helper sends on. A caller-chosen `id` that
@@ -289,7 +112,7 @@ export class Tracker {
     return this.replays.replay(idOf(ref), options);
   }
 
-  private async create(input: CreateRequestInput, replayOf: string | null): Promise<Request> {
+  protected async create(input: CreateRequestInput, replayOf: string | null): Promise<Request> {
     const op = this.ops.create(input, this.origin());
     if (replayOf !== null) op.request.replayOf = replayOf;
     const result = await this.submit(op);
@@ -464,29 +287,6 @@ export class Tracker {
     return (await this.listRequests({ ...options, userId })).items;
   }
 
-  /** Waits until every change made so far is committed (or in the outbox). */
-  async flush(): Promise<void> {
-    return this.committer.flush();
-  }
-
-  /** Tries to replay the outbox now; true when it is empty afterwards. */
-  async replayOutbox(): Promise<boolean> {
-    return this.committer.replay();
-  }
-
-  /** Flushes pending writes, makes a last replay attempt, and closes the store. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.watchdog.stop();
-    await this.budgets.stop();
-    await Promise.all([...this.workers].map((worker) => worker.stop()));
-    this.closed = true;
-    this.stopRemoteChanges?.();
-    this.stopRemoteGaps?.();
-    await this.committer.close();
-    await this.store.close();
-  }
-
   // --- queue ------------------------------------------------------------------------------
 
   /**
@@ -527,11 +327,6 @@ export class Tracker {
    */
   work(options: WorkOptions, handler: WorkHandler): Worker {
     this.assertOpen();
-    const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new ValidationError("concurrency", "must be a positive integer");
-    }
-    const leaseMs = options.leaseMs ?? this.options.leaseMs;
     const host: WorkerHost = {
       claimNext: (o) => this.claimNext(o),
       heartbeat: (id, workerId) => this.heartbeat(id, workerId),
@@ -547,20 +342,8 @@ export class Tracker {
           request.correlationId ? { correlationId: request.correlationId } : {},
         ),
     };
-    const worker = new Worker(
-      host,
-      {
-        concurrency,
-        leaseMs,
-        heartbeatMs: options.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3)),
-        pollMs: options.pollMs ?? 1000,
-        graceMs: options.graceMs ?? this.options.shutdownGraceMs,
-        ...(options.kinds ? { kinds: options.kinds } : {}),
-      },
-      handler,
-      this.logger,
-      options.workerId === undefined ? undefined : parse(nameSchema, options.workerId, "workerId"),
-      () => this.workers.delete(worker),
+    const worker = startWorker(host, this.options, options, handler, this.logger, (stopped) =>
+      this.workers.delete(stopped),
     );
     this.workers.add(worker);
     return worker;
@@ -601,73 +384,6 @@ export class Tracker {
   async sweep(): Promise<SweepReport> {
     this.assertOpen();
     return this.watchdog.sweep();
-  }
-
-  private async purge(olderThan: number): Promise<PurgeCounts> {
-    await this.committer.flush();
-    return this.store.purge(olderThan);
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new ClosedError();
-  }
-
-  /** Writes `op` through group commit and logs what it did (or why it was refused). */
-  private async submit(submitted: Op): Promise<OpResult> {
-    if (this.closed) throw new ClosedError();
-    let op = submitted;
-    let result: OpResult;
-    try {
-      // A cost without an amount is priced from the table before it is queued.
-      if (op.type === "cost" && op.unpriced) op = await this.prices.price(op);
-      // Every way in (library, REST, ingest, the remote client) creates through here.
-      if (op.type === "create") this.budgets.check(op.request);
-      result = await this.committer.submit(op);
-    } catch (error) {
-      if (op.type === "create") this.budgets.release(op.request.id);
-      logRefusal(this.logger, op, error);
-      throw error;
-    }
-    if (op.type === "create" && result.ok && !result.duplicate) this.known.remember(op.request);
-    const labels = op.type === "transition" ? this.known.labelsOf(op.requestId) : undefined;
-    logOutcome(this.logger, op, result, this.options.redactPrompts, labels);
-    if (op.type === "create") {
-      this.queue.notify();
-      if (result.ok && !result.duplicate) this.budgets.created(op.request);
-      else this.budgets.release(op.request.id);
-    }
-    if (op.type === "cost" && result.ok) this.budgets.costRecorded(op);
-    // An estimate is held while the request runs; its end releases what it did not spend.
-    if (op.type === "transition" && result.ok && TERMINAL_STATUSES.has(op.to)) {
-      this.budgets.release(op.requestId);
-    }
-    return result;
-  }
-
-  private origin(): OpOrigin {
-    return { opId: `${this.opPrefix}:${++this.opCounter}`, at: this.clock() };
-  }
-
-  /** Reads see every write made before them; slow ones are logged. */
-  private async read<T>(type: string, paramCount: number, query: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new ClosedError();
-    await this.committer.flush();
-    const started = this.clock();
-    const result = await query();
-    const elapsed = this.clock() - started;
-    if (elapsed > this.options.slowQueryMs) {
-      const level = elapsed > this.options.slowQueryMs * 5 ? "warn" : "info";
-      this.logger[level](
-        { query_type: type, param_count: paramCount, duration_ms: elapsed },
-        "slow query",
-      );
-    }
-    return result;
-  }
-
-  private async detail(id: string): Promise<Partial<Request>> {
-    const stored = await this.store.getRequest(id);
-    return stored ? { stages: stored.stages, costs: stored.costs } : {};
   }
 }
 

@@ -172,6 +172,25 @@ const stable = (text: string) =>
     "",
   );
 
+/**
+ * A 404 names what the caller asked for: a value from the URL it called, and only a route
+ * under /requests/:id or /queue/:id calls it a request (a stats group or budget once answered "Request B
+ * not found"). Returns the complaint, or null when the answer is not a 404 or says it right.
+ */
+function misnamedNotFound(route: string, call: Call, status: number, body: string): string | null {
+  if (status !== 404) return null;
+  const message = String((JSON.parse(body) as { message?: unknown }).message);
+  const asked = new URL(call.url, "http://x").pathname.split("/").filter(Boolean);
+  const askedTenant = new URL(call.url, "http://x").searchParams.get("tenantId");
+  const named = [...asked, ...(askedTenant ? [askedTenant] : [])].filter((part) =>
+    message.includes(part),
+  );
+  if (named.length === 0) return `404 names nothing that was asked: ${message}`;
+  const aboutRequests = route.startsWith(`${R}/:id`) || route.startsWith("/api/v1/queue/:id");
+  if (!aboutRequests && /\brequest\b/i.test(message)) return `404 names a request: ${message}`;
+  return null;
+}
+
 describeEachStorage("tenant x role x endpoint matrix", (storage) => {
   let tracker: Tracker;
   let app: FastifyInstance;
@@ -263,6 +282,13 @@ describeEachStorage("tenant x role x endpoint matrix", (storage) => {
           } else if (mask(foreign.body, ids) !== mask(unknown.body, NEVER)) {
             leaks.push(`${where}: body differs from an unknown id's: ${foreign.body}`);
           }
+          const misnamed = misnamedNotFound(
+            route.url,
+            probe.call(ids),
+            foreign.statusCode,
+            foreign.body,
+          );
+          if (misnamed) leaks.push(`${where}: ${misnamed}`);
           if (foreign.statusCode === 403 && route.role === "viewer") {
             leaks.push(`${where}: 403 on a route the key's role may call`);
           }
@@ -272,6 +298,13 @@ describeEachStorage("tenant x role x endpoint matrix", (storage) => {
           if (foreign.json().code !== expected) leaks.push(`${where}: ${foreign.body}`);
         } else {
           const asked = await send(route.method, probe.call("B"), keys[caller]);
+          const misnamed = misnamedNotFound(
+            route.url,
+            probe.call("B"),
+            asked.statusCode,
+            asked.body,
+          );
+          if (misnamed) leaks.push(`${where}: ${misnamed}`);
           if (!probe.creates) {
             const none = await send(route.method, probe.call("Z"), keys[caller]);
             const tenantless = (text: string, t: string) =>
@@ -289,6 +322,23 @@ describeEachStorage("tenant x role x endpoint matrix", (storage) => {
     );
     expect(leaks).toEqual([]);
     expect(cases).toBeGreaterThan(40);
+  });
+
+  it("a group or budget of another tenant is a 404 that names what was asked, not a request", async () => {
+    const ids = await fixtureOfB();
+    const group = await send("GET", { url: "/api/v1/stats/groups/tenantId/B" }, keys.viewerA);
+    expect(group.statusCode).toBe(404);
+    expect(group.json()).toEqual({
+      code: "RT_ERR_NOT_FOUND",
+      message: "Statistics group B not found",
+      field: "value",
+    });
+    const budget = await send("GET", { url: `/api/v1/budgets/${ids.budget}` }, keys.viewerA);
+    expect(budget.json()).toEqual({
+      code: "RT_ERR_NOT_FOUND",
+      message: `Budget ${ids.budget} not found`,
+      field: "id",
+    });
   });
 
   it("B's own writer reaches every probed id (so the probes address real data)", async () => {

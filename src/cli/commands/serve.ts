@@ -1,5 +1,6 @@
 import { createServer } from "node:net";
 import type { Command } from "commander";
+import { ValidationError } from "../../core/errors.js";
 import { checkStorage } from "../backend.js";
 import { CliError } from "../fail.js";
 import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
@@ -16,12 +17,23 @@ export function registerServe(program: Command): void {
     )
     .option("--host <host>", "address to bind", process.env.HOST ?? "127.0.0.1")
     .option("--port <port>", "port to listen on", process.env.PORT ?? "7600")
-    .option("--demo", "feed a steady trickle of realistic demo requests");
+    .option("--demo", "feed a steady trickle of realistic demo requests")
+    .option(
+      "--max-in-flight <n>",
+      "calls served at once before new ones get 503 RT_ERR_OVERLOADED",
+      process.env.REQTRACK_MAX_IN_FLIGHT ?? "256",
+    );
   withPostgresOptions(command).action(
-    async (options: { host: string; port: string; demo?: boolean } & PostgresFlags) => {
+    async (
+      options: { host: string; port: string; demo?: boolean; maxInFlight: string } & PostgresFlags,
+    ) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new Error(`--port must be a port number, not ${options.port}`);
+      }
+      const maxInFlight = Number(options.maxInFlight);
+      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+        throw new ValidationError("--max-in-flight", "must be a whole number of 1 or more");
       }
       checkStorage(options.storage, { mustExist: false });
       // Checked before the database is created or migrated, so a busy port changes nothing.
@@ -35,12 +47,15 @@ export function registerServe(program: Command): void {
         storage: options.storage,
         postgres: postgresOptions(options),
       });
-      const server = await serve({ tracker, host: options.host, port }).catch(
-        async (error: unknown) => {
-          await tracker.close();
-          throw error;
-        },
-      );
+      const server = await serve({
+        tracker,
+        host: options.host,
+        port,
+        shedding: { maxInFlight },
+      }).catch(async (error: unknown) => {
+        await tracker.close();
+        throw error;
+      });
       const demo = options.demo ? startDemoTrickle(tracker) : null;
       const say = (line: string) => process.stderr.write(`${line}\n`);
       say(`reqtrack listening on ${server.url}  (storage: ${options.storage})`);

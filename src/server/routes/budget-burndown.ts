@@ -55,7 +55,9 @@ export const budgetBurndownRoutes: FastifyPluginAsyncZod<{
       const { id } = request.params;
       const own = request.principal.tenantId;
       const budget = await tracker.budgets.get(id);
-      if (!budget || (own !== null && budget.scope.tenantId !== own)) throw new NotFoundError(id);
+      if (!budget || (own !== null && budget.scope.tenantId !== own)) {
+        throw new NotFoundError(id, { field: "id", message: `Budget ${id} not found` });
+      }
       await tracker.flush();
       const status = await tracker.budgets.status(id);
       const from = status.periodStart.getTime();

@@ -21,7 +21,7 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
   const visible = async (principal: Principal, id: string): Promise<Budget> => {
     const budget = await tracker.budgets.get(id);
     if (!budget || (principal.tenantId !== null && budget.scope.tenantId !== principal.tenantId)) {
-      throw new NotFoundError(id);
+      throw new NotFoundError(id, { field: "id", message: `Budget ${id} not found` });
     }
     return budget;
   };

@@ -100,7 +100,13 @@ export const statsRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
         // Groups other than the key's own tenant would mix tenants: only admins see them.
         if (by !== "tenantId")
           throw new ForbiddenError(`Statistics grouped by ${by} need an admin key`);
-        if (value !== own) throw new NotFoundError(value);
+        // Says what was asked, the same for a tenant that exists and one that does not.
+        if (value !== own) {
+          throw new NotFoundError(value, {
+            field: "value",
+            message: `Statistics group ${value} not found`,
+          });
+        }
       }
       const q = request.query;
       return tracker.stats.group(

@@ -27,6 +27,8 @@ export function loadPg(): Promise<PgModule> {
 
 const INT8_OID = 20;
 
+const ignoreError = (): void => {};
+
 /**
  * Pools, and the clients they hand out, whose statements must stay unnamed. Kept beside the
  * connections rather than passed to every `Sql`, so that each `new Sql(client)` follows the
@@ -52,6 +54,13 @@ export function createPool(
       ? Number
       : pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig["getTypeParser"];
   const pool = new pg.Pool({ ...config, types: { getTypeParser } });
+  // pg-pool takes its own "error" listener off a client while it is handed out. `pool.query`
+  // hands a released client to the next waiter synchronously, while pg is still parsing the
+  // socket's data: a backend terminated right after answering (pg_terminate_backend, a
+  // failover) then sends its FATAL to a client with no listener, and the process crashed.
+  // With this one the error goes nowhere; the next query on the dead client fails, and the
+  // pool drops it.
+  pool.on("connect", (client) => client.on("error", ignoreError));
   if (options.preparedStatements === false) {
     unnamed.add(pool);
     // The pool emits "connect" for a new client before handing it out.

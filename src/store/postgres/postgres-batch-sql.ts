@@ -1,5 +1,10 @@
-import { toJsonText } from "../../core/json.js";
 import type { NewRequest } from "../../core/ops.js";
+import {
+  columnsChangedBy,
+  CREATE_COLUMNS,
+  newRequestRow,
+  REQUEST_FIELDS,
+} from "../../core/request-fields.js";
 import type { RequestRow } from "../rows.js";
 import { ROLLUP_UPSERTS } from "./postgres-rollups.js";
 
@@ -9,99 +14,13 @@ import { ROLLUP_UPSERTS } from "./postgres-rollups.js";
 /** A requests row as `SELECT *` returns it (rows.ts leaves out the queue's columns). */
 export type Row = RequestRow & { lease_ms: number | null };
 
-// The lifecycle columns, in LifecycleState order; `lifecycle` and `store` map them.
-export const MUTABLE_COLUMNS = [
-  "status",
-  "started_at",
-  "completed_at",
-  "queue_ms",
-  "duration_ms",
-  "attempts",
-  "worker_id",
-  "lease_expires_at",
-  "lease_ms",
-  "result",
-  "error_message",
-  "error_stage",
-  "error_details",
-  "updated_at",
-  "deleted_at",
-  "cost_micros",
-  "counters",
-] as const;
-
-const MUTABLE_TYPES: Record<(typeof MUTABLE_COLUMNS)[number], string> = {
-  status: "text",
-  started_at: "int8",
-  completed_at: "int8",
-  queue_ms: "int8",
-  duration_ms: "int8",
-  attempts: "int4",
-  worker_id: "text",
-  lease_expires_at: "int8",
-  lease_ms: "int8",
-  result: "text",
-  error_message: "text",
-  error_stage: "text",
-  error_details: "text",
-  updated_at: "int8",
-  deleted_at: "int8",
-  cost_micros: "int8",
-  counters: "text",
-};
-
-export const INSERT_COLUMNS = [
-  "id",
-  "priority",
-  "lane",
-  "user_id",
-  "channel_id",
-  "tenant_id",
-  "session_id",
-  "kind",
-  "source",
-  "tags",
-  "initial_message",
-  "input",
-  "intent",
-  "entities",
-  "parent_id",
-  "correlation_id",
-  "max_attempts",
-  "timeout_ms",
-  "deadline_at",
-  "created_at",
-  // Issue 15: estimates and replays (set at creation, never changed).
-  "estimated_cost_micros",
-  "replay_of",
-  ...MUTABLE_COLUMNS,
-] as const;
-
-const INSERT_TYPES: Record<(typeof INSERT_COLUMNS)[number], string> = {
-  ...MUTABLE_TYPES,
-  id: "text",
-  priority: "float8",
-  lane: "text",
-  user_id: "text",
-  channel_id: "text",
-  tenant_id: "text",
-  session_id: "text",
-  kind: "text",
-  source: "text",
-  tags: "text",
-  initial_message: "text",
-  input: "text",
-  intent: "text",
-  entities: "text",
-  parent_id: "text",
-  correlation_id: "text",
-  max_attempts: "int4",
-  timeout_ms: "int8",
-  deadline_at: "int8",
-  created_at: "int8",
-  estimated_cost_micros: "int8",
-  replay_of: "text",
-};
+// The lifecycle columns (a batch rewrites them), then every column an insert sends: both
+// from the request-field catalogue, in its order, with its PostgreSQL types.
+export const MUTABLE_COLUMNS: readonly string[] = columnsChangedBy("lifecycle");
+export const INSERT_COLUMNS: readonly string[] = [...CREATE_COLUMNS, ...MUTABLE_COLUMNS];
+const COLUMN_TYPES: Record<string, string> = Object.fromEntries(
+  REQUEST_FIELDS.map((field) => [field.column, field.postgres]),
+);
 
 const unnestOf = (columns: readonly string[], types: Record<string, string>) =>
   `unnest(${columns.map((c, i) => `$${i + 1}::${types[c]}[]`).join(", ")}) AS d(${columns.join(", ")})`;
@@ -109,10 +28,10 @@ const unnestOf = (columns: readonly string[], types: Record<string, string>) =>
 // A plain INSERT, not ON CONFLICT: an id another server inserted since this batch read
 // the rows fails the batch, which then runs op by op and answers that create as duplicate.
 const INSERT_REQUESTS = `INSERT INTO requests (${INSERT_COLUMNS.join(", ")}, lane_at)
-  SELECT ${INSERT_COLUMNS.join(", ")}, created_at FROM ${unnestOf(INSERT_COLUMNS, INSERT_TYPES)}`;
+  SELECT ${INSERT_COLUMNS.join(", ")}, created_at FROM ${unnestOf(INSERT_COLUMNS, COLUMN_TYPES)}`;
 
 const UPDATE_REQUESTS = `UPDATE requests r SET ${MUTABLE_COLUMNS.map((c) => `${c} = d.${c}`).join(", ")}
-  FROM ${unnestOf(["id", ...MUTABLE_COLUMNS], { id: "text", ...MUTABLE_TYPES })}
+  FROM ${unnestOf(["id", ...MUTABLE_COLUMNS], COLUMN_TYPES)}
   WHERE r.id = d.id`;
 
 export const STAGE_COLUMNS = [
@@ -203,45 +122,5 @@ function batchStatement(pieces: readonly (readonly [string, number])[]): string 
 
 /** The row of a request just created, before any op changed it. */
 export function newRow(r: NewRequest): Row {
-  return {
-    id: r.id,
-    status: "pending",
-    priority: r.priority,
-    lane: r.lane,
-    user_id: r.userId,
-    channel_id: r.channelId,
-    tenant_id: r.tenantId,
-    session_id: r.sessionId,
-    kind: r.kind,
-    source: r.source,
-    tags: JSON.stringify(r.tags),
-    initial_message: r.initialMessage,
-    input: toJsonText(r.input),
-    intent: r.intent,
-    entities: toJsonText(r.entities),
-    parent_id: r.parentId,
-    correlation_id: r.correlationId,
-    result: null,
-    error_message: null,
-    error_stage: null,
-    error_details: null,
-    attempts: 0,
-    max_attempts: r.maxAttempts,
-    timeout_ms: r.timeoutMs,
-    worker_id: null,
-    lease_expires_at: null,
-    deadline_at: r.deadlineAt,
-    created_at: r.createdAt,
-    started_at: null,
-    completed_at: null,
-    updated_at: r.createdAt,
-    deleted_at: null,
-    queue_ms: null,
-    duration_ms: null,
-    cost_micros: 0,
-    counters: "{}",
-    lease_ms: null,
-    estimated_cost_micros: r.estimatedCostMicros ?? null, // issue 15
-    replay_of: r.replayOf ?? null,
-  };
+  return newRequestRow(r);
 }

@@ -115,7 +115,10 @@ export class PostgresHeldBatch {
       const id = op.type === "create" ? op.request.id : op.requestId;
       const held = this.held.get(id);
       const needsStages =
-        op.type === "stage" || op.type === "requeue" || (op.type === "transition" && ending(op.to));
+        op.type === "stage" ||
+        op.type === "requeue" ||
+        (op.type === "transition" && ending(op.to)) ||
+        (op.type === "finished" && ending(op.end.to));
       if (held && (held.stages || !needsStages)) continue;
       ids.add(id);
       if (needsStages) withStages.add(id);

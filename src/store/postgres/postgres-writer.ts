@@ -9,6 +9,7 @@ import {
   type CreateOp,
   type DeleteOp,
   type EventOp,
+  type FinishedOp,
   type IncrementOp,
   isSameTenantDuplicate,
   type Op,
@@ -154,6 +155,8 @@ export class PostgresWriter extends PostgresHeldBatch {
         return this.softDelete(op);
       case "annotate":
         return this.annotate(op);
+      case "finished":
+        return this.finished(op);
     }
   }
 
@@ -208,6 +211,20 @@ export class PostgresWriter extends PostgresHeldBatch {
       lane: r.lane,
     });
     return changes ? { ok: true, duplicate: false, changes } : { ok: true, duplicate: false };
+  }
+
+  /**
+   * A call created, started and ended in this batch: its three ops planned one after the
+   * other on the held row, which is written once, already ended (as any run of ops on one
+   * request is here). The answer carries each op's own, and their changes together.
+   */
+  private finished(op: FinishedOp): OpResult {
+    const parts = [op.create, op.start, op.end].map((part) => this.plan(part) as OpResult);
+    const changes = parts.flatMap((part) => (part.ok && part.changes) || []);
+    const answers = parts.map((part) => (part.ok ? withoutChanges(part) : part));
+    return changes.length > 0
+      ? { ok: true, parts: answers, changes }
+      : { ok: true, parts: answers };
   }
 
   private transition(op: TransitionOp): OpResult {
@@ -381,4 +398,9 @@ export class PostgresWriter extends PostgresHeldBatch {
     const changes = this.change("request.updated", held.row, op.at, { deleted: true });
     return changes ? { ok: true, changes } : { ok: true };
   }
+}
+
+function withoutChanges(result: OpResult & { ok: true }): OpResult {
+  const { changes: _changes, ...rest } = result;
+  return rest;
 }

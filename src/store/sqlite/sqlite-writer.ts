@@ -1,34 +1,31 @@
 import type Database from "better-sqlite3";
 import { IdConflictError, NotFoundError, ReqtrackError } from "../../core/errors.js";
-import { toJsonText } from "../../core/json.js";
 import {
+  createdState,
   type LifecycleState,
   planRequeue,
   planTransition,
   transitionOutcome,
 } from "../../core/lifecycle.js";
-import { type AnnotatedColumns, planAnnotation } from "../../core/annotation.js";
 import {
-  type AnnotateOp,
   type ChangeEvent,
-  type CostOp,
   type CreateOp,
-  type DeleteOp,
-  type EventOp,
-  type IncrementOp,
+  type FinishedOp,
   isSameTenantDuplicate,
   type Op,
   type OpResult,
   type RequeueOp,
-  type StageOp,
   type SweepChange,
   type TransitionOp,
   withinTenant,
 } from "../../core/ops.js";
-import type { RequestStatus } from "../../core/types.js";
+import type { NewRequest } from "../../core/ops.js";
+import { INSERTED_COLUMNS, newRequestRow } from "../../core/request-fields.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
-import { type EventRow, planStage } from "../../core/stage-lifecycle.js";
+import type { EventRow } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
+import { type Scope, SqliteChanges } from "./sqlite-changes.js";
+import { SqliteDetailWriter } from "./sqlite-detail-writer.js";
 import { SqliteRollups } from "./sqlite-rollups.js";
 
 const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS startedAt,
@@ -38,62 +35,34 @@ const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS starte
   error_stage AS errorStage, error_details AS errorDetails, tenant_id AS tenantId, kind,
   source, session_id AS sessionId`;
 
-/** Who a request belongs to, carried by every change event. */
-interface Scope {
-  tenantId: string | null;
-  kind: string | null;
-}
-
 type ScopedState = LifecycleState & Scope;
-
-/** The request's status with the latest attempt of one of its stages (nulls when none). */
-interface StageState extends Scope {
-  status: RequestStatus;
-  stageStatus: string | null;
-  attempt: number;
-  startedAt: number;
-}
 
 /** Applies ops to SQLite with prepared statements; called inside the store's transaction. */
 export class SqliteWriter {
   private readonly insertRequest: Database.Statement;
+  private readonly insertFinished: Database.Statement;
   private readonly selectRow: Database.Statement;
   private readonly insertTag: Database.Statement;
   private readonly selectLifecycle: Database.Statement;
   private readonly updateLifecycle: Database.Statement;
   private readonly selectRunningStage: Database.Statement;
   private readonly failRunningStages: Database.Statement;
-  private readonly selectStageState: Database.Statement;
-  private readonly insertStage: Database.Statement;
-  private readonly finishStage: Database.Statement;
   private readonly insertEvent: Database.Statement;
-  private readonly selectScope: Database.Statement;
   private readonly selectTenant: Database.Statement;
-  private changes: ChangeEvent[] = [];
-  /** Change events cost a little per op; they are recorded only while someone listens. */
-  captureChanges = false;
-  private readonly insertEventIfExists: Database.Statement;
-  private readonly insertCost: Database.Statement;
-  private readonly addCost: Database.Statement;
-  private readonly incrementCounter: Database.Statement;
   private readonly recordOp: Database.Statement;
   private readonly forgetOp: Database.Statement;
-  private readonly markDeleted: Database.Statement;
-  private readonly selectAnnotated: Database.Statement;
-  private readonly updateAnnotated: Database.Statement;
+  private readonly changes = new SqliteChanges();
+  /** Stages, events, costs, counters, annotations, deletes. */
+  private readonly detail: SqliteDetailWriter;
   /** Stats rollups, updated from hooks at the end of each change (see sqlite-rollups.ts). */
   readonly rollups: SqliteRollups;
 
   constructor(db: Database.Database) {
     this.rollups = new SqliteRollups(db);
-    this.insertRequest = db.prepare(`INSERT INTO requests (id, status, priority, lane, user_id,
-      channel_id, tenant_id, session_id, kind, source, tags, initial_message, input, intent,
-      entities, parent_id, correlation_id, max_attempts, timeout_ms, deadline_at, created_at,
-      updated_at, lane_at, estimated_cost_micros, replay_of) VALUES (@id, 'pending', @priority,
-      @lane, @userId, @channelId, @tenantId, @sessionId, @kind, @source, @tags, @initialMessage,
-      @input, @intent, @entities, @parentId, @correlationId, @maxAttempts, @timeoutMs,
-      @deadlineAt, @createdAt, @createdAt, @createdAt, @estimatedCostMicros, @replayOf)
-      ON CONFLICT (id) DO NOTHING`);
+    this.detail = new SqliteDetailWriter(db, this.rollups, this.changes);
+    this.insertRequest = db.prepare(insertStatement(INSERTED_COLUMNS));
+    // A finished call's row, inserted already ended (see `finished`).
+    this.insertFinished = db.prepare(insertStatement(FINISHED_COLUMNS));
     this.selectRow = db.prepare("SELECT * FROM requests WHERE id = ?");
     this.insertTag = db.prepare(
       "INSERT INTO request_tags (tag, request_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -118,43 +87,9 @@ export class SqliteWriter {
     this.failRunningStages = db.prepare(`UPDATE stages SET status = 'failed', completed_at = @at,
       duration_ms = @at - started_at, error_message = @message, retryable = @retryable
       WHERE request_id = @id AND status = 'running'`);
-    this.selectStageState = db.prepare(`SELECT r.status AS status, r.tenant_id AS tenantId,
-      r.kind AS kind, s.status AS stageStatus,
-      s.attempt AS attempt, s.started_at AS startedAt
-      FROM requests r LEFT JOIN stages s ON s.request_id = r.id AND s.name = ?
-      WHERE r.id = ? AND r.deleted_at IS NULL ORDER BY s.attempt DESC LIMIT 1`);
-    this.insertStage = db.prepare(`INSERT INTO stages (request_id, name, attempt, status,
-      started_at) VALUES (?, ?, ?, 'running', ?)`);
-    this.finishStage = db.prepare(`UPDATE stages SET status = @status, completed_at = @at,
-      duration_ms = @durationMs, output = @output, error_message = @errorMessage,
-      error_details = @errorDetails, retryable = @retryable
-      WHERE request_id = @id AND name = @name AND attempt = @attempt`);
     this.insertEvent = db.prepare(`INSERT INTO events (request_id, ts, type, stage, severity,
       message, data) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    this.selectScope = db.prepare(`SELECT status, tenant_id AS tenantId, kind FROM requests
-      WHERE id = ? AND deleted_at IS NULL`);
     this.selectTenant = db.prepare("SELECT tenant_id FROM requests WHERE id = ?").pluck();
-    this.insertEventIfExists = db.prepare(`INSERT INTO events (request_id, ts, type, stage,
-      severity, message, data) SELECT @requestId, @at, @eventType, @stage, @severity, @message,
-      @data WHERE EXISTS (SELECT 1 FROM requests WHERE id = @requestId AND deleted_at IS NULL)`);
-    this.insertCost = db.prepare(`INSERT INTO costs (request_id, ts, service, amount_micros,
-      usage, stage, price) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    this.addCost = db.prepare(`UPDATE requests SET cost_micros = cost_micros + ?, updated_at = ?
-      WHERE id = ? AND deleted_at IS NULL RETURNING status, tenant_id AS tenantId, kind`);
-    // Counter names are validated as snake_case before they get here, so the JSON path is safe.
-    this.incrementCounter = db.prepare(`UPDATE requests SET
-      counters = json_set(counters, '$.' || @counter,
-        coalesce(json_extract(counters, '$.' || @counter), 0) + @by),
-      updated_at = @at WHERE id = @id AND deleted_at IS NULL
-      RETURNING status, tenant_id AS tenantId, kind`);
-    this.markDeleted = db.prepare(
-      `UPDATE requests SET deleted_at = @at, updated_at = @at WHERE id = @id AND deleted_at IS NULL
-      RETURNING status, tenant_id AS tenantId, kind`,
-    );
-    this.selectAnnotated = db.prepare(`SELECT intent, entities, tags, input, status,
-      tenant_id AS tenantId, kind FROM requests WHERE id = ? AND deleted_at IS NULL`);
-    this.updateAnnotated = db.prepare(`UPDATE requests SET intent = @intent,
-      entities = @entities, tags = @tags, input = @input, updated_at = @at WHERE id = @id`);
     this.forgetOp = db.prepare("DELETE FROM applied_ops WHERE op_id = ?");
     this.recordOp = db.prepare(
       "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -184,30 +119,14 @@ export class SqliteWriter {
     }
   }
 
-  /** The change events recorded since the last call; the store attaches them to op results. */
-  takeChanges(): ChangeEvent[] {
-    const taken = this.changes;
-    this.changes = [];
-    return taken;
+  /** Whether change events are recorded (only while someone listens). */
+  set captureChanges(capture: boolean) {
+    this.changes.capture = capture;
   }
 
-  private emit(
-    type: ChangeEvent["type"],
-    requestId: string,
-    scope: Scope & { status: RequestStatus },
-    at: number,
-    data: ChangeEvent["data"],
-  ): void {
-    if (!this.captureChanges) return;
-    this.changes.push({
-      type,
-      requestId,
-      tenantId: scope.tenantId,
-      kind: scope.kind,
-      status: scope.status,
-      at,
-      data,
-    });
+  /** The change events recorded since the last call; the store attaches them to op results. */
+  takeChanges(): ChangeEvent[] {
+    return this.changes.take();
   }
 
   private applyOp(op: Op): OpResult {
@@ -223,17 +142,19 @@ export class SqliteWriter {
       case "transition":
         return this.transition(op);
       case "stage":
-        return this.stage(op);
+        return this.detail.stage(op);
       case "event":
-        return this.event(op);
+        return this.detail.event(op);
       case "cost":
-        return this.cost(op);
+        return this.detail.cost(op);
       case "increment":
-        return this.increment(op);
+        return this.detail.increment(op);
       case "delete":
-        return this.softDelete(op);
+        return this.detail.softDelete(op);
       case "annotate":
-        return this.annotate(op);
+        return this.detail.annotate(op);
+      case "finished":
+        return this.finished(op);
     }
   }
 
@@ -260,7 +181,7 @@ export class SqliteWriter {
       retryable: 1,
     });
     this.writeEvent(op.requestId, op.at, record.event);
-    this.emit(
+    this.changes.emit(
       "request.updated",
       op.requestId,
       { ...state, status: next.status },
@@ -272,24 +193,25 @@ export class SqliteWriter {
 
   private create(op: CreateOp): OpResult {
     const r = op.request;
-    const inserted = this.insertRequest.run({
-      ...r,
-      tags: JSON.stringify(r.tags),
-      input: toJsonText(r.input),
-      entities: toJsonText(r.entities),
-      // Issue 15 (estimates, replays): absent in ops written by older versions.
-      estimatedCostMicros: r.estimatedCostMicros ?? null,
-      replayOf: r.replayOf ?? null,
-    });
-    if (inserted.changes === 0) {
-      const existing = this.selectRow.get(r.id) as RequestRow;
-      if (!isSameTenantDuplicate(op, existing.tenant_id)) {
-        return { ok: false, error: new IdConflictError(r.id) };
-      }
-      return { ok: true, duplicate: true, created: toRequestRecord(existing) };
+    const inserted = this.insertRequest.run(newRequestRow(r));
+    if (inserted.changes === 0) return this.duplicate(op);
+    this.created(r);
+    return { ok: true, duplicate: false };
+  }
+
+  /** A create whose id is taken: the stored request (a resend), else a conflict. */
+  private duplicate(op: CreateOp): OpResult {
+    const existing = this.selectRow.get(op.request.id) as RequestRow;
+    if (!isSameTenantDuplicate(op, existing.tenant_id)) {
+      return { ok: false, error: new IdConflictError(op.request.id) };
     }
+    return { ok: true, duplicate: true, created: toRequestRecord(existing) };
+  }
+
+  /** What a new request's row brings with it: tags, its first event, rollups, a change. */
+  private created(r: NewRequest): void {
     for (const tag of r.tags) this.insertTag.run(tag, r.id);
-    this.emit("request.created", r.id, { ...r, status: "pending" }, r.createdAt, {
+    this.changes.emit("request.created", r.id, { ...r, status: "pending" }, r.createdAt, {
       userId: r.userId,
       priority: r.priority,
       lane: r.lane,
@@ -304,7 +226,42 @@ export class SqliteWriter {
       null,
     );
     this.rollups.requestCreated(r);
-    return { ok: true, duplicate: false };
+  }
+
+  /**
+   * A call created, started and ended in this batch: the lifecycle is planned in memory
+   * with the same rules, and the row inserted as it ends, with the three ops' events,
+   * rollups and changes (one INSERT where the three ops took an INSERT, two SELECTs and two
+   * UPDATEs). A brand-new request has no stages, so the end fails none. When the id is
+   * taken, the three ops run one by one, as if never folded.
+   */
+  private finished(op: FinishedOp): OpResult {
+    const r = op.create.request;
+    const pending = createdState(r);
+    const running = planTransition(pending, op.start).next;
+    const ended = planTransition(running, op.end).next;
+    const inserted = this.insertFinished.run({
+      ...newRequestRow(r),
+      ...lifecycleColumns(ended),
+      updated_at: op.end.at,
+    });
+    if (inserted.changes === 0) {
+      const parts = [op.create, op.start, op.end].map((part) => this.apply(part));
+      return { ok: true, parts };
+    }
+    this.created(r);
+    this.rollups.requestChanged(r.id, pending, running);
+    this.transitioned(op.start, { ...pending, tenantId: r.tenantId, kind: r.kind }, running);
+    this.rollups.requestChanged(r.id, running, ended);
+    this.transitioned(op.end, { ...running, tenantId: r.tenantId, kind: r.kind }, ended);
+    return {
+      ok: true,
+      parts: [
+        { ok: true, duplicate: false },
+        { ok: true, transition: transitionOutcome(pending, running, false) },
+        { ok: true, transition: transitionOutcome(running, ended, false) },
+      ],
+    };
   }
 
   private transition(op: TransitionOp): OpResult {
@@ -332,134 +289,60 @@ export class SqliteWriter {
           retryable: op.to === "cancelled" ? 0 : 1,
         });
       }
-      const record = transitionRecord(op, state, next);
-      this.writeEvent(op.requestId, op.at, record.event);
-      this.emit("request.updated", op.requestId, { ...state, status: op.to }, op.at, record.change);
+      this.transitioned(op, state, next);
     }
     return { ok: true, transition: transitionOutcome(state, next, noop) };
+  }
+
+  /** A status change's event and change record. */
+  private transitioned(op: TransitionOp, state: ScopedState, next: LifecycleState): void {
+    const record = transitionRecord(op, state, next);
+    this.writeEvent(op.requestId, op.at, record.event);
+    this.changes.emit(
+      "request.updated",
+      op.requestId,
+      { ...state, status: op.to },
+      op.at,
+      record.change,
+    );
   }
 
   private writeEvent(requestId: string, at: number, e: EventRow): void {
     this.insertEvent.run(requestId, at, e.type, e.stage, e.severity, e.message, e.data);
   }
+}
 
-  private stage(op: StageOp): OpResult {
-    const found = this.selectStageState.get(op.stage, op.requestId) as StageState | undefined;
-    if (found === undefined) return { ok: false, error: new NotFoundError(op.requestId) };
-    const plan = planStage(
-      {
-        requestStatus: found.status,
-        stageStatus: found.stageStatus,
-        attempt: found.attempt,
-        startedAt: found.startedAt,
-      },
-      op,
-    );
-    if (plan.kind === "noop") return { ok: true };
-    if (plan.kind === "start") {
-      this.insertStage.run(op.requestId, op.stage, plan.attempt, op.at);
-    } else {
-      this.finishStage.run({
-        id: op.requestId,
-        name: op.stage,
-        attempt: plan.attempt,
-        status: plan.status,
-        at: op.at,
-        durationMs: plan.durationMs,
-        output: plan.output,
-        errorMessage: plan.errorMessage,
-        errorDetails: plan.errorDetails,
-        retryable: plan.retryable === null ? null : Number(plan.retryable),
-      });
-      this.rollups.stageFinished(op.requestId, op.stage, plan.status, plan.durationMs);
-    }
-    this.writeEvent(op.requestId, op.at, plan.event);
-    this.emit("stage.updated", op.requestId, found, op.at, plan.change);
-    return { ok: true };
-  }
+/** An insert of `columns`, each bound by its own name; a taken id inserts nothing. */
+function insertStatement(columns: readonly string[]): string {
+  return `INSERT INTO requests (${columns.join(", ")})
+    VALUES (${columns.map((c) => `@${c}`).join(", ")}) ON CONFLICT (id) DO NOTHING`;
+}
 
-  private event(op: EventOp): OpResult {
-    if (!this.captureChanges) {
-      const inserted = this.insertEventIfExists.run({ ...op, data: toJsonText(op.data) });
-      return inserted.changes === 1
-        ? { ok: true }
-        : { ok: false, error: new NotFoundError(op.requestId) };
-    }
-    const scope = this.selectScope.get(op.requestId) as
-      (Scope & { status: RequestStatus }) | undefined;
-    if (!scope) return { ok: false, error: new NotFoundError(op.requestId) };
-    this.insertEvent.run(
-      op.requestId,
-      op.at,
-      op.eventType,
-      op.stage,
-      op.severity,
-      op.message,
-      toJsonText(op.data),
-    );
-    this.emit("event.logged", op.requestId, scope, op.at, {
-      type: op.eventType,
-      severity: op.severity,
-      message: op.message,
-      stage: op.stage,
-    });
-    return { ok: true };
-  }
+/** The lifecycle's columns and the state's property that each one stores. */
+const LIFECYCLE_COLUMNS_OF = {
+  status: "status",
+  started_at: "startedAt",
+  completed_at: "completedAt",
+  queue_ms: "queueMs",
+  duration_ms: "durationMs",
+  attempts: "attempts",
+  worker_id: "workerId",
+  lease_expires_at: "leaseExpiresAt",
+  lease_ms: "leaseMs",
+  result: "result",
+  error_message: "errorMessage",
+  error_stage: "errorStage",
+  error_details: "errorDetails",
+} as const satisfies Record<string, keyof LifecycleState>;
 
-  private cost(op: CostOp): OpResult {
-    const scope = this.addCost.get(op.amountMicros, op.at, op.requestId) as
-      (Scope & { status: RequestStatus }) | undefined;
-    if (!scope) return { ok: false, error: new NotFoundError(op.requestId) };
-    this.emit("request.updated", op.requestId, scope, op.at, {
-      costAddedMicros: op.amountMicros,
-      service: op.service,
-    });
-    this.insertCost.run(
-      op.requestId,
-      op.at,
-      op.service,
-      op.amountMicros,
-      toJsonText(op.usage),
-      op.stage,
-      op.price ? JSON.stringify(op.price) : null, // issue 15: the price table's entry
-    );
-    this.rollups.costRecorded(op.requestId, op.service, op.amountMicros);
-    return { ok: true };
-  }
+/** A new request's columns and the ended lifecycle's, updated_at last: a finished call's row. */
+const FINISHED_COLUMNS = [
+  ...new Set([...INSERTED_COLUMNS, ...Object.keys(LIFECYCLE_COLUMNS_OF), "updated_at"]),
+];
 
-  private softDelete(op: DeleteOp): OpResult {
-    const scope = this.markDeleted.get({ at: op.at, id: op.requestId }) as
-      (Scope & { status: RequestStatus }) | undefined;
-    if (scope) {
-      this.emit("request.updated", op.requestId, scope, op.at, { deleted: true });
-      return { ok: true };
-    }
-    // Deleting twice is a no-op; deleting what never existed is not.
-    const exists = this.selectRow.get(op.requestId) !== undefined;
-    return exists ? { ok: true } : { ok: false, error: new NotFoundError(op.requestId) };
-  }
-
-  private annotate(op: AnnotateOp): OpResult {
-    const row = this.selectAnnotated.get(op.requestId) as
-      (AnnotatedColumns & Scope & { status: RequestStatus }) | undefined;
-    if (!row) return { ok: false, error: new NotFoundError(op.requestId) };
-    const plan = planAnnotation(row, op);
-    this.updateAnnotated.run({ ...plan.columns, id: op.requestId, at: op.at });
-    for (const tag of plan.addedTags) this.insertTag.run(tag, op.requestId);
-    this.writeEvent(op.requestId, op.at, plan.event);
-    this.emit("request.updated", op.requestId, row, op.at, plan.change);
-    return { ok: true };
-  }
-
-  private increment(op: IncrementOp): OpResult {
-    const scope = this.incrementCounter.get({
-      id: op.requestId,
-      counter: op.counter,
-      by: op.by,
-      at: op.at,
-    }) as (Scope & { status: RequestStatus }) | undefined;
-    if (!scope) return { ok: false, error: new NotFoundError(op.requestId) };
-    this.emit("request.updated", op.requestId, scope, op.at, { counter: op.counter, by: op.by });
-    return { ok: true };
-  }
+/** The columns of a lifecycle state, named as the requests table names them. */
+function lifecycleColumns(state: LifecycleState): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const [column, key] of Object.entries(LIFECYCLE_COLUMNS_OF)) row[column] = state[key];
+  return row;
 }
