@@ -242,6 +242,32 @@ export async function expectRollupsMatchRows(db: RollupDb): Promise<void> {
     ),
   );
   await expectSessionTotalsMatchRows(db);
+  await expectSpendMatchesRows(db);
+}
+
+/** rollup_spend (migration 22): money per day of the cost's time, service and level. */
+async function expectSpendMatchesRows(db: RollupDb): Promise<void> {
+  const levels = [
+    [0, "''", "''"],
+    [1, "coalesce(r.tenant_id, '')", "''"],
+    [2, "''", "coalesce(r.kind, '')"],
+    [3, "coalesce(r.tenant_id, '')", "coalesce(r.kind, '')"],
+  ] as const;
+  const expected = await db.all(
+    levels
+      .map(
+        ([level, tenant, kind]) => `SELECT ${level} AS level, ${tenant} AS tenant,
+        ${kind} AS kind, (c.ts / ${DAY}) * ${DAY} AS bucket, c.service,
+        sum(c.amount_micros) AS cost_micros
+        FROM costs c JOIN requests r ON r.id = c.request_id GROUP BY 1, 2, 3, 4, 5`,
+      )
+      .join(" UNION ALL "),
+  );
+  const key = (r: Row) => JSON.stringify([r.level, r.tenant, r.kind, r.bucket, r.service]);
+  const actual = (await db.all("SELECT * FROM rollup_spend")).filter((r) => r.cost_micros !== 0);
+  const byKey = (rows: Row[]) =>
+    new Map(rows.filter((r) => r.cost_micros !== 0).map((r) => [key(r), r.cost_micros]));
+  expect(byKey(actual)).toEqual(byKey(expected));
 }
 
 /**

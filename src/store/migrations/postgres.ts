@@ -1,5 +1,5 @@
 import { POSTGRES_PROMPT_SEARCH_MIGRATION } from "../prompt-search.js";
-import { POSTGRES_SESSION_TOTALS_MIGRATION } from "../session-totals.js";
+import { POSTGRES_DASHBOARD_MIGRATIONS } from "./dashboard.js";
 import type { Migration } from "./migration.js";
 
 /**
@@ -396,5 +396,5 @@ CREATE INDEX requests_deleted ON requests (created_at) WHERE deleted_at IS NOT N
 `,
   },
   POSTGRES_PROMPT_SEARCH_MIGRATION,
-  POSTGRES_SESSION_TOTALS_MIGRATION,
+  ...POSTGRES_DASHBOARD_MIGRATIONS,
 ];

@@ -1,5 +1,5 @@
 import { SQLITE_PROMPT_SEARCH_MIGRATION } from "../prompt-search.js";
-import { SQLITE_SESSION_TOTALS_MIGRATION } from "../session-totals.js";
+import { SQLITE_DASHBOARD_MIGRATIONS } from "./dashboard.js";
 import type { Migration } from "./migration.js";
 
 /**
@@ -369,5 +369,5 @@ CREATE INDEX requests_deleted ON requests (created_at) WHERE deleted_at IS NOT N
 `,
   },
   SQLITE_PROMPT_SEARCH_MIGRATION,
-  SQLITE_SESSION_TOTALS_MIGRATION,
+  ...SQLITE_DASHBOARD_MIGRATIONS,
 ];
