@@ -1,19 +1,23 @@
 /**
- * Dashboard benchmark (issue 14): seed a SQLite store through the public API (the data set of
- * bench/queries.ts), serve it, and load each dashboard page in headless Chromium (Debian's
- * /usr/bin/chromium, never a downloaded one) again and again: the time from navigation until
- * the page shows its figures, p50/p99 per page, and the p99 of every API call the pages made.
+ * Dashboard benchmark (issue 14): seed a store (the data set of bench/queries.ts, straight
+ * through the store's batch path: support/direct-seed.ts), serve it, and load each dashboard
+ * page in headless Chromium (Debian's /usr/bin/chromium, never a downloaded one) again and
+ * again: the time from navigation until the page shows its figures, p50/p99 per page, and the
+ * p99 of every API call the pages made, as the browser saw it. Then each URL the pages called
+ * is timed alone (support/single-calls.ts): the query's own cost, without the page's other
+ * calls or the browser competing for the event loop.
  *
  *   npm run bench -- dashboard                          (100,000 requests; results file)
- *   BENCH_REQUESTS=1000000 npm run bench -- dashboard   (the issue's million; seeding ~10 min)
+ *   BENCH_REQUESTS=1000000 npm run bench -- dashboard   (the issue's million)
  *   BENCH_DASHBOARD_DB=/tmp/d.db npm run bench -- dashboard   (keeps and reuses the seeded file)
+ *   npm run bench -- --storage postgres://postgres@127.0.0.1/test dashboard   (a fresh schema)
  */
 import { existsSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { pino } from "pino";
-import { createTracker } from "../src/index.js";
+import { createTracker, openStore } from "../src/index.js";
 import { buildApp } from "../src/server/app.js";
 import { DASHBOARD_DIR } from "../src/server/dashboard.js";
 import { CHROMIUM, launchBrowser } from "../test/e2e/support/chromium.js";
@@ -26,9 +30,14 @@ import {
   machineInfo,
   median,
   progress,
+  redactUrl,
+  type RunOptions,
   runStandalone,
 } from "./support/harness.js";
-import { seedRequests, SEED_NOW } from "./support/query-seed.js";
+import { seedDirect } from "./support/direct-seed.js";
+import { withFreshSchema } from "./support/postgres.js";
+import { p99, singleCallTimes } from "./support/single-calls.js";
+import { SEED_NOW } from "./support/query-seed.js";
 
 const LOADS = 30;
 const WARMUP = 3;
@@ -43,22 +52,58 @@ interface PageCase {
   ready: (page: Page) => Promise<unknown>;
 }
 
-const p99 = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] as number;
-};
+/**
+ * Seeds `storage` with `requests` requests unless it holds them already (BENCH_DASHBOARD_DB
+ * keeps the file for the next run); the seconds it took, or null when reused.
+ */
+async function seedUnlessSeeded(storage: string, requests: number): Promise<number | null> {
+  const store = await openStore(storage);
+  try {
+    const existing = (await store.listRequests({ limit: 0, offset: 0 })).total;
+    if (existing === requests) return null;
+    if (existing !== 0)
+      throw new Error(`${storage} holds ${existing} requests, not ${requests}; remove it`);
+    const started = performance.now();
+    await seedDirect(store, requests);
+    return (performance.now() - started) / 1000;
+  } finally {
+    await store.close();
+  }
+}
 
-async function run(): Promise<BenchmarkReport> {
+async function run(options: RunOptions): Promise<BenchmarkReport> {
   if (!existsSync(CHROMIUM))
     throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
   if (!existsSync(join(DASHBOARD_DIR, "index.html")))
     throw new Error("the dashboard is not built: npm run build");
   const requests = envPositiveInt("BENCH_REQUESTS", 100_000);
+  const url = options.postgresUrl;
+  if (url !== undefined) {
+    return withFreshSchema(url, "dashboard", (schema) =>
+      measure(schema.url, requests, { storage: "postgres", url: redactUrl(url) }),
+    );
+  }
   const keep = process.env.BENCH_DASHBOARD_DB;
   const path = keep ?? join(tmpdir(), `reqtrack-dashboard-${process.pid}.db`);
-  let clockNow = SEED_NOW + 86_400_000; // past every seeded op: ingest refuses future ops
+  try {
+    return await measure(path, requests, { storage: "sqlite", kept: keep ?? null });
+  } finally {
+    if (!keep)
+      for (const s of ["", "-wal", "-shm", ".outbox.ndjson"])
+        rmSync(`${path}${s}`, { force: true });
+  }
+}
+
+async function measure(
+  storage: string,
+  requests: number,
+  described: Record<string, unknown>,
+): Promise<BenchmarkReport> {
+  const seedSeconds = await seedUnlessSeeded(storage, requests);
+  // The pages look at the seed's last day, as a viewer would an hour after it.
+  const clockNow = SEED_NOW + 3_600_000;
   const tracker = await createTracker({
-    storage: path,
+    storage,
     logger: pino({ level: "silent" }),
     clock: () => clockNow,
     watchdogIntervalMs: 0,
@@ -67,17 +112,6 @@ async function run(): Promise<BenchmarkReport> {
   const app = await buildApp({ tracker, open: true, logger: false });
   const browser = await launchBrowser({ width: 1360, height: 900 });
   try {
-    const existing = (await tracker.listRequests({ limit: 0 })).total;
-    let seedSeconds: number | null = null;
-    if (existing === 0) {
-      const started = performance.now();
-      await seedRequests([tracker], requests);
-      seedSeconds = (performance.now() - started) / 1000;
-    } else if (existing !== requests) {
-      throw new Error(`${path} holds ${existing} requests, not ${requests}; remove it`);
-    }
-    // The pages look at the seed's last day, as a viewer would an hour after it.
-    clockNow = SEED_NOW + 3_600_000;
     await app.listen({ host: "127.0.0.1", port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     const some = (await tracker.listRequests({ status: "completed", limit: 1 })).items[0];
@@ -141,13 +175,16 @@ async function run(): Promise<BenchmarkReport> {
 
     const page = await browser.context.newPage();
     const api = new Map<string, number[]>();
+    const urls = new Map<string, Set<string>>();
     page.on("requestfinished", (request) => {
       const url = new URL(request.url());
       if (!url.pathname.startsWith("/api/v1/") || url.pathname === "/api/v1/stream") return;
+      if (request.method() !== "GET") return;
       const route = url.pathname.replace(/(req|bud)_[0-9a-f-]+/, ":id");
       const timing = request.timing();
       const ms = timing.responseEnd - timing.requestStart;
       if (ms >= 0) api.set(route, [...(api.get(route) ?? []), ms]);
+      urls.set(route, (urls.get(route) ?? new Set()).add(`${url.pathname}${url.search}`));
     });
     const rows: string[][] = [];
     const figures: Record<string, unknown> = {};
@@ -181,10 +218,25 @@ async function run(): Promise<BenchmarkReport> {
     figures.api = Object.fromEntries(
       apiRows.map((a) => [a.route, { calls: a.n, p50Ms: a.p50, p99Ms: a.p99 }]),
     );
+    progress("timing each API call alone");
+    const alone = await singleCallTimes(app, urls);
+    for (const a of alone) {
+      rows.push([
+        `  alone ${a.route}`,
+        `${a.calls} calls`,
+        formatNumber(a.p50, 1),
+        formatNumber(a.p99, 1),
+      ]);
+    }
+    figures.apiAlone = Object.fromEntries(
+      alone.map((a) => [a.route, { calls: a.calls, p50Ms: a.p50, p99Ms: a.p99 }]),
+    );
+    const worstAlone = alone[0];
     const overview = figures.overview as { p99Ms: number };
     const worstApi = apiRows[0];
     return {
       parameters: {
+        ...described,
         requests,
         loads: LOADS,
         warmup: WARMUP,
@@ -204,7 +256,11 @@ async function run(): Promise<BenchmarkReport> {
       notes: [
         `${formatNumber(requests)} requests seeded${seedSeconds === null ? " (reused)" : ` in ${formatNumber(seedSeconds)} s`}; each page loaded ${LOADS} times after ${WARMUP} warm-ups, from navigation until its figures are drawn.`,
         `overview p99 ${formatNumber(overview.p99Ms, 1)} ms (goal ${OVERVIEW_GOAL_MS} ms); slowest API call p99 ${worstApi ? `${formatNumber(worstApi.p99, 1)} ms (${worstApi.route})` : "n/a"} (goal ${API_GOAL_P99_MS} ms).`,
+        `alone (each URL the pages called, one call at a time in this process): slowest p99 ${worstAlone ? `${formatNumber(worstAlone.p99, 1)} ms (${worstAlone.route})` : "n/a"}.`,
         "API times are the browser's request-to-last-byte on loopback, as the page saw them.",
+        `load average at the end: ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}`,
       ],
       figures,
     };
@@ -212,16 +268,13 @@ async function run(): Promise<BenchmarkReport> {
     await browser.close();
     await app.close();
     await tracker.close();
-    if (!keep)
-      for (const s of ["", "-wal", "-shm", ".outbox.ndjson"])
-        rmSync(`${path}${s}`, { force: true });
   }
 }
 
 export const benchmark: Benchmark = {
   name: "dashboard",
   description: "each dashboard page loaded in headless Chromium against a seeded store",
-  storages: ["sqlite"],
+  storages: ["sqlite", "postgres"],
   run,
 };
 

@@ -185,24 +185,10 @@ function lifecycleOps(p: Life, id: string, opId: () => string): IngestOp[] {
  */
 export async function seedRequests(trackers: readonly Tracker[], total: number): Promise<void> {
   const inFlight = Math.max(CALLS_IN_FLIGHT, trackers.length);
-  const rng = prng(20260115);
+  const lifecycles = seedLifecycles(total);
   let next = 0;
   let done = 0;
-  let ops = 0;
-  const opId = () => (++ops).toString(36);
-  const started = performance.now();
-  const bar = () => {
-    const share = done / total;
-    const rate = done / ((performance.now() - started) / 1000 || 1);
-    const eta = rate > 0 ? (total - done) / rate : 0;
-    const filled = Math.round(share * 30);
-    const line =
-      `  seeding [${"#".repeat(filled)}${"-".repeat(30 - filled)}] ` +
-      `${formatNumber(share * 100, 1)}% ${formatNumber(done)}/${formatNumber(total)} requests, ` +
-      `${formatNumber(rate)}/s, ETA ${Math.floor(eta / 60)}m${String(Math.round(eta % 60)).padStart(2, "0")}s`;
-    if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
-    else process.stderr.write(`${line}\n`);
-  };
+  const bar = seedProgress(total, () => done);
   const timer = setInterval(bar, process.stderr.isTTY ? 500 : 10_000);
   try {
     await Promise.all(
@@ -210,19 +196,18 @@ export async function seedRequests(trackers: readonly Tracker[], total: number):
         const tracker = trackers[call % trackers.length] as Tracker;
         while (next < total) {
           const batch: IngestOp[] = [];
-          let lifecycles = 0;
+          let count = 0;
           while (next < total) {
-            const life = plan(next, total, rng);
-            const lifeOps = lifecycleOps(life, newRequestId(life.createdAt), opId);
+            const lifeOps = lifecycles.peek();
             if (batch.length + lifeOps.length > MAX_INGEST_OPS) break;
-            batch.push(...lifeOps);
+            batch.push(...lifecycles.take());
             next++;
-            lifecycles++;
+            count++;
           }
           const results = await tracker.ingest(batch);
           const failed = results.find((r) => !r.ok);
           if (failed) throw new Error(`ingest refused an op: ${JSON.stringify(failed)}`);
-          done += lifecycles;
+          done += count;
         }
       }),
     );
@@ -232,4 +217,48 @@ export async function seedRequests(trackers: readonly Tracker[], total: number):
     bar();
     if (process.stderr.isTTY) process.stderr.write("\n");
   }
+}
+
+/**
+ * The data set's lifecycles in creation order, one request's wire ops at a time: `peek`
+ * shows the next one (so a caller can stop before a batch limit), `take` hands it over.
+ * Both seeders (ingest here, the store's batch path in direct-seed.ts) read the same ops.
+ */
+export function seedLifecycles(total: number): { peek: () => IngestOp[]; take: () => IngestOp[] } {
+  const rng = prng(20260115);
+  let next = 0;
+  let ops = 0;
+  const opId = () => (++ops).toString(36);
+  let ahead: IngestOp[] | null = null;
+  const peek = () => {
+    if (ahead === null) {
+      if (next >= total) throw new Error(`the data set has only ${total} requests`);
+      const life = plan(next++, total, rng);
+      ahead = lifecycleOps(life, newRequestId(life.createdAt), opId);
+    }
+    return ahead;
+  };
+  const take = () => {
+    const ops = peek();
+    ahead = null;
+    return ops;
+  };
+  return { peek, take };
+}
+
+/** A progress bar on stderr for `done()` of `total` requests seeded; call it to redraw. */
+export function seedProgress(total: number, done: () => number): () => void {
+  const started = performance.now();
+  return () => {
+    const share = done() / total;
+    const rate = done() / ((performance.now() - started) / 1000 || 1);
+    const eta = rate > 0 ? (total - done()) / rate : 0;
+    const filled = Math.round(share * 30);
+    const line =
+      `  seeding [${"#".repeat(filled)}${"-".repeat(30 - filled)}] ` +
+      `${formatNumber(share * 100, 1)}% ${formatNumber(done())}/${formatNumber(total)} requests, ` +
+      `${formatNumber(rate)}/s, ETA ${Math.floor(eta / 60)}m${String(Math.round(eta % 60)).padStart(2, "0")}s`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
+    else process.stderr.write(`${line}\n`);
+  };
 }

@@ -241,6 +241,65 @@ export async function expectRollupsMatchRows(db: RollupDb): Promise<void> {
       ]),
     ),
   );
+  await expectSessionTotalsMatchRows(db);
+  await expectSpendMatchesRows(db);
+}
+
+/** rollup_spend (migration 22): money per day of the cost's time, service and level. */
+async function expectSpendMatchesRows(db: RollupDb): Promise<void> {
+  const levels = [
+    [0, "''", "''"],
+    [1, "coalesce(r.tenant_id, '')", "''"],
+    [2, "''", "coalesce(r.kind, '')"],
+    [3, "coalesce(r.tenant_id, '')", "coalesce(r.kind, '')"],
+  ] as const;
+  const expected = await db.all(
+    levels
+      .map(
+        ([level, tenant, kind]) => `SELECT ${level} AS level, ${tenant} AS tenant,
+        ${kind} AS kind, (c.ts / ${DAY}) * ${DAY} AS bucket, c.service,
+        sum(c.amount_micros) AS cost_micros
+        FROM costs c JOIN requests r ON r.id = c.request_id GROUP BY 1, 2, 3, 4, 5`,
+      )
+      .join(" UNION ALL "),
+  );
+  const key = (r: Row) => JSON.stringify([r.level, r.tenant, r.kind, r.bucket, r.service]);
+  const actual = (await db.all("SELECT * FROM rollup_spend")).filter((r) => r.cost_micros !== 0);
+  const byKey = (rows: Row[]) =>
+    new Map(rows.filter((r) => r.cost_micros !== 0).map((r) => [key(r), r.cost_micros]));
+  expect(byKey(actual)).toEqual(byKey(expected));
+}
+
+/**
+ * rollup_session_totals (migration 21): each session's requests and cost over its whole
+ * life, per tenant (scope 1) and over all tenants (scope 0), exactly; its first and last day
+ * at least cover the days it has requests on (hard deletes may leave them wider).
+ */
+async function expectSessionTotalsMatchRows(db: RollupDb): Promise<void> {
+  const expected = await db.all(
+    `SELECT 1 AS scope, coalesce(tenant_id, '') AS tenant, session_id AS session,
+      count(*) AS requests, sum(cost_micros) AS cost_micros,
+      min((created_at / ${DAY}) * ${DAY}) AS first, max((created_at / ${DAY}) * ${DAY}) AS last
+    FROM requests WHERE session_id IS NOT NULL GROUP BY 2, 3
+    UNION ALL
+    SELECT 0, '', session_id, count(*), sum(cost_micros), min((created_at / ${DAY}) * ${DAY}),
+      max((created_at / ${DAY}) * ${DAY})
+    FROM requests WHERE session_id IS NOT NULL GROUP BY 3`,
+  );
+  const key = (r: Row) => JSON.stringify([r.scope, r.tenant, r.session]);
+  const actual = new Map(
+    (await db.all("SELECT * FROM rollup_session_totals"))
+      .filter((r) => r.requests !== 0 || r.cost_micros !== 0)
+      .map((r) => [key(r), r]),
+  );
+  const sums = (rows: Iterable<Row>) =>
+    new Map([...rows].map((r) => [key(r), [r.requests, r.cost_micros]]));
+  expect(sums(actual.values())).toEqual(sums(expected));
+  for (const e of expected) {
+    const a = actual.get(key(e)) as Row;
+    expect(a.first_bucket, key(e)).toBeLessThanOrEqual(e.first as number);
+    expect(a.last_bucket, key(e)).toBeGreaterThanOrEqual(e.last as number);
+  }
 }
 
 /**

@@ -132,12 +132,13 @@ describe("rollups", () => {
     const report = await tracker.costs.report();
     await tracker.close();
 
-    // Back to before migration 10: no rollup tables or their indexes.
+    // Back to before migration 10: no rollup tables or their indexes (nor the session
+    // totals of migration 21, which are kept from rollup_sessions).
     const raw = new Database(path);
     raw.exec(`DROP TABLE rollup_requests; DROP TABLE rollup_stages; DROP TABLE rollup_costs;
       DROP TABLE rollup_sessions; DROP TABLE rollup_state; DROP INDEX requests_source;
-      DROP INDEX requests_user_history;
-      DELETE FROM schema_migrations WHERE version IN (10, 11);`);
+      DROP INDEX requests_user_history; DROP TABLE rollup_session_totals;
+      DELETE FROM schema_migrations WHERE version IN (10, 11, 21);`);
     raw.close();
 
     const store = new SqliteStore(path);

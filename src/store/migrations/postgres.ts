@@ -1,12 +1,12 @@
 import { POSTGRES_PROMPT_SEARCH_MIGRATION } from "../prompt-search.js";
+import { POSTGRES_DASHBOARD_MIGRATIONS } from "./dashboard.js";
 import type { Migration } from "./migration.js";
 
 /**
  * PostgreSQL schema, version for version the SQLite one (sqlite.ts) where both have it. Times
  * are BIGINT epoch ms and money BIGINT micro-USD (the pool reads int8 as a JS number); JSON
  * stays text, exactly as written, so rows map through the same rows.ts as SQLite's.
- * Sketches are jsonb objects (`{"<bucket key>": count}`, see core/sketch.ts) rather than
- * SQLite's packed blobs, so that plain SQL can merge them inside an upsert.
+ * Sketches are jsonb (`{"<bucket key>": count}`, core/sketch.ts): plain SQL merges them.
  */
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
@@ -396,4 +396,5 @@ CREATE INDEX requests_deleted ON requests (created_at) WHERE deleted_at IS NOT N
 `,
   },
   POSTGRES_PROMPT_SEARCH_MIGRATION,
+  ...POSTGRES_DASHBOARD_MIGRATIONS,
 ];

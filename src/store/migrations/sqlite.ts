@@ -1,4 +1,5 @@
 import { SQLITE_PROMPT_SEARCH_MIGRATION } from "../prompt-search.js";
+import { SQLITE_DASHBOARD_MIGRATIONS } from "./dashboard.js";
 import type { Migration } from "./migration.js";
 
 /**
@@ -368,4 +369,5 @@ CREATE INDEX requests_deleted ON requests (created_at) WHERE deleted_at IS NOT N
 `,
   },
   SQLITE_PROMPT_SEARCH_MIGRATION,
+  ...SQLITE_DASHBOARD_MIGRATIONS,
 ];

@@ -7,6 +7,7 @@ import {
   spendFilter,
   toBudgetRow,
 } from "../budget-store.js";
+import { spendPlan } from "../budget-spend.js";
 import type { Sql } from "./pg-connection.js";
 
 const UPSERT = `INSERT INTO budgets (${BUDGET_COLUMNS.join(", ")})
@@ -41,13 +42,29 @@ export class PostgresBudgets implements BudgetStore {
   }
 
   async budgetSpend(scope: BudgetScope, from: number, to: number): Promise<number> {
+    // Whole days from rollup_spend, partial days from the rows (budget-spend.ts).
+    const plan = spendPlan(scope, from, to);
+    let spent = 0;
+    if (plan.rollup) {
+      const r = plan.rollup;
+      const service = scope.service !== null ? "AND service = $6" : "";
+      const row = await this.sql.row<{ spent: string }>(
+        `SELECT coalesce(sum(cost_micros), 0)::text AS spent FROM rollup_spend
+        WHERE level = $1 AND tenant = $2 AND kind = $3 AND bucket >= $4 AND bucket < $5 ${service}`,
+        [r.level, r.tenant, r.kind, r.from, r.to, ...(service ? [scope.service] : [])],
+      );
+      spent += Number(row?.spent ?? 0);
+    }
     const { where, values } = spendFilter(scope, (i) => `$${i}`);
-    const row = await this.sql.row<{ spent: string }>(
-      `SELECT coalesce(sum(c.amount_micros), 0)::text AS spent FROM costs c
-      JOIN requests r ON r.id = c.request_id WHERE c.ts >= $1 AND c.ts < $2${where}`,
-      [from, to, ...values],
-    );
-    return Number(row?.spent ?? 0);
+    for (const range of plan.rows) {
+      const row = await this.sql.row<{ spent: string }>(
+        `SELECT coalesce(sum(c.amount_micros), 0)::text AS spent FROM costs c
+        JOIN requests r ON r.id = c.request_id WHERE c.ts >= $1 AND c.ts < $2${where}`,
+        [range.from, range.to, ...values],
+      );
+      spent += Number(row?.spent ?? 0);
+    }
+    return spent;
   }
 
   async budgetReserved(scope: BudgetScope): Promise<number> {

@@ -7,7 +7,9 @@ import {
 } from "../analytics-rows.js";
 import type { CostScope, CostTotals, TimeRange } from "../analytics-store.js";
 import { COST_LEVEL, LEVEL } from "../rollup-levels.js";
+import { topSessions as topSessionsOf } from "../session-totals.js";
 import type { Sql } from "./pg-connection.js";
+import { postgresSessionReader } from "./postgres-session-totals.js";
 
 // Sums of BIGINT are NUMERIC in PostgreSQL (strings to pg): cast back to int8, which this
 // store's pool reads as numbers.
@@ -57,37 +59,11 @@ export class PostgresCosts {
       HAVING sum(records) <> 0 OR sum(cost_micros) <> 0`,
       values(tenant ? COST_LEVEL.tenantDay : COST_LEVEL.allDay),
     );
-    // The top sessions and the totals over all of them in one statement: the sessions are
-    // grouped once, and only the top rows come back, with the totals beside them.
-    const sessions = await this.sql.rows<{
-      session: string;
-      requests: number;
-      costMicros: number;
-      allSessions: number;
-      allRequests: number;
-      allCost: number;
-    }>(
-      `WITH s AS (SELECT session, ${sumOf("requests", "requests")},
-        ${sumOf("cost_micros", "costMicros")}
-        FROM rollup_sessions WHERE bucket >= $1 AND bucket < $2 ${tenant ? "AND tenant = $4" : ""}
-        GROUP BY session ${NOT_EMPTY})
-      SELECT session, requests, "costMicros", count(*) OVER () AS "allSessions",
-        (sum(requests) OVER ())::int8 AS "allRequests",
-        (sum("costMicros") OVER ())::int8 AS "allCost"
-      FROM s ORDER BY "costMicros" DESC, session LIMIT $3`,
-      [range.from, range.to, top, ...(tenant ? [tenantId] : [])],
+    const { top: topSessions, all } = await topSessionsOf(
+      postgresSessionReader(this.sql, range, tenantId),
+      range,
+      top,
     );
-    const topSessions = sessions.map((s) => ({
-      sessionId: s.session,
-      requests: s.requests,
-      costMicros: s.costMicros,
-    }));
-    const first = sessions[0];
-    const all = {
-      sessions: first?.allSessions ?? 0,
-      requests: first?.allRequests ?? 0,
-      costMicros: first?.allCost ?? 0,
-    };
     return assembleCosts(byKind, byTenant, byService, topSessions, otherSessions(all, topSessions));
   }
 

@@ -8,6 +8,8 @@ import {
   spendFilter,
   toBudgetRow,
 } from "../budget-store.js";
+import { spendPlan } from "../budget-spend.js";
+import { prepared } from "./prepared.js";
 
 /** Budgets on SQLite. Writes are single statements, so they never hold the lock for long. */
 export class SqliteBudgets implements BudgetStore {
@@ -43,15 +45,27 @@ export class SqliteBudgets implements BudgetStore {
   }
 
   async budgetSpend(scope: BudgetScope, from: number, to: number): Promise<number> {
-    const { where, values } = spendFilter(scope, () => "?");
-    const sql = `SELECT coalesce(sum(c.amount_micros), 0) FROM costs c
-      JOIN requests r ON r.id = c.request_id WHERE c.ts >= ? AND c.ts < ?${where}`;
-    let statement = this.spendStatements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql).pluck();
-      this.spendStatements.set(sql, statement);
+    // Whole days from rollup_spend, partial days from the rows (budget-spend.ts).
+    const plan = spendPlan(scope, from, to);
+    let spent = 0;
+    if (plan.rollup) {
+      const service = scope.service !== null ? "AND service = @service" : "";
+      spent += prepared(
+        this.db,
+        `SELECT coalesce(sum(cost_micros), 0) FROM rollup_spend WHERE level = @level
+        AND tenant = @tenant AND kind = @kind AND bucket >= @from AND bucket < @to ${service}`,
+      )
+        .pluck()
+        .get({ ...plan.rollup, ...(service ? { service: scope.service } : {}) }) as number;
     }
-    return statement.get(from, to, ...values) as number;
+    const { where, values } = spendFilter(scope, () => "?");
+    const rows = prepared(
+      this.db,
+      `SELECT coalesce(sum(c.amount_micros), 0) FROM costs c
+      JOIN requests r ON r.id = c.request_id WHERE c.ts >= ? AND c.ts < ?${where}`,
+    ).pluck();
+    for (const range of plan.rows) spent += rows.get(range.from, range.to, ...values) as number;
+    return spent;
   }
 
   async budgetReserved(scope: BudgetScope): Promise<number> {

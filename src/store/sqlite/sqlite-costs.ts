@@ -8,6 +8,8 @@ import {
   sum,
 } from "../analytics-rows.js";
 import { COST_LEVEL, LEVEL } from "../rollup-levels.js";
+import { prepared } from "./prepared.js";
+import { type SessionCandidate, type SessionTotalsReader, topSessions } from "../session-totals.js";
 
 interface SessionRow {
   kind: string | null;
@@ -29,13 +31,17 @@ const NOT_EMPTY = "HAVING sum(requests) != 0 OR sum(cost_micros) != 0";
 export class SqliteCosts {
   constructor(private readonly db: Database.Database) {}
 
-  totals(range: TimeRange, scope: CostScope, topSessions: number): CostTotals {
+  async totals(range: TimeRange, scope: CostScope, topSessions: number): Promise<CostTotals> {
     return scope.sessionId !== undefined
       ? this.forSession(range, scope.sessionId, scope.tenantId)
       : this.fromRollups(range, scope.tenantId, topSessions);
   }
 
-  private fromRollups(range: TimeRange, tenantId: string | undefined, top: number): CostTotals {
+  private async fromRollups(
+    range: TimeRange,
+    tenantId: string | undefined,
+    top: number,
+  ): Promise<CostTotals> {
     const tenant = tenantId ?? "";
     const params = { from: range.from, to: range.to, tenant };
     const tenantFilter = tenantId !== undefined ? "AND tenant = @tenant" : "";
@@ -71,44 +77,22 @@ export class SqliteCosts {
         ...params,
         level: tenantId !== undefined ? COST_LEVEL.tenantDay : COST_LEVEL.allDay,
       }) as CostTotals["byService"];
-    const sessions = this.sessions(params, tenantFilter, top);
+    const sessions = await this.sessions(params, tenantId !== undefined, top);
     return assembleCosts(byKind, byTenant, byService, sessions.topSessions, sessions.others);
   }
 
-  /**
-   * The `top` costliest sessions and the rest summed. One statement, so SQLite groups the
-   * sessions once and hands back only the top rows with the totals beside them.
-   */
-  private sessions(params: Record<string, unknown>, tenantFilter: string, top: number) {
-    const rows = this.db
-      .prepare(
-        `WITH s AS (SELECT session, sum(requests) AS requests, sum(cost_micros) AS costMicros
-          FROM rollup_sessions WHERE bucket >= @from AND bucket < @to ${tenantFilter}
-          GROUP BY session ${NOT_EMPTY})
-        SELECT session, requests, costMicros, count(*) OVER () AS allSessions,
-          sum(requests) OVER () AS allRequests, sum(costMicros) OVER () AS allCost
-        FROM s ORDER BY costMicros DESC, session LIMIT @top`,
-      )
-      .all({ ...params, top }) as {
-      session: string;
-      requests: number;
-      costMicros: number;
-      allSessions: number;
-      allRequests: number;
-      allCost: number;
-    }[];
-    const topSessions = rows.map((s) => ({
-      sessionId: s.session,
-      requests: s.requests,
-      costMicros: s.costMicros,
-    }));
-    const first = rows[0];
-    const all = {
-      sessions: first?.allSessions ?? 0,
-      requests: first?.allRequests ?? 0,
-      costMicros: first?.allCost ?? 0,
-    };
-    return { topSessions, others: otherSessions(all, topSessions) };
+  /** The `top` costliest sessions and the rest summed (session-totals.ts). */
+  private async sessions(
+    params: { from: number; to: number; tenant: string },
+    scoped: boolean,
+    top: number,
+  ) {
+    const { top: found, all } = await topSessions(
+      sqliteSessionReader(this.db, params, scoped),
+      params,
+      top,
+    );
+    return { topSessions: found, others: otherSessions(all, found) };
   }
 
   private forSession(range: TimeRange, sessionId: string, tenantId?: string): CostTotals {
@@ -144,4 +128,55 @@ export class SqliteCosts {
       costMicros: 0,
     });
   }
+}
+
+/**
+ * rollup_session_totals and rollup_sessions as `topSessions` reads them, for one period and
+ * scope: one tenant's sessions (`scoped`), or every tenant's together.
+ */
+function sqliteSessionReader(
+  db: Database.Database,
+  period: { from: number; to: number; tenant: string },
+  scoped: boolean,
+): SessionTotalsReader {
+  const totals = { scope: scoped ? 1 : 0, tenant: scoped ? period.tenant : "" };
+  const inPeriod = "bucket >= @from AND bucket < @to";
+  const tenantFilter = scoped ? "AND tenant = @tenant" : "";
+  return {
+    candidates: async (offset, limit) =>
+      prepared(
+        db,
+        `SELECT session, requests, cost_micros AS costMicros, first_bucket AS firstBucket,
+          last_bucket AS lastBucket FROM rollup_session_totals
+          WHERE scope = @scope AND tenant = @tenant
+          ORDER BY cost_micros DESC, session LIMIT @limit OFFSET @offset`,
+      ).all({ ...totals, limit, offset }) as SessionCandidate[],
+    inPeriod: async (session) =>
+      prepared(
+        db,
+        `SELECT coalesce(sum(requests), 0) AS requests,
+          coalesce(sum(cost_micros), 0) AS costMicros FROM rollup_sessions
+         
+          WHERE session = @session AND ${inPeriod} ${tenantFilter}`,
+      ).get({ ...period, session }) as { requests: number; costMicros: number },
+    periodSums: async () =>
+      prepared(
+        db,
+        `SELECT count(*) AS rows, coalesce(sum(requests), 0) AS requests,
+          coalesce(sum(cost_micros), 0) AS costMicros FROM rollup_sessions
+          WHERE ${inPeriod} ${tenantFilter} AND (requests != 0 OR cost_micros != 0)`,
+      ).get(period) as { rows: number; requests: number; costMicros: number },
+    repeatedRows: async () =>
+      prepared(
+        db,
+        `SELECT (SELECT count(*) FROM rollup_sessions s
+            WHERE s.session = t.session AND s.bucket >= @from AND s.bucket < @to
+            ${scoped ? "AND s.tenant = @tenant" : ""} AND (s.requests != 0 OR s.cost_micros != 0))
+          FROM rollup_session_totals t
+          WHERE t.scope = @scope AND t.tenant = @totalsTenant AND t.row_count > 1
+          AND t.last_bucket >= @from AND t.first_bucket < @to`,
+      )
+        .pluck()
+        .all({ ...period, scope: totals.scope, totalsTenant: totals.tenant }) as number[],
+  };
 }
