@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { GROUP_BY } from "../analytics/schemas.js";
-import { BUDGET_MODES, BUDGET_PERIODS } from "../core/budgets.js";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.js";
 import {
   LANES,
@@ -343,51 +342,6 @@ export const breakerStatsSchema = component(
 );
 
 export const breakersSchema = z.object({ breakers: z.record(z.string(), breakerStatsSchema) });
-
-export const budgetSchema = component(
-  "Budget",
-  "A spend limit for a scope over a period.",
-  z.object({
-    id: z.string(),
-    name: z.string(),
-    scope: z.object({
-      tenantId: z.string().nullable(),
-      userId: z.string().nullable(),
-      sessionId: z.string().nullable(),
-      kind: z.string().nullable(),
-      service: z.string().nullable(),
-    }),
-    period: z.enum(BUDGET_PERIODS),
-    rolling: z.boolean(),
-    amountMicros: z.number().int(),
-    thresholds: z.array(z.number()),
-    mode: z.enum(BUDGET_MODES),
-    webhookUrl: z.string().nullable(),
-    /** Epoch milliseconds, as stored. */
-    createdAt: z.number().int(),
-    updatedAt: z.number().int(),
-  }),
-);
-
-export const budgetListSchema = z.object({ items: z.array(budgetSchema) });
-
-export const budgetStatusSchema = component(
-  "BudgetStatus",
-  "Where a budget stands in its current period.",
-  z.object({
-    budget: budgetSchema,
-    periodStart: date,
-    periodEnd: date,
-    limitUsd: z.number(),
-    spentUsd: z.number(),
-    reservedUsd: z.number(),
-    remainingUsd: z.number(),
-    percent: z.number(),
-    projectedUsd: z.number(),
-    exceeded: z.boolean(),
-    alerted: z.array(z.number()),
-  }),
-);
 
 export const streamTokenSchema = component(
   "StreamToken",

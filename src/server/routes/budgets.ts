@@ -5,7 +5,7 @@ import { ForbiddenError, NotFoundError } from "../../core/errors.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import type { Principal } from "../auth.js";
 import { BODY_ERRORS, errors, noContent } from "../openapi.js";
-import { budgetListSchema, budgetSchema, budgetStatusSchema } from "../openapi-schemas.js";
+import { budgetListSchema, budgetSchema, budgetStatusSchema } from "../budget-schemas.js";
 
 const budgetParams = z.object({ id: z.string().min(1).max(128) });
 
