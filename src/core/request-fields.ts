@@ -1,4 +1,5 @@
 import { fromJsonText, toJsonText } from "./json.js";
+import type { LifecycleState } from "./lifecycle.js";
 import type { NewRequest } from "./ops.js";
 import type { RequestRecord } from "./types.js";
 
@@ -32,6 +33,8 @@ export interface RequestField {
   initial?: string | number | null;
   /** The migration declares a DEFAULT (the new row's value), so an insert may leave it out. */
   defaulted?: true;
+  /** The `LifecycleState` property it holds: what transitions read and (if it changes) write. */
+  state?: keyof LifecycleState;
 }
 
 const f = (
@@ -85,10 +88,19 @@ export const REQUEST_FIELDS: readonly RequestField[] = [
   f("entities", "entities", ...TEXT, { from: "entities", codec: "json", change: "annotation" }),
   f("parentId", "parent_id", ...TEXT, { from: "parentId" }),
   f("correlationId", "correlation_id", ...TEXT, { from: "correlationId" }),
-  f("maxAttempts", "max_attempts", "INTEGER", "int4", { ...required, from: "maxAttempts" }),
-  f("timeoutMs", "timeout_ms", ...BIGINT, { ...required, from: "timeoutMs" }),
+  f("maxAttempts", "max_attempts", "INTEGER", "int4", {
+    ...required,
+    from: "maxAttempts",
+    state: "maxAttempts",
+  }),
+  f("timeoutMs", "timeout_ms", ...BIGINT, { ...required, from: "timeoutMs", state: "timeoutMs" }),
   f("deadline", "deadline_at", ...BIGINT, { from: "deadlineAt", codec: "date" }),
-  f("createdAt", "created_at", ...BIGINT, { ...required, from: "createdAt", codec: "date" }),
+  f("createdAt", "created_at", ...BIGINT, {
+    ...required,
+    from: "createdAt",
+    codec: "date",
+    state: "createdAt",
+  }),
   f("estimatedCostUsd", "estimated_cost_micros", ...BIGINT, {
     from: "estimatedCostMicros",
     codec: "usd",
@@ -100,37 +112,59 @@ export const REQUEST_FIELDS: readonly RequestField[] = [
 ];
 
 function lifecycleFields(): RequestField[] {
-  const changed = (rest: Partial<RequestField> = {}) => ({ change: "lifecycle" as const, ...rest });
+  const changed = (state: keyof LifecycleState, rest: Partial<RequestField> = {}) => ({
+    change: "lifecycle" as const,
+    state,
+    initial: null,
+    ...rest,
+  });
   return [
-    f("status", "status", ...TEXT, { ...required, ...changed({ initial: "pending" }) }),
-    f("startedAt", "started_at", ...BIGINT, changed({ codec: "date", initial: null })),
-    f("completedAt", "completed_at", ...BIGINT, changed({ codec: "date", initial: null })),
-    f("queueMs", "queue_ms", ...BIGINT, changed({ initial: null })),
-    f("durationMs", "duration_ms", ...BIGINT, changed({ initial: null })),
+    f("status", "status", ...TEXT, { ...required, ...changed("status", { initial: "pending" }) }),
+    f("startedAt", "started_at", ...BIGINT, changed("startedAt", { codec: "date" })),
+    f("completedAt", "completed_at", ...BIGINT, changed("completedAt", { codec: "date" })),
+    f("queueMs", "queue_ms", ...BIGINT, changed("queueMs")),
+    f("durationMs", "duration_ms", ...BIGINT, changed("durationMs")),
     f("attempts", "attempts", "INTEGER", "int4", {
       ...required,
-      ...changed({ initial: 0, defaulted: true }),
+      ...changed("attempts", { initial: 0, defaulted: true }),
     }),
-    f("workerId", "worker_id", ...TEXT, changed({ initial: null })),
-    f("leaseExpiresAt", "lease_expires_at", ...BIGINT, changed({ codec: "date", initial: null })),
+    f("workerId", "worker_id", ...TEXT, changed("workerId")),
+    f(
+      "leaseExpiresAt",
+      "lease_expires_at",
+      ...BIGINT,
+      changed("leaseExpiresAt", { codec: "date" }),
+    ),
     // The lease a running request's worker holds, renewed by heartbeats (queue only).
-    f(null, "lease_ms", ...BIGINT, changed({ initial: null })),
-    f("result", "result", ...TEXT, changed({ codec: "json", initial: null })),
-    f("errorMessage", "error_message", ...TEXT, changed({ initial: null })),
-    f("errorStage", "error_stage", ...TEXT, changed({ initial: null })),
-    f("errorDetails", "error_details", ...TEXT, changed({ codec: "json", initial: null })),
+    f(null, "lease_ms", ...BIGINT, changed("leaseMs")),
+    f("result", "result", ...TEXT, changed("result", { codec: "json" })),
+    f("errorMessage", "error_message", ...TEXT, changed("errorMessage")),
+    f("errorStage", "error_stage", ...TEXT, changed("errorStage")),
+    f("errorDetails", "error_details", ...TEXT, changed("errorDetails", { codec: "json" })),
     f("updatedAt", "updated_at", ...BIGINT, {
       ...required,
-      ...changed({ codec: "date", initial: "createdAt" }),
+      change: "lifecycle",
+      codec: "date",
+      initial: "createdAt",
     }),
-    f("deletedAt", "deleted_at", ...BIGINT, changed({ codec: "date", initial: null })),
+    f("deletedAt", "deleted_at", ...BIGINT, {
+      change: "lifecycle",
+      codec: "date",
+      initial: null,
+    }),
     f("costUsd", "cost_micros", ...BIGINT, {
       ...required,
-      ...changed({ codec: "usd", initial: 0, defaulted: true }),
+      change: "lifecycle",
+      codec: "usd",
+      initial: 0,
+      defaulted: true,
     }),
     f("counters", "counters", ...TEXT, {
       ...required,
-      ...changed({ codec: "jsonText", initial: "{}", defaulted: true }),
+      change: "lifecycle",
+      codec: "jsonText",
+      initial: "{}",
+      defaulted: true,
     }),
   ];
 }
@@ -152,6 +186,40 @@ export const INSERTED_COLUMNS = REQUEST_FIELDS.filter(
 /** The columns one kind of write changes, in catalogue order. */
 export function columnsChangedBy(change: FieldChange): string[] {
   return REQUEST_FIELDS.filter((field) => field.change === change).map((x) => x.column);
+}
+
+/** A lifecycle state property and the column that stores it. */
+export interface LifecycleColumn {
+  state: keyof LifecycleState;
+  column: string;
+}
+
+/** Every column a `LifecycleState` is read from, in catalogue order. */
+export const LIFECYCLE_READ: readonly LifecycleColumn[] = REQUEST_FIELDS.flatMap((field) =>
+  field.state ? [{ state: field.state, column: field.column }] : [],
+);
+
+/**
+ * The columns a lifecycle change writes: the state's, except those fixed at creation
+ * (`created_at`, `max_attempts`, `timeout_ms`). `updated_at` is the writer's own.
+ */
+export const LIFECYCLE_WRITTEN: readonly LifecycleColumn[] = REQUEST_FIELDS.flatMap((field) =>
+  field.state && field.change === "lifecycle" ? [{ state: field.state, column: field.column }] : [],
+);
+
+/** The lifecycle state of a requests row (snake_case columns). */
+export function lifecycleOfRow(row: object): LifecycleState {
+  const state: Record<string, unknown> = {};
+  const values = row as Readonly<Record<string, unknown>>;
+  for (const { state: key, column } of LIFECYCLE_READ) state[key] = values[column];
+  return state as unknown as LifecycleState;
+}
+
+/** Writes the columns a lifecycle change writes from `state` into `row` and returns it. */
+export function writeLifecycle<T extends object>(row: T, state: LifecycleState): T {
+  const target = row as Record<string, unknown>;
+  for (const { state: key, column } of LIFECYCLE_WRITTEN) target[column] = state[key];
+  return row;
 }
 
 /**

@@ -101,3 +101,32 @@ export function planStage(snapshot: StageSnapshot, op: StageOp): StagePlan {
     change: { stage: op.stage, status: target, durationMs, errorMessage: failure?.message ?? null },
   };
 }
+
+/** What `activeStageOf` reads of a stage run. */
+export interface StageRun {
+  name: string;
+  attempt: number;
+  status: string;
+  startedAt: number;
+}
+
+/**
+ * The stage a failing run stopped in (its error's `stage`): of the stages started since the
+ * run began (`since`), the one still running, else the last that failed; among equals the
+ * latest started, then the highest attempt. Null when none.
+ */
+export function activeStageOf(stages: Iterable<StageRun>, since: number): string | null {
+  let best: StageRun | undefined;
+  const rank = (s: StageRun) => (s.status === "running" ? 1 : 0);
+  for (const s of stages) {
+    if ((s.status !== "running" && s.status !== "failed") || s.startedAt < since) continue;
+    const better =
+      !best ||
+      rank(s) > rank(best) ||
+      (rank(s) === rank(best) &&
+        (s.startedAt > best.startedAt ||
+          (s.startedAt === best.startedAt && s.attempt > best.attempt)));
+    if (better) best = s;
+  }
+  return best?.name ?? null;
+}

@@ -1,7 +1,8 @@
 import { toJsonText } from "../../core/json.js";
 import type { LifecycleState } from "../../core/lifecycle.js";
 import type { CostOp, Op, RequeueOp } from "../../core/ops.js";
-import type { EventRow } from "../../core/stage-lifecycle.js";
+import { writeLifecycle } from "../../core/request-fields.js";
+import { activeStageOf, type EventRow } from "../../core/stage-lifecycle.js";
 import type { RequestStatus } from "../../core/types.js";
 import type { RequestRow } from "../rows.js";
 import {
@@ -195,21 +196,7 @@ export class PostgresHeldBatch {
 
   /** Writes `next` into the held row. */
   protected store(held: HeldRequest, next: LifecycleState, at: number): void {
-    const row = held.row;
-    row.status = next.status;
-    row.started_at = next.startedAt;
-    row.completed_at = next.completedAt;
-    row.queue_ms = next.queueMs;
-    row.duration_ms = next.durationMs;
-    row.attempts = next.attempts;
-    row.worker_id = next.workerId;
-    row.lease_expires_at = next.leaseExpiresAt;
-    row.lease_ms = next.leaseMs;
-    row.result = next.result;
-    row.error_message = next.errorMessage;
-    row.error_stage = next.errorStage;
-    row.error_details = next.errorDetails;
-    row.updated_at = at;
+    writeLifecycle(held.row, next).updated_at = at;
     held.dirty = true;
   }
 
@@ -302,51 +289,9 @@ export function ending(to: RequestStatus): boolean {
   return to === "failed" || to === "timeout" || to === "cancelled";
 }
 
-export function lifecycle(row: Row): LifecycleState {
-  return {
-    status: row.status as RequestStatus,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    completedAt: row.completed_at,
-    queueMs: row.queue_ms,
-    durationMs: row.duration_ms,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    timeoutMs: row.timeout_ms,
-    workerId: row.worker_id,
-    leaseExpiresAt: row.lease_expires_at,
-    leaseMs: row.lease_ms,
-    result: row.result,
-    errorMessage: row.error_message,
-    errorStage: row.error_stage,
-    errorDetails: row.error_details,
-  };
-}
-
-/**
- * The stage a failing run stopped in: the one still running, else the last that failed
- * during this run.
- */
-export function activeStageOf(held: HeldRequest, state: LifecycleState): string | null {
-  const since = state.startedAt ?? 0;
-  let best: HeldStage | undefined;
-  for (const s of held.stages ?? []) {
-    if ((s.status !== "running" && s.status !== "failed") || s.startedAt < since) continue;
-    if (!best) {
-      best = s;
-      continue;
-    }
-    const rank = (x: HeldStage) => (x.status === "running" ? 1 : 0);
-    if (
-      rank(s) > rank(best) ||
-      (rank(s) === rank(best) &&
-        (s.startedAt > best.startedAt ||
-          (s.startedAt === best.startedAt && s.attempt > best.attempt)))
-    ) {
-      best = s;
-    }
-  }
-  return best?.name ?? null;
+/** The stage a failing run of a held request stopped in (see `activeStageOf`). */
+export function heldActiveStage(held: HeldRequest, state: LifecycleState): string | null {
+  return activeStageOf(held.stages ?? [], state.startedAt ?? 0);
 }
 
 export function dimsOf(row: RequestRow): DimsRow {

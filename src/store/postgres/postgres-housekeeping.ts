@@ -1,5 +1,6 @@
 import type { Op } from "../../core/ops.js";
 import type { Lane } from "../../core/types.js";
+import { countRemoved, noneRemoved, PURGED_TABLES, purgeInBatches } from "../purge.js";
 import type { PurgeCounts } from "../store.js";
 import type { Sql } from "./pg-connection.js";
 import { PostgresRollups } from "./postgres-rollups.js";
@@ -56,9 +57,9 @@ export async function purge(
   olderThan: number,
   batchSize: number,
 ): Promise<PurgeCounts> {
-  const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
-  for (;;) {
-    const done = await transaction(async (sql) => {
+  return purgeInBatches(batchSize, () =>
+    transaction(async (sql) => {
+      const counts = noneRemoved();
       // SKIP LOCKED: rows a writer holds right now are purged by a later batch or run.
       const ids = (
         await sql.rows<{ id: string }>(
@@ -66,18 +67,15 @@ export async function purge(
           [olderThan, batchSize],
         )
       ).map((row) => row.id);
-      if (ids.length === 0) return true;
+      if (ids.length === 0) return { ids: 0, counts };
       const rollups = new PostgresRollups(sql);
       await rollups.forget(ids);
       await rollups.flush();
-      const inIds = "= ANY($1::text[])";
-      counts.stages += await sql.run(`DELETE FROM stages WHERE request_id ${inIds}`, [ids]);
-      counts.events += await sql.run(`DELETE FROM events WHERE request_id ${inIds}`, [ids]);
-      counts.costs += await sql.run(`DELETE FROM costs WHERE request_id ${inIds}`, [ids]);
-      await sql.run(`DELETE FROM request_tags WHERE request_id ${inIds}`, [ids]);
-      counts.requests += await sql.run(`DELETE FROM requests WHERE id ${inIds}`, [ids]);
-      return ids.length < batchSize;
-    });
-    if (done) return counts;
-  }
+      for (const table of PURGED_TABLES) {
+        const remove = `DELETE FROM ${table.table} WHERE ${table.column} = ANY($1::text[])`;
+        countRemoved(counts, table, await sql.run(remove, [ids]));
+      }
+      return { ids: ids.length, counts };
+    }),
+  );
 }

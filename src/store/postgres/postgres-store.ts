@@ -12,13 +12,12 @@ import type {
   RequestRecord,
   RequestScope,
 } from "../../core/types.js";
+import { ApiKeyRecords } from "../api-key-records.js";
 import {
-  type ApiKeyRow,
   type CostRow,
   type EventRow,
   type RequestRow,
   type StageRow,
-  toApiKey,
   toCost,
   toEvent,
   toRequestRecord,
@@ -73,6 +72,7 @@ const MAX_ATTEMPTS = 5;
 export class PostgresStore implements Store {
   readonly driver = "postgres" as const;
   private readonly sql: Sql;
+  private readonly keys: ApiKeyRecords;
   /** Stats and cost reports, from rollups kept in the write transactions. */
   readonly analytics: PostgresAnalytics;
   readonly budgets: PostgresBudgets;
@@ -91,6 +91,7 @@ export class PostgresStore implements Store {
     this.budgets = new PostgresBudgets(this.sql);
     this.prices = new PostgresPrices(this.sql, (work) => this.transaction(work));
     this.replays = new PostgresReplays(this.sql, (work) => this.transaction(work));
+    this.keys = new ApiKeyRecords(this.sql);
   }
 
   /** Connects, brings the schema up to date, and returns the store. */
@@ -267,38 +268,20 @@ export class PostgresStore implements Store {
     return scope ?? null;
   }
 
-  async saveApiKey(key: ApiKey & { hash: string }): Promise<void> {
-    await this.sql.run(
-      `INSERT INTO api_keys (id, name, hash, role, tenant_id, created_at, revoked_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        key.id,
-        key.name,
-        key.hash,
-        key.role,
-        key.tenantId,
-        key.createdAt.getTime(),
-        key.revokedAt?.getTime() ?? null,
-      ],
-    );
+  saveApiKey(key: ApiKey & { hash: string }): Promise<void> {
+    return this.keys.save(key);
   }
 
-  async findApiKey(hash: string): Promise<ApiKey | null> {
-    const row = await this.sql.row<ApiKeyRow>("SELECT * FROM api_keys WHERE hash = $1", [hash]);
-    return row ? toApiKey(row) : null;
+  findApiKey(hash: string): Promise<ApiKey | null> {
+    return this.keys.find(hash);
   }
 
-  async listApiKeys(): Promise<ApiKey[]> {
-    const rows = await this.sql.rows<ApiKeyRow>("SELECT * FROM api_keys ORDER BY created_at, id");
-    return rows.map(toApiKey);
+  listApiKeys(): Promise<ApiKey[]> {
+    return this.keys.list();
   }
 
-  async revokeApiKey(id: string, at: number): Promise<boolean> {
-    const changed = await this.sql.run(
-      "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-      [at, id],
-    );
-    return changed === 1;
+  revokeApiKey(id: string, at: number): Promise<boolean> {
+    return this.keys.revoke(id, at);
   }
 
   async getEvents(id: string): Promise<RequestEvent[]> {

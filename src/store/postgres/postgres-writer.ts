@@ -23,6 +23,7 @@ import {
   type TransitionOp,
   withinTenant,
 } from "../../core/ops.js";
+import { lifecycleOfRow } from "../../core/request-fields.js";
 import { planStage } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
 import type { RequestStatus } from "../../core/types.js";
@@ -31,11 +32,10 @@ import type { Sql } from "./pg-connection.js";
 import { PostgresChangeLog } from "./postgres-changes.js";
 import { newRow } from "./postgres-batch-sql.js";
 import {
-  activeStageOf,
+  heldActiveStage,
   dimsOf,
   ending,
   type HeldStage,
-  lifecycle,
   PostgresHeldBatch,
 } from "./postgres-held-batch.js";
 import type { PostgresRollups } from "./postgres-rollups.js";
@@ -219,9 +219,10 @@ export class PostgresWriter extends PostgresHeldBatch {
   private transition(op: TransitionOp): OpResult {
     const held = this.live(op.requestId);
     if (!held) return { ok: false, error: new NotFoundError(op.requestId) };
-    const state = lifecycle(held.row);
+    const state = lifecycleOfRow(held.row);
     const isEnding = ending(op.to);
-    const activeStage = isEnding && state.status === "running" ? activeStageOf(held, state) : null;
+    const activeStage =
+      isEnding && state.status === "running" ? heldActiveStage(held, state) : null;
     const { next, noop } = planTransition(state, op, activeStage);
     const transition = transitionOutcome(state, next, noop);
     if (noop && next === state) return { ok: true, transition };
@@ -245,8 +246,8 @@ export class PostgresWriter extends PostgresHeldBatch {
     const held = this.live(op.requestId);
     if (!held || held.row.status !== "running") return null;
     if (op.workerId !== null && held.row.worker_id !== op.workerId) return null;
-    const state = lifecycle(held.row);
-    const activeStage = activeStageOf(held, state);
+    const state = lifecycleOfRow(held.row);
+    const activeStage = heldActiveStage(held, state);
     const { next } = planRequeue(state, op.at, op.reason, activeStage);
     this.store(held, next, op.at);
     this.rollups.requestChanged(dimsOf(held.row), state, next);

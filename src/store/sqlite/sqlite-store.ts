@@ -14,13 +14,13 @@ import type {
   RequestScope,
 } from "../../core/types.js";
 import { SQLITE_MIGRATIONS } from "../migrations/sqlite.js";
+import { ApiKeyRecords } from "../api-key-records.js";
+import { countRemoved, noneRemoved, PURGED_TABLES, purgeInBatches } from "../purge.js";
 import {
-  type ApiKeyRow,
   type CostRow,
   type EventRow,
   type RequestRow,
   type StageRow,
-  toApiKey,
   toCost,
   toEvent,
   toRequestRecord,
@@ -37,7 +37,7 @@ import { SqlitePrices } from "./sqlite-prices.js";
 import { SqliteReplays } from "./sqlite-replays.js";
 import { SqliteQueue } from "./sqlite-queue.js";
 import { SqliteWriter } from "./sqlite-writer.js";
-import { prepared } from "./prepared.js";
+import { prepared, sqliteRunner } from "./prepared.js";
 
 export interface SqliteStoreOptions {
   /**
@@ -80,6 +80,7 @@ export class SqliteStore implements Store {
   private readonly writer: SqliteWriter;
   private readonly queue: SqliteQueue;
   private readonly listCount: SqliteListCount;
+  private readonly keys: ApiKeyRecords;
   private readonly applyBatch: (ops: readonly AnyOp[], dedupe: boolean) => OpResult[];
   private readonly busyTimeoutMs: number;
 
@@ -101,6 +102,7 @@ export class SqliteStore implements Store {
     this.budgets = new SqliteBudgets(this.db, (write) => this.whileBusy(write));
     this.prices = new SqlitePrices(this.db, (write) => this.whileBusy(write), this.writer.rollups);
     this.replays = new SqliteReplays(this.db, (write) => this.whileBusy(write));
+    this.keys = new ApiKeyRecords(sqliteRunner(this.db, (write) => this.whileBusy(write)));
 
     // Fast path: ops run straight in the batch transaction, because the writer reports
     // domain errors before writing anything. Only an unexpected exception could leave an op
@@ -194,28 +196,22 @@ export class SqliteStore implements Store {
   }
 
   async purge(olderThan: number, batchSize = 1000): Promise<PurgeCounts> {
-    const counts: PurgeCounts = { requests: 0, stages: 0, events: 0, costs: 0 };
     const ids = prepared(this.db, "SELECT id FROM requests WHERE created_at < ? LIMIT ?").pluck();
-    const inIds = "IN (SELECT value FROM json_each(?))";
     const purgeBatch = this.db.transaction((batch: string): PurgeCounts => {
       this.writer.rollups.within(() => this.writer.rollups.forget(JSON.parse(batch) as string[]));
-      const remove = (sql: string) => prepared(this.db, sql).run(batch).changes;
-      const stages = remove(`DELETE FROM stages WHERE request_id ${inIds}`);
-      const events = remove(`DELETE FROM events WHERE request_id ${inIds}`);
-      const costs = remove(`DELETE FROM costs WHERE request_id ${inIds}`);
-      remove(`DELETE FROM request_tags WHERE request_id ${inIds}`);
-      return { requests: remove(`DELETE FROM requests WHERE id ${inIds}`), stages, events, costs };
+      const counts = noneRemoved();
+      for (const table of PURGED_TABLES) {
+        const remove = `DELETE FROM ${table.table} WHERE ${table.column} IN (SELECT value FROM json_each(?))`;
+        countRemoved(counts, table, prepared(this.db, remove).run(batch).changes);
+      }
+      return counts;
     });
-    for (;;) {
+    return purgeInBatches(batchSize, async () => {
       const batch = ids.all(olderThan, batchSize) as string[];
-      if (batch.length === 0) return counts;
-      const done = await this.whileBusy(() => purgeBatch.immediate(JSON.stringify(batch)));
-      counts.requests += done.requests;
-      counts.stages += done.stages;
-      counts.events += done.events;
-      counts.costs += done.costs;
-      if (batch.length < batchSize) return counts;
-    }
+      if (batch.length === 0) return { ids: 0, counts: noneRemoved() };
+      const counts = await this.whileBusy(() => purgeBatch.immediate(JSON.stringify(batch)));
+      return { ids: batch.length, counts };
+    });
   }
 
   async getRequest(
@@ -254,45 +250,20 @@ export class SqliteStore implements Store {
     return scope ?? null;
   }
 
-  async saveApiKey(key: ApiKey & { hash: string }): Promise<void> {
-    const insert = prepared(
-      this.db,
-      `INSERT INTO api_keys (id, name, hash, role, tenant_id, created_at, revoked_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
-    await this.whileBusy(() =>
-      insert.run(
-        key.id,
-        key.name,
-        key.hash,
-        key.role,
-        key.tenantId,
-        key.createdAt.getTime(),
-        key.revokedAt?.getTime() ?? null,
-      ),
-    );
+  saveApiKey(key: ApiKey & { hash: string }): Promise<void> {
+    return this.keys.save(key);
   }
 
-  async findApiKey(hash: string): Promise<ApiKey | null> {
-    const row = prepared(this.db, "SELECT * FROM api_keys WHERE hash = ?").get(hash) as
-      ApiKeyRow | undefined;
-    return row ? toApiKey(row) : null;
+  findApiKey(hash: string): Promise<ApiKey | null> {
+    return this.keys.find(hash);
   }
 
-  async listApiKeys(): Promise<ApiKey[]> {
-    const rows = prepared(
-      this.db,
-      "SELECT * FROM api_keys ORDER BY created_at, id",
-    ).all() as ApiKeyRow[];
-    return rows.map(toApiKey);
+  listApiKeys(): Promise<ApiKey[]> {
+    return this.keys.list();
   }
 
-  async revokeApiKey(id: string, at: number): Promise<boolean> {
-    const revoke = prepared(
-      this.db,
-      "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-    );
-    return (await this.whileBusy(() => revoke.run(at, id))).changes === 1;
+  revokeApiKey(id: string, at: number): Promise<boolean> {
+    return this.keys.revoke(id, at);
   }
 
   async getEvents(id: string): Promise<RequestEvent[]> {

@@ -20,21 +20,28 @@ import {
   withinTenant,
 } from "../../core/ops.js";
 import type { NewRequest } from "../../core/ops.js";
-import { INSERTED_COLUMNS, newRequestRow } from "../../core/request-fields.js";
+import {
+  INSERTED_COLUMNS,
+  LIFECYCLE_READ,
+  LIFECYCLE_WRITTEN,
+  newRequestRow,
+  writeLifecycle,
+} from "../../core/request-fields.js";
 import { type RequestRow, toRequestRecord } from "../rows.js";
-import type { EventRow } from "../../core/stage-lifecycle.js";
+import { activeStageOf, type EventRow, type StageRun } from "../../core/stage-lifecycle.js";
 import { requeueReason, requeueRecord, transitionRecord } from "../../core/status-records.js";
 import { type Scope, SqliteChanges } from "./sqlite-changes.js";
 import { SqliteContextWriter } from "./sqlite-context.js";
 import { SqliteDetailWriter } from "./sqlite-detail-writer.js";
 import { SqliteRollups } from "./sqlite-rollups.js";
 
-const LIFECYCLE_COLUMNS = `status, created_at AS createdAt, started_at AS startedAt,
-  completed_at AS completedAt, queue_ms AS queueMs, duration_ms AS durationMs, attempts,
-  max_attempts AS maxAttempts, timeout_ms AS timeoutMs, worker_id AS workerId,
-  lease_expires_at AS leaseExpiresAt, lease_ms AS leaseMs, result, error_message AS errorMessage,
-  error_stage AS errorStage, error_details AS errorDetails, tenant_id AS tenantId, kind,
-  source, session_id AS sessionId`;
+/** A request's lifecycle state and its scope, each column named as the state names it. */
+const LIFECYCLE_COLUMNS = [
+  ...LIFECYCLE_READ.map(({ state, column }) =>
+    state === column ? column : `${column} AS ${state}`,
+  ),
+  "tenant_id AS tenantId, kind, source, session_id AS sessionId",
+].join(", ");
 
 type ScopedState = LifecycleState & Scope;
 
@@ -46,7 +53,7 @@ export class SqliteWriter {
   private readonly insertTag: Database.Statement;
   private readonly selectLifecycle: Database.Statement;
   private readonly updateLifecycle: Database.Statement;
-  private readonly selectRunningStage: Database.Statement;
+  private readonly selectStageRuns: Database.Statement;
   private readonly failRunningStages: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly selectTenant: Database.Statement;
@@ -74,20 +81,14 @@ export class SqliteWriter {
     this.selectLifecycle = db.prepare(
       `SELECT ${LIFECYCLE_COLUMNS} FROM requests WHERE id = ? AND deleted_at IS NULL`,
     );
-    this.updateLifecycle = db.prepare(`UPDATE requests SET status = @status,
-      started_at = @startedAt, completed_at = @completedAt, queue_ms = @queueMs,
-      duration_ms = @durationMs, attempts = @attempts, worker_id = @workerId,
-      lease_expires_at = @leaseExpiresAt, lease_ms = @leaseMs, result = @result, error_message = @errorMessage,
-      error_stage = @errorStage, error_details = @errorDetails, updated_at = @at WHERE id = @id`);
-    // The stage a failing run stopped in: the one still running, else the last that failed
-    // during this run.
-    this.selectRunningStage = db
-      .prepare(
-        `SELECT name FROM stages
-      WHERE request_id = ? AND status IN ('running', 'failed') AND started_at >= ?
-      ORDER BY status = 'running' DESC, started_at DESC, attempt DESC LIMIT 1`,
-      )
-      .pluck();
+    this.updateLifecycle = db.prepare(`UPDATE requests SET
+      ${LIFECYCLE_WRITTEN.map(({ state, column }) => `${column} = @${state}`).join(", ")},
+      updated_at = @at WHERE id = @id`);
+    // The runs `activeStageOf` picks the stage a failing run stopped in from.
+    this.selectStageRuns = db.prepare(
+      `SELECT name, attempt, status, started_at AS startedAt FROM stages
+      WHERE request_id = ? AND status IN ('running', 'failed') AND started_at >= ?`,
+    );
     this.failRunningStages = db.prepare(`UPDATE stages SET status = 'failed', completed_at = @at,
       duration_ms = @at - started_at, error_message = @message, retryable = @retryable
       WHERE request_id = @id AND status = 'running'`);
@@ -172,9 +173,7 @@ export class SqliteWriter {
     const state = this.selectLifecycle.get(op.requestId) as ScopedState | undefined;
     if (!state || state.status !== "running") return null;
     if (op.workerId !== null && state.workerId !== op.workerId) return null;
-    const activeStage =
-      (this.selectRunningStage.get(op.requestId, state.startedAt ?? 0) as string | undefined) ??
-      null;
+    const activeStage = this.activeStage(op.requestId, state);
     const { next } = planRequeue(state, op.at, op.reason, activeStage);
     this.updateLifecycle.run({ ...next, id: op.requestId, at: op.at });
     this.rollups.requestChanged(op.requestId, state, next);
@@ -247,8 +246,7 @@ export class SqliteWriter {
     const running = planTransition(pending, op.start).next;
     const ended = planTransition(running, op.end).next;
     const inserted = this.insertFinished.run({
-      ...newRequestRow(r),
-      ...lifecycleColumns(ended),
+      ...writeLifecycle(newRequestRow(r), ended),
       updated_at: op.end.at,
     });
     if (inserted.changes === 0) {
@@ -275,10 +273,7 @@ export class SqliteWriter {
     if (!state) return { ok: false, error: new NotFoundError(op.requestId) };
     const ending = op.to === "failed" || op.to === "timeout" || op.to === "cancelled";
     const activeStage =
-      ending && state.status === "running"
-        ? ((this.selectRunningStage.get(op.requestId, state.startedAt ?? 0) as
-            string | undefined) ?? null)
-        : null;
+      ending && state.status === "running" ? this.activeStage(op.requestId, state) : null;
     const { next, noop } = planTransition(state, op, activeStage);
     if (noop && next === state) {
       return { ok: true, transition: transitionOutcome(state, next, true) };
@@ -301,6 +296,12 @@ export class SqliteWriter {
   }
 
   /** A status change's event and change record. */
+  /** The stage the running request `id` stopped in, if it fails now (see `activeStageOf`). */
+  private activeStage(id: string, state: LifecycleState): string | null {
+    const since = state.startedAt ?? 0;
+    return activeStageOf(this.selectStageRuns.all(id, since) as StageRun[], since);
+  }
+
   private transitioned(op: TransitionOp, state: ScopedState, next: LifecycleState): void {
     const record = transitionRecord(op, state, next);
     this.writeEvent(op.requestId, op.at, record.event);
@@ -324,31 +325,7 @@ function insertStatement(columns: readonly string[]): string {
     VALUES (${columns.map((c) => `@${c}`).join(", ")}) ON CONFLICT (id) DO NOTHING`;
 }
 
-/** The lifecycle's columns and the state's property that each one stores. */
-const LIFECYCLE_COLUMNS_OF = {
-  status: "status",
-  started_at: "startedAt",
-  completed_at: "completedAt",
-  queue_ms: "queueMs",
-  duration_ms: "durationMs",
-  attempts: "attempts",
-  worker_id: "workerId",
-  lease_expires_at: "leaseExpiresAt",
-  lease_ms: "leaseMs",
-  result: "result",
-  error_message: "errorMessage",
-  error_stage: "errorStage",
-  error_details: "errorDetails",
-} as const satisfies Record<string, keyof LifecycleState>;
-
 /** A new request's columns and the ended lifecycle's, updated_at last: a finished call's row. */
 const FINISHED_COLUMNS = [
-  ...new Set([...INSERTED_COLUMNS, ...Object.keys(LIFECYCLE_COLUMNS_OF), "updated_at"]),
+  ...new Set([...INSERTED_COLUMNS, ...LIFECYCLE_WRITTEN.map((x) => x.column), "updated_at"]),
 ];
-
-/** The columns of a lifecycle state, named as the requests table names them. */
-function lifecycleColumns(state: LifecycleState): Record<string, unknown> {
-  const row: Record<string, unknown> = {};
-  for (const [column, key] of Object.entries(LIFECYCLE_COLUMNS_OF)) row[column] = state[key];
-  return row;
-}
