@@ -133,6 +133,11 @@ export class NotFoundError extends ReqtrackError {
   }
 }
 
+/** A budget id that names no budget (of the caller's tenant). */
+export function budgetNotFound(id: string): NotFoundError {
+  return new NotFoundError(id, { field: "id", message: `Budget ${id} not found` });
+}
+
 /**
  * A create with a caller-chosen id that another tenant's request already has. It says no
  * more than that the id is taken: not whose it is, nor anything stored under it.

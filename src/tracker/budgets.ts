@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type Budget, type BudgetInput, type BudgetPatch, inBudgetScope } from "../core/budgets.js";
-import { BudgetExceededError, NotFoundError } from "../core/errors.js";
+import { BudgetExceededError, budgetNotFound } from "../core/errors.js";
 import type { NewRequest } from "../core/ops.js";
 import { type AlertHost, BudgetAlerts } from "./budget-alerts.js";
 import {
@@ -116,7 +116,7 @@ export class Budgets {
   /** Changes a budget's settings (not its scope). */
   async update(id: string, patch: BudgetPatch): Promise<Budget> {
     const current = await this.get(id);
-    if (!current) throw new NotFoundError(id);
+    if (!current) throw budgetNotFound(id);
     const budget = patchedBudget(current, patch, this.host.clock());
     await this.host.store.budgets.saveBudget(budget);
     await this.evaluate();
@@ -132,7 +132,7 @@ export class Budgets {
   /** Spent, remaining and projected spend of a budget in its current period. */
   async status(id: string): Promise<BudgetStatus> {
     const budget = await this.get(id);
-    if (!budget) throw new NotFoundError(id);
+    if (!budget) throw budgetNotFound(id);
     const now = this.host.clock();
     const window = budgetWindow(budget, now);
     const spent = await this.host.store.budgets.budgetSpend(budget.scope, window.from, window.to);

@@ -4,6 +4,7 @@ import {
   BudgetExceededError,
   createTracker,
   type LiveEvent,
+  NotFoundError,
   type Tracker,
   ValidationError,
 } from "../../src/index.js";
@@ -203,6 +204,20 @@ describeEachStorage("cost budgets", (storage) => {
       expect((error as ValidationError).message).toContain(field);
     }
     expect(await tracker.budgets.list()).toEqual([]);
+  });
+
+  it("an unknown budget id is a coded not-found error that names the budget", async () => {
+    for (const call of [
+      () => tracker.budgets.status("bud_missing"),
+      () => tracker.budgets.update("bud_missing", { amountUsd: 5 }),
+    ]) {
+      const error = await call().catch((e: unknown) => e as NotFoundError);
+      expect(error).toBeInstanceOf(NotFoundError);
+      expect((error as NotFoundError).code).toBe("RT_ERR_NOT_FOUND");
+      expect((error as NotFoundError).message).toBe("Budget bud_missing not found");
+      expect((error as NotFoundError).field).toBe("id");
+    }
+    expect(await tracker.budgets.delete("bud_missing")).toBe(false);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { type BudgetPeriod } from "../../core/budgets.js";
-import { NotFoundError } from "../../core/errors.js";
+import { budgetNotFound } from "../../core/errors.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { errors } from "../openapi.js";
 
@@ -56,7 +56,7 @@ export const budgetBurndownRoutes: FastifyPluginAsyncZod<{
       const own = request.principal.tenantId;
       const budget = await tracker.budgets.get(id);
       if (!budget || (own !== null && budget.scope.tenantId !== own)) {
-        throw new NotFoundError(id, { field: "id", message: `Budget ${id} not found` });
+        throw budgetNotFound(id);
       }
       await tracker.flush();
       const status = await tracker.budgets.status(id);

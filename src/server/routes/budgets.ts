@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { type Budget, budgetInputSchema, budgetPatchSchema } from "../../core/budgets.js";
-import { ForbiddenError, NotFoundError } from "../../core/errors.js";
+import { budgetNotFound, ForbiddenError } from "../../core/errors.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import type { Principal } from "../auth.js";
 import { BODY_ERRORS, errors, noContent } from "../openapi.js";
@@ -21,7 +21,7 @@ export const budgetRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
   const visible = async (principal: Principal, id: string): Promise<Budget> => {
     const budget = await tracker.budgets.get(id);
     if (!budget || (principal.tenantId !== null && budget.scope.tenantId !== principal.tenantId)) {
-      throw new NotFoundError(id, { field: "id", message: `Budget ${id} not found` });
+      throw budgetNotFound(id);
     }
     return budget;
   };
