@@ -20,7 +20,7 @@ export interface TimeseriesPoint {
 }
 
 /**
- * Requests per minute, hour or UTC day (seed 002's metrics in hourly buckets) over the exact
+ * Requests per minute, hour or UTC day over the exact
  * rolling window of the last `hours` hours (see `rollingWindow`): whole buckets, except the
  * first, which starts where the window does, and the current one, which ends now. The points
  * therefore add up to the overview of the same window: a "24h" series at 12:20 has 25 points,

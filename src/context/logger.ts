@@ -57,7 +57,7 @@ export function createDefaultLogger(): Logger {
   return logger;
 }
 
-/** Seed 001's rule: a log line carries at most the first 50 characters of a prompt. */
+/** A log line carries at most the first 50 characters of a prompt. */
 export function promptPreview(prompt: string | null | undefined): string | undefined {
   return prompt == null ? undefined : prompt.slice(0, 50);
 }

@@ -3,7 +3,7 @@ import type { ErrorInfo, TransitionOp, TransitionOutcome } from "./ops.js";
 import { type RequestStatus, TERMINAL_STATUSES } from "./types.js";
 
 /**
- * The request state machine (DESIGN.md "Lifecycle"); seed 001 is its strict core.
+ * The request state machine (DESIGN.md "Lifecycle"): a transition it does not list is refused.
  *
  *   pending -> running | cancelled | timeout
  *   running -> completed | failed | timeout | cancelled

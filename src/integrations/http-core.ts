@@ -30,8 +30,8 @@ export interface HttpRequestInfo {
 
 /**
  * Where a value comes from: a route param, else a query parameter, else a field of the JSON
- * body, else a header (the first that is there); or a function of the request. Seed 004's
- * chat: `{ body: "entity_id" }` and `{ body: "session_id" }`.
+ * body, else a header (the first that is there); or a function of the request. A chat API
+ * whose JSON body carries its tenant and session: `{ body: "entity_id" }`, `{ body: "session_id" }`.
  */
 export type HttpExtractor =
   | { param?: string; query?: string; body?: string; header?: string }
@@ -41,7 +41,7 @@ export type HttpExtractor =
 export interface HttpTrackingOptions {
   /** Operation type by `"METHOD /route/:pattern"`; see `RouteTable`. */
   routes?: RouteTable;
-  /** The kind of a route the table does not name. Default "other" (seed 004's OTHER). */
+  /** The kind of a route the table does not name. Default "other". */
   defaultKind?: string;
   /** The tenant (entity, org, guild): e.g. `{ param: "entityId", header: "x-tenant-id" }`. */
   tenant?: HttpExtractor;

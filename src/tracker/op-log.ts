@@ -5,7 +5,7 @@ import type { Op, OpResult } from "../core/ops.js";
 import type { JsonValue } from "../core/types.js";
 
 /**
- * Seed 001's logging rules, in one place for every write path: creation at info (ids,
+ * The logging rules, in one place for every write path: creation at info (ids,
  * prompt length, parameters, at most 50 prompt characters unless `redactPrompts`), each transition at info
  * (old/new status, duration, error on failure; a finished run with `duration_seconds` and
  * the request's `labels`), a duplicate id at warn.
@@ -61,7 +61,7 @@ export function logOutcome(
       old_status: outcome.from,
       new_status: outcome.to,
       duration_ms: outcome.durationMs ?? undefined,
-      // Seed 001's timing metric: status, duration_seconds and the request's labels.
+      // The timing metric of a finished run: status, duration_seconds and the request's labels.
       duration_seconds:
         finished && outcome.durationMs !== null ? outcome.durationMs / 1000 : undefined,
       labels: finished ? labels : undefined,

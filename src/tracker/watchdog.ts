@@ -149,7 +149,7 @@ export class Watchdog {
     return counts;
   }
 
-  /** Seed 001: with a retention period set, delete older requests once a day and log the counts. */
+  /** With a retention period set: delete older requests once a day and log the counts. */
   private async retention(at: number): Promise<PurgeCounts | null> {
     const days = this.options.retentionDays;
     if (days === null) return null;

@@ -4,7 +4,7 @@ import { createTracker } from "../../tracker/create-tracker.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { formatTable } from "../table.js";
 
-/** A made-up pipeline: seed 002's content generation stages with their typical durations (ms). */
+/** A made-up six-stage content pipeline: its stages with typical durations (ms) and costs. */
 const PIPELINE = [
   { stage: "validation", ms: 40 },
   { stage: "rag_retrieval", ms: 900, cost: { service: "vector_search", usd: 0.0004 } },
