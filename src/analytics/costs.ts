@@ -9,7 +9,7 @@ import { reportPeriod } from "./period.js";
 /** The costliest sessions are listed one by one; the rest are summed. */
 export const TOP_SESSIONS = 100;
 
-/** Seed 004's cost report. Every breakdown sums to the total; the costliest come first. */
+/** The cost report. Every breakdown sums to the total; the costliest come first. */
 export interface CostReport {
   /** The whole UTC days covered: [periodStart, periodEnd). */
   periodStart: Date;

@@ -12,7 +12,7 @@ import { reportPeriod } from "./period.js";
 import { topPrompts } from "./prompts.js";
 import type { GroupBy } from "./schemas.js";
 
-/** Statistics of one group (seed 001's guild statistics), overall and per calendar bucket. */
+/** Statistics of one group (a guild, a tenant, a kind), overall and per calendar bucket. */
 export interface GroupStats {
   by: GroupBy;
   value: string;

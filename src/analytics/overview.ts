@@ -3,7 +3,7 @@ import { type AnalyticsStore, emptyTotals, mergeTotals } from "../store/analytic
 import { rollingWindow, windowHours } from "./buckets.js";
 import { failureRatePct, percentiles, type StatusCounts, terminal, usd } from "./figures.js";
 
-/** The global dashboard (seed 001): the window's requests, and what is live right now. */
+/** The overview: the window's requests, and what is live right now. */
 export interface Overview {
   /** As asked, e.g. "24h". */
   window: string;

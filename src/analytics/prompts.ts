@@ -1,7 +1,7 @@
 import type { PromptCount } from "../store/analytics-store.js";
 
 /**
- * The form prompts are counted in (seed 001's "most common prompts"): trimmed, runs of
+ * The form prompts are counted in for "most common prompts": trimmed, runs of
  * whitespace collapsed to one space, case-folded. Upper- then lower-casing folds what
  * lower-casing alone misses ("Straße" and "STRASSE" both become "strasse").
  */

@@ -1,7 +1,7 @@
 import type { AnalyticsStore } from "../store/analytics-store.js";
 import { rollingWindow, windowHours } from "./buckets.js";
 
-/** How one stage did over the window (seed 002's "find the bottleneck"). */
+/** How one stage did over the window (to find the bottleneck). */
 export interface StageStats {
   name: string;
   /** Finished runs: completed plus failed (retries count as runs). */

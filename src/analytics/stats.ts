@@ -81,7 +81,7 @@ export class Stats {
   }
 }
 
-/** `tracker.costs`: cost reports (seed 004), soft-deleted requests included. */
+/** `tracker.costs`: cost reports, soft-deleted requests included. */
 export class Costs {
   constructor(private readonly context: AnalyticsContext) {}
 
