@@ -21,6 +21,7 @@ export const DASHBOARD_PAGES = [
   "/breakers",
   "/queue",
   "/budgets",
+  "/replays",
 ] as const;
 
 const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>reqtrack</title>

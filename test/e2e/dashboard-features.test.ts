@@ -315,6 +315,80 @@ describeBrowser("dashboard features in Chromium", () => {
     await page.close();
   });
 
+  it("starts a bulk replay by filter, shows it stopped by a spent budget, and resumes it to the end", async () => {
+    const writer = (await tracker.keys.create({ role: "writer", tenantId: "rp" })).key;
+    const viewer = (await tracker.keys.create({ role: "viewer", tenantId: "rp" })).key;
+    const failed: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await tracker.createRequest({ userId: `u${i}`, tenantId: "rp", kind: "bulk_demo" });
+      await tracker.startRequest(r.id, "w");
+      await tracker.failRequest(r.id, { message: "upstream 500" });
+      failed.push(r.id);
+    }
+    // Spent before the replay starts: each replay is a new request, refused by the budget.
+    const budget = await tracker.budgets.create({
+      tenantId: "rp",
+      period: "day",
+      amountUsd: 0.01,
+      mode: "enforce",
+    });
+    await tracker.recordCost(failed[0] as string, { service: "veo", amountUsd: 1 });
+    await tracker.flush();
+
+    const page = await signedIn(writer, "/replays");
+    await page.waitForSelector(".empty");
+    await page.click("#new-replay");
+    await page.fill("#bulk-replay-form input[name=kind]", "bulk_demo");
+    await page.fill("#bulk-replay-form input[name=ratePerSecond]", "1000");
+    // A tenant key picks only its own tenant: the form has no tenant field.
+    expect(await page.locator("#bulk-replay-form input[name=tenantId]").count()).toBe(0);
+    await page.click("#bulk-replay-form button[type=submit]");
+    const row = page.locator("tr[data-job]");
+    await row.waitFor();
+    const jobId = (await row.getAttribute("data-job")) as string;
+    await expect.poll(() => row.locator("[data-status]").textContent()).toBe("stopped");
+    expect(await row.textContent()).toMatch(/budget/i);
+    const stopped = await apiGet<{ total: number; done: number; filter: unknown }>(
+      `/replays/${jobId}`,
+      writer,
+    );
+    expect(stopped).toMatchObject({
+      total: 3,
+      done: 0,
+      filter: { status: ["failed"], kind: "bulk_demo", tenantId: "rp" },
+    });
+    expect(await row.locator("[data-progress]").textContent()).toBe("0 / 3 (0%)");
+
+    await tracker.budgets.delete(budget.id);
+    await row.locator(`[data-resume="${jobId}"]`).click();
+    await expect.poll(() => row.locator("[data-status]").textContent()).toBe("completed");
+    expect(await row.locator("[data-progress]").textContent()).toBe("3 / 3 (100%)");
+    for (const id of failed) {
+      const { items } = await apiGet<{ items: { id: string }[] }>(
+        `/requests/${id}/replays`,
+        writer,
+      );
+      expect(items, id).toHaveLength(1);
+      const replay = await apiGet<{ replayOf: string | null }>(
+        `/requests/${encodeURIComponent(items[0]?.id as string)}`,
+        writer,
+      );
+      expect(replay.replayOf).toBe(id);
+    }
+    await page.screenshot({ path: `${SCREENSHOTS}/replays.png`, fullPage: true });
+
+    // A viewer sees the job and its progress, and no button that writes.
+    const view = await signedIn(viewer, "/replays");
+    await view.locator(`tr[data-job="${jobId}"]`).waitFor();
+    expect(await view.locator("#new-replay").count()).toBe(0);
+    expect(await view.locator("[data-resume]").count()).toBe(0);
+    // Another tenant's key sees none of it.
+    const other = await signedIn(keys.alphaWriter, "/replays");
+    await other.waitForSelector(".empty");
+    expect(await other.locator(`tr[data-job="${jobId}"]`).count()).toBe(0);
+    await Promise.all([page.close(), view.close(), other.close()]);
+  });
+
   it("keeps 100 live rows responsive at 200 changes/s: no re-render per event", async () => {
     const page = await signedIn(keys.admin, "/");
     const streamOpen = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/stream");

@@ -9,6 +9,7 @@ import { CostsPage } from "./pages/costs";
 import { OverviewPage } from "./pages/overview";
 import { QueuePage } from "./pages/queue";
 import { RequestDetailPage } from "./pages/request-detail";
+import { ReplaysPage } from "./pages/replays";
 import { RequestsPage } from "./pages/requests";
 import { StagesPage } from "./pages/stages";
 import { Link, type Route, useRoute } from "./router";
@@ -21,6 +22,7 @@ const NAV = [
   ["/costs", "Costs"],
   ["/stages", "Stages"],
   ["/budgets", "Budgets"],
+  ["/replays", "Replays"],
   ["/breakers", "Breakers"],
   ["/queue", "Queue"],
 ] as const;
@@ -50,6 +52,8 @@ function Page({ route, me }: { route: Route; me: Whoami }) {
       return <BreakersPage />;
     case "/budgets":
       return <BudgetsPage route={route} me={me} />;
+    case "/replays":
+      return <ReplaysPage route={route} me={me} />;
     case "/queue":
       return <QueuePage route={route} me={me} />;
     default:

@@ -267,3 +267,23 @@ export interface Comparison {
   left: CompareSide;
   right: CompareSide;
 }
+
+/** A bulk replay job (GET /replays): what it picked and how far it got. */
+export interface ReplayJob {
+  id: string;
+  filter: {
+    status?: string[];
+    kind?: string;
+    tenantId?: string;
+    from?: number;
+    to?: number;
+  };
+  ratePerSecond: number;
+  fromStage: string | null;
+  status: "running" | "completed" | "stopped";
+  total: number;
+  done: number;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
