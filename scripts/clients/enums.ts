@@ -28,7 +28,11 @@ const key = (s: Schema) => JSON.stringify([...(s.enum as string[])].sort());
 export function nameEnums(schemas: Record<string, Schema>): Record<string, Schema> {
   const seen = new Map<string, string[]>(); // values -> the places they appear, in order
   const first = new Map<string, unknown[]>(); // values -> the enum as first met
-  const visit = (schema: unknown, at: string, onEnum: (s: Schema, at: string) => Schema | void) => {
+  const visit = (
+    schema: unknown,
+    at: string,
+    onEnum: (s: Schema, at: string) => Schema | void,
+  ): unknown => {
     if (schema === null || typeof schema !== "object") return schema;
     if (Array.isArray(schema)) return schema.map((item) => visit(item, at, onEnum));
     const s = schema as Schema;

@@ -63,7 +63,8 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  for (const folder of Object.values(OUTPUTS)) rmSync(join(ROOT, folder), { recursive: true, force: true });
+  for (const folder of Object.values(OUTPUTS))
+    rmSync(join(ROOT, folder), { recursive: true, force: true });
   for (const [path, text] of files) {
     mkdirSync(dirname(join(ROOT, path)), { recursive: true });
     writeFileSync(join(ROOT, path), text);

@@ -64,7 +64,8 @@ function withoutNull(schema: Schema): { schema: Schema; nullable: boolean } {
   const members = schema.anyOf;
   if (!members) return { schema, nullable: false };
   const rest = members.filter((m) => m.type !== "null");
-  if (rest.length === 1 && rest.length < members.length) return { schema: rest[0]!, nullable: true };
+  if (rest.length === 1 && rest.length < members.length)
+    return { schema: rest[0]!, nullable: true };
   return { schema, nullable: false };
 }
 

@@ -45,7 +45,9 @@ function method(op: ClientOperation): string {
   }
   for (const p of op.queryParams) {
     const type = PY_TYPES[p.type];
-    keywords.push(p.required ? `${pyName(p.wire)}: ${type}` : `${pyName(p.wire)}: Optional[${type}] = None`);
+    keywords.push(
+      p.required ? `${pyName(p.wire)}: ${type}` : `${pyName(p.wire)}: Optional[${type}] = None`,
+    );
   }
   if (keywords.length > 0) args.push("*", ...keywords);
   const path = op.path.replace(/\{(\w+)\}/g, (_m, name: string) => `{segment(${pyName(name)})}`);
@@ -99,14 +101,17 @@ export async function renderPython(api: ClientApi): Promise<Record<string, strin
     "from typing import Any, Dict, List, Optional, Union",
     "",
     "from ._runtime import Transport, segment",
-    `from .models import (\n${[...used].sort().map((name) => `    ${name},`).join("\n")}\n)`,
+    `from .models import (\n${[...used]
+      .sort()
+      .map((name) => `    ${name},`)
+      .join("\n")}\n)`,
     "",
     "",
     "class Client:",
     '    """A reqtrack server at `base_url`, called with `api_key` as a Bearer token.',
     "",
     "    Every method raises ApiError for an error answer and ResponseMismatch for an answer",
-    '    the document does not describe; answers come back as the models of `models`.',
+    "    the document does not describe; answers come back as the models of `models`.",
     '    """',
     "",
     "    def __init__(",

@@ -21,7 +21,8 @@ export function shapes(schemas: Record<string, Schema>): string {
     }
     if (s.required) out.required = s.required;
     const extra = s.additionalProperties;
-    if (extra !== undefined) out.additionalProperties = typeof extra === "object" ? reduce(extra) : extra;
+    if (extra !== undefined)
+      out.additionalProperties = typeof extra === "object" ? reduce(extra) : extra;
     if (s.items) out.items = reduce(s.items);
     if (s.anyOf) out.anyOf = s.anyOf.map(reduce);
     if (s.enum) out.enum = s.enum;

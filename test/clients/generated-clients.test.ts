@@ -91,7 +91,9 @@ describe("the generated Python and Go clients against a server on a SQLite file"
       stdout: expect.stringContaining(`"tenantId": "A"`),
     });
     await expect(python(tamperedUrl, key, requestId)).rejects.toMatchObject({
-      stderr: expect.stringMatching(/ResponseMismatch: getRequest: \$: missing required key 'tenantId'/),
+      stderr: expect.stringMatching(
+        /ResponseMismatch: getRequest: \$: missing required key 'tenantId'/,
+      ),
     });
   }, 60_000);
 
