@@ -101,7 +101,7 @@ function method(op: ClientOperation): string {
   let body = "nil";
   if (op.body) body = op.body.required ? "body" : "optionalBody(body)";
   const returns = op.returns;
-  const doc = `// ${name}: ${op.method} ${op.path} -> ${op.status}${op.description ? `: ${op.description}` : ""}`;
+  const doc = `// ${name} calls ${op.method} ${op.path} -> ${op.status}${op.description ? `: ${op.description}` : ""}`;
   const call = (want: string, out: string) =>
     `c.call(ctx, "${op.name}", "${op.method}", ${path}, ${query}, ${body}, ${op.status}, ${want}, ${out})`;
   if (returns.kind === "none") {

@@ -18,7 +18,7 @@ func optionalBody[T any](body *T) interface{} {
 	return body
 }
 
-// CreateRequest: POST /api/v1/requests -> 201: A request with its stages (in start order) and costs (in record order).
+// CreateRequest calls POST /api/v1/requests -> 201: A request with its stages (in start order) and costs (in record order).
 func (c *Client) CreateRequest(ctx context.Context, body *CreateRequestBody) (*Request, error) {
 	var out Request
 	if err := c.call(ctx, "createRequest", "POST", "/api/v1/requests", nil, body, 201, shape("Request"), &out); err != nil {
@@ -119,7 +119,7 @@ func (q *ListRequestsQuery) values() url.Values {
 	return values
 }
 
-// ListRequests: GET /api/v1/requests -> 200: A page of requests, newest first; `nextCursor` is null on the last page.
+// ListRequests calls GET /api/v1/requests -> 200: A page of requests, newest first; `nextCursor` is null on the last page.
 func (c *Client) ListRequests(ctx context.Context, query *ListRequestsQuery) (*RequestPage, error) {
 	var out RequestPage
 	if err := c.call(ctx, "listRequests", "GET", "/api/v1/requests", query.values(), nil, 200, shape("RequestPage"), &out); err != nil {
@@ -128,7 +128,7 @@ func (c *Client) ListRequests(ctx context.Context, query *ListRequestsQuery) (*R
 	return &out, nil
 }
 
-// GetRequest: GET /api/v1/requests/{id} -> 200: A request with its stages, costs, and the replays made of it (oldest first).
+// GetRequest calls GET /api/v1/requests/{id} -> 200: A request with its stages, costs, and the replays made of it (oldest first).
 func (c *Client) GetRequest(ctx context.Context, id string) (*RequestDetail, error) {
 	var out RequestDetail
 	if err := c.call(ctx, "getRequest", "GET", "/api/v1/requests/"+url.PathEscape(id), nil, nil, 200, shape("RequestDetail"), &out); err != nil {
@@ -137,12 +137,12 @@ func (c *Client) GetRequest(ctx context.Context, id string) (*RequestDetail, err
 	return &out, nil
 }
 
-// DeleteRequest: DELETE /api/v1/requests/{id} -> 204: Done; no body.
+// DeleteRequest calls DELETE /api/v1/requests/{id} -> 204: Done; no body.
 func (c *Client) DeleteRequest(ctx context.Context, id string) error {
 	return c.call(ctx, "deleteRequest", "DELETE", "/api/v1/requests/"+url.PathEscape(id), nil, nil, 204, nil, nil)
 }
 
-// TransitionRequest: POST /api/v1/requests/{id}/transitions -> 200: A request with its stages (in start order) and costs (in record order).
+// TransitionRequest calls POST /api/v1/requests/{id}/transitions -> 200: A request with its stages (in start order) and costs (in record order).
 func (c *Client) TransitionRequest(ctx context.Context, id string, body *TransitionRequestBody) (*Request, error) {
 	var out Request
 	if err := c.call(ctx, "transitionRequest", "POST", "/api/v1/requests/"+url.PathEscape(id)+"/transitions", nil, body, 200, shape("Request"), &out); err != nil {
@@ -151,12 +151,12 @@ func (c *Client) TransitionRequest(ctx context.Context, id string, body *Transit
 	return &out, nil
 }
 
-// ChangeStage: POST /api/v1/requests/{id}/stages/{name}/{action} -> 204: Done; no body.
+// ChangeStage calls POST /api/v1/requests/{id}/stages/{name}/{action} -> 204: Done; no body.
 func (c *Client) ChangeStage(ctx context.Context, id string, name string, action string, body *ChangeStageBody) error {
 	return c.call(ctx, "changeStage", "POST", "/api/v1/requests/"+url.PathEscape(id)+"/stages/"+url.PathEscape(name)+"/"+url.PathEscape(action), nil, optionalBody(body), 204, nil, nil)
 }
 
-// ListEvents: GET /api/v1/requests/{id}/events -> 200: OK
+// ListEvents calls GET /api/v1/requests/{id}/events -> 200: OK
 func (c *Client) ListEvents(ctx context.Context, id string) (*ListEventsResponse, error) {
 	var out ListEventsResponse
 	if err := c.call(ctx, "listEvents", "GET", "/api/v1/requests/"+url.PathEscape(id)+"/events", nil, nil, 200, shape("ListEventsResponse"), &out); err != nil {
@@ -165,17 +165,17 @@ func (c *Client) ListEvents(ctx context.Context, id string) (*ListEventsResponse
 	return &out, nil
 }
 
-// LogEvent: POST /api/v1/requests/{id}/events -> 201: Recorded; no body.
+// LogEvent calls POST /api/v1/requests/{id}/events -> 201: Recorded; no body.
 func (c *Client) LogEvent(ctx context.Context, id string, body *LogEventBody) error {
 	return c.call(ctx, "logEvent", "POST", "/api/v1/requests/"+url.PathEscape(id)+"/events", nil, body, 201, nil, nil)
 }
 
-// RecordCost: POST /api/v1/requests/{id}/costs -> 201: Recorded; no body.
+// RecordCost calls POST /api/v1/requests/{id}/costs -> 201: Recorded; no body.
 func (c *Client) RecordCost(ctx context.Context, id string, body *RecordCostBody) error {
 	return c.call(ctx, "recordCost", "POST", "/api/v1/requests/"+url.PathEscape(id)+"/costs", nil, body, 201, nil, nil)
 }
 
-// ClaimRequest: POST /api/v1/queue/claim -> 200: OK
+// ClaimRequest calls POST /api/v1/queue/claim -> 200: OK
 func (c *Client) ClaimRequest(ctx context.Context, body *ClaimRequestBody) (*ClaimRequestResponse, error) {
 	var out ClaimRequestResponse
 	if err := c.call(ctx, "claimRequest", "POST", "/api/v1/queue/claim", nil, body, 200, shape("ClaimRequestResponse"), &out); err != nil {
@@ -184,7 +184,7 @@ func (c *Client) ClaimRequest(ctx context.Context, body *ClaimRequestBody) (*Cla
 	return &out, nil
 }
 
-// Heartbeat: POST /api/v1/queue/{id}/heartbeat -> 200: OK
+// Heartbeat calls POST /api/v1/queue/{id}/heartbeat -> 200: OK
 func (c *Client) Heartbeat(ctx context.Context, id string, body *HeartbeatBody) (*HeartbeatResponse, error) {
 	var out HeartbeatResponse
 	if err := c.call(ctx, "heartbeat", "POST", "/api/v1/queue/"+url.PathEscape(id)+"/heartbeat", nil, body, 200, shape("HeartbeatResponse"), &out); err != nil {
@@ -210,7 +210,7 @@ func (q *QueueDepthQuery) values() url.Values {
 	return values
 }
 
-// QueueDepth: GET /api/v1/queue/depth -> 200: Pending requests per lane, and in all.
+// QueueDepth calls GET /api/v1/queue/depth -> 200: Pending requests per lane, and in all.
 func (c *Client) QueueDepth(ctx context.Context, query *QueueDepthQuery) (*QueueDepth, error) {
 	var out QueueDepth
 	if err := c.call(ctx, "queueDepth", "GET", "/api/v1/queue/depth", query.values(), nil, 200, shape("QueueDepth"), &out); err != nil {
@@ -219,7 +219,7 @@ func (c *Client) QueueDepth(ctx context.Context, query *QueueDepthQuery) (*Queue
 	return &out, nil
 }
 
-// Ingest: POST /api/v1/ingest -> 200: OK
+// Ingest calls POST /api/v1/ingest -> 200: OK
 func (c *Client) Ingest(ctx context.Context, body *IngestBody) (*IngestResponse, error) {
 	var out IngestResponse
 	if err := c.call(ctx, "ingest", "POST", "/api/v1/ingest", nil, body, 200, shape("IngestResponse"), &out); err != nil {
@@ -228,7 +228,7 @@ func (c *Client) Ingest(ctx context.Context, body *IngestBody) (*IngestResponse,
 	return &out, nil
 }
 
-// CreateStreamToken: POST /api/v1/stream/token -> 201: A token that opens GET /api/v1/stream?token=... (for EventSource) until `expiresAt`, with the role and tenant of the key that asked for it.
+// CreateStreamToken calls POST /api/v1/stream/token -> 201: A token that opens GET /api/v1/stream?token=... (for EventSource) until `expiresAt`, with the role and tenant of the key that asked for it.
 func (c *Client) CreateStreamToken(ctx context.Context) (*StreamToken, error) {
 	var out StreamToken
 	if err := c.call(ctx, "createStreamToken", "POST", "/api/v1/stream/token", nil, nil, 201, shape("StreamToken"), &out); err != nil {
@@ -259,7 +259,7 @@ func (q *StatsOverviewQuery) values() url.Values {
 	return values
 }
 
-// StatsOverview: GET /api/v1/stats/overview -> 200: The global dashboard: the window's requests, and what is live right now.
+// StatsOverview calls GET /api/v1/stats/overview -> 200: The global dashboard: the window's requests, and what is live right now.
 func (c *Client) StatsOverview(ctx context.Context, query *StatsOverviewQuery) (*Overview, error) {
 	var out Overview
 	if err := c.call(ctx, "statsOverview", "GET", "/api/v1/stats/overview", query.values(), nil, 200, shape("Overview"), &out); err != nil {
@@ -295,7 +295,7 @@ func (q *StatsTimeseriesQuery) values() url.Values {
 	return values
 }
 
-// StatsTimeseries: GET /api/v1/stats/timeseries -> 200: OK
+// StatsTimeseries calls GET /api/v1/stats/timeseries -> 200: OK
 func (c *Client) StatsTimeseries(ctx context.Context, query *StatsTimeseriesQuery) ([]TimeseriesPoint, error) {
 	var out []TimeseriesPoint
 	if err := c.call(ctx, "statsTimeseries", "GET", "/api/v1/stats/timeseries", query.values(), nil, 200, listOf("TimeseriesPoint"), &out); err != nil {
@@ -331,7 +331,7 @@ func (q *StatsGroupQuery) values() url.Values {
 	return values
 }
 
-// StatsGroup: GET /api/v1/stats/groups/{by}/{value} -> 200: Statistics of one group, overall and per calendar bucket.
+// StatsGroup calls GET /api/v1/stats/groups/{by}/{value} -> 200: Statistics of one group, overall and per calendar bucket.
 func (c *Client) StatsGroup(ctx context.Context, by string, value string, query *StatsGroupQuery) (*GroupStats, error) {
 	var out GroupStats
 	if err := c.call(ctx, "statsGroup", "GET", "/api/v1/stats/groups/"+url.PathEscape(by)+"/"+url.PathEscape(value), query.values(), nil, 200, shape("GroupStats"), &out); err != nil {
@@ -367,7 +367,7 @@ func (q *StatsStagesQuery) values() url.Values {
 	return values
 }
 
-// StatsStages: GET /api/v1/stats/stages -> 200: OK
+// StatsStages calls GET /api/v1/stats/stages -> 200: OK
 func (c *Client) StatsStages(ctx context.Context, query *StatsStagesQuery) ([]StageStats, error) {
 	var out []StageStats
 	if err := c.call(ctx, "statsStages", "GET", "/api/v1/stats/stages", query.values(), nil, 200, listOf("StageStats"), &out); err != nil {
@@ -413,7 +413,7 @@ func (q *CostReportQuery) values() url.Values {
 	return values
 }
 
-// CostReport: GET /api/v1/costs/report -> 200: Costs of the requests created in the period; every breakdown sums to the total.
+// CostReport calls GET /api/v1/costs/report -> 200: Costs of the requests created in the period; every breakdown sums to the total.
 func (c *Client) CostReport(ctx context.Context, query *CostReportQuery) (*CostReport, error) {
 	var out CostReport
 	if err := c.call(ctx, "costReport", "GET", "/api/v1/costs/report", query.values(), nil, 200, shape("CostReport"), &out); err != nil {
@@ -422,7 +422,7 @@ func (c *Client) CostReport(ctx context.Context, query *CostReportQuery) (*CostR
 	return &out, nil
 }
 
-// ListBreakers: GET /api/v1/breakers -> 200: OK
+// ListBreakers calls GET /api/v1/breakers -> 200: OK
 func (c *Client) ListBreakers(ctx context.Context) (*ListBreakersResponse, error) {
 	var out ListBreakersResponse
 	if err := c.call(ctx, "listBreakers", "GET", "/api/v1/breakers", nil, nil, 200, shape("ListBreakersResponse"), &out); err != nil {
@@ -431,7 +431,7 @@ func (c *Client) ListBreakers(ctx context.Context) (*ListBreakersResponse, error
 	return &out, nil
 }
 
-// CreateBudget: POST /api/v1/budgets -> 201: A spend limit for a scope over a period.
+// CreateBudget calls POST /api/v1/budgets -> 201: A spend limit for a scope over a period.
 func (c *Client) CreateBudget(ctx context.Context, body *CreateBudgetBody) (*Budget, error) {
 	var out Budget
 	if err := c.call(ctx, "createBudget", "POST", "/api/v1/budgets", nil, body, 201, shape("Budget"), &out); err != nil {
@@ -440,7 +440,7 @@ func (c *Client) CreateBudget(ctx context.Context, body *CreateBudgetBody) (*Bud
 	return &out, nil
 }
 
-// ListBudgets: GET /api/v1/budgets -> 200: OK
+// ListBudgets calls GET /api/v1/budgets -> 200: OK
 func (c *Client) ListBudgets(ctx context.Context) (*ListBudgetsResponse, error) {
 	var out ListBudgetsResponse
 	if err := c.call(ctx, "listBudgets", "GET", "/api/v1/budgets", nil, nil, 200, shape("ListBudgetsResponse"), &out); err != nil {
@@ -449,7 +449,7 @@ func (c *Client) ListBudgets(ctx context.Context) (*ListBudgetsResponse, error) 
 	return &out, nil
 }
 
-// GetBudget: GET /api/v1/budgets/{id} -> 200: A spend limit for a scope over a period.
+// GetBudget calls GET /api/v1/budgets/{id} -> 200: A spend limit for a scope over a period.
 func (c *Client) GetBudget(ctx context.Context, id string) (*Budget, error) {
 	var out Budget
 	if err := c.call(ctx, "getBudget", "GET", "/api/v1/budgets/"+url.PathEscape(id), nil, nil, 200, shape("Budget"), &out); err != nil {
@@ -458,7 +458,7 @@ func (c *Client) GetBudget(ctx context.Context, id string) (*Budget, error) {
 	return &out, nil
 }
 
-// UpdateBudget: PATCH /api/v1/budgets/{id} -> 200: A spend limit for a scope over a period.
+// UpdateBudget calls PATCH /api/v1/budgets/{id} -> 200: A spend limit for a scope over a period.
 func (c *Client) UpdateBudget(ctx context.Context, id string, body *UpdateBudgetBody) (*Budget, error) {
 	var out Budget
 	if err := c.call(ctx, "updateBudget", "PATCH", "/api/v1/budgets/"+url.PathEscape(id), nil, body, 200, shape("Budget"), &out); err != nil {
@@ -467,12 +467,12 @@ func (c *Client) UpdateBudget(ctx context.Context, id string, body *UpdateBudget
 	return &out, nil
 }
 
-// DeleteBudget: DELETE /api/v1/budgets/{id} -> 204: Done; no body.
+// DeleteBudget calls DELETE /api/v1/budgets/{id} -> 204: Done; no body.
 func (c *Client) DeleteBudget(ctx context.Context, id string) error {
 	return c.call(ctx, "deleteBudget", "DELETE", "/api/v1/budgets/"+url.PathEscape(id), nil, nil, 204, nil, nil)
 }
 
-// BudgetStatus: GET /api/v1/budgets/{id}/status -> 200: Where a budget stands in its current period.
+// BudgetStatus calls GET /api/v1/budgets/{id}/status -> 200: Where a budget stands in its current period.
 func (c *Client) BudgetStatus(ctx context.Context, id string) (*BudgetStatus, error) {
 	var out BudgetStatus
 	if err := c.call(ctx, "budgetStatus", "GET", "/api/v1/budgets/"+url.PathEscape(id)+"/status", nil, nil, 200, shape("BudgetStatus"), &out); err != nil {
@@ -481,7 +481,7 @@ func (c *Client) BudgetStatus(ctx context.Context, id string) (*BudgetStatus, er
 	return &out, nil
 }
 
-// ReplayRequest: POST /api/v1/requests/{id}/replay -> 201: A request with its stages (in start order) and costs (in record order).
+// ReplayRequest calls POST /api/v1/requests/{id}/replay -> 201: A request with its stages (in start order) and costs (in record order).
 func (c *Client) ReplayRequest(ctx context.Context, id string, body *ReplayRequestBody) (*Request, error) {
 	var out Request
 	if err := c.call(ctx, "replayRequest", "POST", "/api/v1/requests/"+url.PathEscape(id)+"/replay", nil, optionalBody(body), 201, shape("Request"), &out); err != nil {
@@ -490,7 +490,7 @@ func (c *Client) ReplayRequest(ctx context.Context, id string, body *ReplayReque
 	return &out, nil
 }
 
-// ListReplays: GET /api/v1/requests/{id}/replays -> 200: OK
+// ListReplays calls GET /api/v1/requests/{id}/replays -> 200: OK
 func (c *Client) ListReplays(ctx context.Context, id string) (*ListReplaysResponse, error) {
 	var out ListReplaysResponse
 	if err := c.call(ctx, "listReplays", "GET", "/api/v1/requests/"+url.PathEscape(id)+"/replays", nil, nil, 200, shape("ListReplaysResponse"), &out); err != nil {
@@ -499,7 +499,7 @@ func (c *Client) ListReplays(ctx context.Context, id string) (*ListReplaysRespon
 	return &out, nil
 }
 
-// CompareRequests: GET /api/v1/requests/{id}/compare/{otherId} -> 200: Two requests side by side (an original and its replay, typically); deltas are right minus left.
+// CompareRequests calls GET /api/v1/requests/{id}/compare/{otherId} -> 200: Two requests side by side (an original and its replay, typically); deltas are right minus left.
 func (c *Client) CompareRequests(ctx context.Context, id string, otherID string) (*Comparison, error) {
 	var out Comparison
 	if err := c.call(ctx, "compareRequests", "GET", "/api/v1/requests/"+url.PathEscape(id)+"/compare/"+url.PathEscape(otherID), nil, nil, 200, shape("Comparison"), &out); err != nil {
@@ -508,7 +508,7 @@ func (c *Client) CompareRequests(ctx context.Context, id string, otherID string)
 	return &out, nil
 }
 
-// StartBulkReplay: POST /api/v1/replays -> 202: A bulk replay: the filter it picked requests by, and how far it got.
+// StartBulkReplay calls POST /api/v1/replays -> 202: A bulk replay: the filter it picked requests by, and how far it got.
 func (c *Client) StartBulkReplay(ctx context.Context, body *StartBulkReplayBody) (*ReplayJob, error) {
 	var out ReplayJob
 	if err := c.call(ctx, "startBulkReplay", "POST", "/api/v1/replays", nil, body, 202, shape("ReplayJob"), &out); err != nil {
@@ -517,7 +517,7 @@ func (c *Client) StartBulkReplay(ctx context.Context, body *StartBulkReplayBody)
 	return &out, nil
 }
 
-// ListBulkReplays: GET /api/v1/replays -> 200: OK
+// ListBulkReplays calls GET /api/v1/replays -> 200: OK
 func (c *Client) ListBulkReplays(ctx context.Context) (*ListBulkReplaysResponse, error) {
 	var out ListBulkReplaysResponse
 	if err := c.call(ctx, "listBulkReplays", "GET", "/api/v1/replays", nil, nil, 200, shape("ListBulkReplaysResponse"), &out); err != nil {
@@ -526,7 +526,7 @@ func (c *Client) ListBulkReplays(ctx context.Context) (*ListBulkReplaysResponse,
 	return &out, nil
 }
 
-// GetBulkReplay: GET /api/v1/replays/{jobId} -> 200: A bulk replay: the filter it picked requests by, and how far it got.
+// GetBulkReplay calls GET /api/v1/replays/{jobId} -> 200: A bulk replay: the filter it picked requests by, and how far it got.
 func (c *Client) GetBulkReplay(ctx context.Context, jobID string) (*ReplayJob, error) {
 	var out ReplayJob
 	if err := c.call(ctx, "getBulkReplay", "GET", "/api/v1/replays/"+url.PathEscape(jobID), nil, nil, 200, shape("ReplayJob"), &out); err != nil {
@@ -535,7 +535,7 @@ func (c *Client) GetBulkReplay(ctx context.Context, jobID string) (*ReplayJob, e
 	return &out, nil
 }
 
-// ResumeBulkReplay: POST /api/v1/replays/{jobId}/resume -> 202: A bulk replay: the filter it picked requests by, and how far it got.
+// ResumeBulkReplay calls POST /api/v1/replays/{jobId}/resume -> 202: A bulk replay: the filter it picked requests by, and how far it got.
 func (c *Client) ResumeBulkReplay(ctx context.Context, jobID string) (*ReplayJob, error) {
 	var out ReplayJob
 	if err := c.call(ctx, "resumeBulkReplay", "POST", "/api/v1/replays/"+url.PathEscape(jobID)+"/resume", nil, nil, 202, shape("ReplayJob"), &out); err != nil {
@@ -561,7 +561,7 @@ func (q *ListPricesQuery) values() url.Values {
 	return values
 }
 
-// ListPrices: GET /api/v1/prices -> 200: OK
+// ListPrices calls GET /api/v1/prices -> 200: OK
 func (c *Client) ListPrices(ctx context.Context, query *ListPricesQuery) (*ListPricesResponse, error) {
 	var out ListPricesResponse
 	if err := c.call(ctx, "listPrices", "GET", "/api/v1/prices", query.values(), nil, 200, shape("ListPricesResponse"), &out); err != nil {
@@ -570,7 +570,7 @@ func (c *Client) ListPrices(ctx context.Context, query *ListPricesQuery) (*ListP
 	return &out, nil
 }
 
-// SetPrice: POST /api/v1/prices -> 201: One version of a service's price for a model (or a model pattern with *).
+// SetPrice calls POST /api/v1/prices -> 201: One version of a service's price for a model (or a model pattern with *).
 func (c *Client) SetPrice(ctx context.Context, body *SetPriceBody) (*Price, error) {
 	var out Price
 	if err := c.call(ctx, "setPrice", "POST", "/api/v1/prices", nil, body, 201, shape("Price"), &out); err != nil {
@@ -579,7 +579,7 @@ func (c *Client) SetPrice(ctx context.Context, body *SetPriceBody) (*Price, erro
 	return &out, nil
 }
 
-// DeletePrice: DELETE /api/v1/prices/{id} -> 204: Done; no body.
+// DeletePrice calls DELETE /api/v1/prices/{id} -> 204: Done; no body.
 func (c *Client) DeletePrice(ctx context.Context, id string) error {
 	return c.call(ctx, "deletePrice", "DELETE", "/api/v1/prices/"+url.PathEscape(id), nil, nil, 204, nil, nil)
 }
@@ -601,7 +601,7 @@ func (q *QueueStatusQuery) values() url.Values {
 	return values
 }
 
-// QueueStatus: GET /api/v1/queue/status -> 200: OK
+// QueueStatus calls GET /api/v1/queue/status -> 200: OK
 func (c *Client) QueueStatus(ctx context.Context, query *QueueStatusQuery) (*QueueStatusResponse, error) {
 	var out QueueStatusResponse
 	if err := c.call(ctx, "queueStatus", "GET", "/api/v1/queue/status", query.values(), nil, 200, shape("QueueStatusResponse"), &out); err != nil {
@@ -610,7 +610,7 @@ func (c *Client) QueueStatus(ctx context.Context, query *QueueStatusQuery) (*Que
 	return &out, nil
 }
 
-// Whoami: GET /api/v1/whoami -> 200: OK
+// Whoami calls GET /api/v1/whoami -> 200: OK
 func (c *Client) Whoami(ctx context.Context) (*WhoamiResponse, error) {
 	var out WhoamiResponse
 	if err := c.call(ctx, "whoami", "GET", "/api/v1/whoami", nil, nil, 200, shape("WhoamiResponse"), &out); err != nil {
@@ -636,7 +636,7 @@ func (q *CostsByRequestQuery) values() url.Values {
 	return values
 }
 
-// CostsByRequest: GET /api/v1/costs/by-request -> 200: OK
+// CostsByRequest calls GET /api/v1/costs/by-request -> 200: OK
 func (c *Client) CostsByRequest(ctx context.Context, query *CostsByRequestQuery) (*CostsByRequestResponse, error) {
 	var out CostsByRequestResponse
 	if err := c.call(ctx, "costsByRequest", "GET", "/api/v1/costs/by-request", query.values(), nil, 200, shape("CostsByRequestResponse"), &out); err != nil {
@@ -645,7 +645,7 @@ func (c *Client) CostsByRequest(ctx context.Context, query *CostsByRequestQuery)
 	return &out, nil
 }
 
-// GetBudgetBurndown: GET /api/v1/budgets/{id}/burndown -> 200: OK
+// GetBudgetBurndown calls GET /api/v1/budgets/{id}/burndown -> 200: OK
 func (c *Client) GetBudgetBurndown(ctx context.Context, id string) (*GetBudgetBurndownResponse, error) {
 	var out GetBudgetBurndownResponse
 	if err := c.call(ctx, "getBudgetBurndown", "GET", "/api/v1/budgets/"+url.PathEscape(id)+"/burndown", nil, nil, 200, shape("GetBudgetBurndownResponse"), &out); err != nil {
@@ -671,7 +671,7 @@ func (q *ListAlertsQuery) values() url.Values {
 	return values
 }
 
-// ListAlerts: GET /api/v1/alerts -> 200: OK
+// ListAlerts calls GET /api/v1/alerts -> 200: OK
 func (c *Client) ListAlerts(ctx context.Context, query *ListAlertsQuery) (*ListAlertsResponse, error) {
 	var out ListAlertsResponse
 	if err := c.call(ctx, "listAlerts", "GET", "/api/v1/alerts", query.values(), nil, 200, shape("ListAlertsResponse"), &out); err != nil {
