@@ -1,0 +1,3 @@
+module reqtrack
+
+go 1.19
