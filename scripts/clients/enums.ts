@@ -1,5 +1,5 @@
 import type { Schema } from "./document.js";
-import { pascal } from "./operations.js";
+import { pascal } from "./names.js";
 
 /**
  * Names for the enums every client shows, by where they first appear: without these,

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { renderModels } from "./models.js";
-import { type ClientApi, type ClientOperation, type Param, pascal } from "./operations.js";
+import { pascal } from "./names.js";
+import { type ClientApi, type ClientOperation, type Param } from "./operations.js";
 import { shapes } from "./shapes.js";
 
 const RUNTIME = new URL("./templates/runtime.go", import.meta.url);

@@ -1,5 +1,6 @@
 import type { OpenApiDocument, Schema } from "./document.js";
 import { nameEnums } from "./enums.js";
+import { pascal } from "./names.js";
 
 /** What an operation answers on success: nothing, one model, or a list of one model. */
 export type Returns = { kind: "none" } | { kind: "model"; type: string; list: boolean };
@@ -38,14 +39,6 @@ export interface ClientApi {
 }
 
 const COMPONENT = "#/components/schemas/";
-
-/** `createRequest` -> `CreateRequest`; `get /api/v1/x/{id}` -> `GetApiV1XId`. */
-export const pascal = (name: string): string =>
-  name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((word) => word[0]!.toUpperCase() + word.slice(1))
-    .join("");
 
 const refName = (schema: Schema | undefined) =>
   schema?.$ref?.startsWith(COMPONENT) ? schema.$ref.slice(COMPONENT.length) : undefined;
@@ -131,11 +124,3 @@ export function readApi(document: OpenApiDocument): ClientApi {
   }
   return { operations, schemas: nameEnums(schemas), skipped };
 }
-
-/** `snake_case` for Python: `createRequest` -> `create_request`, `userId` -> `user_id`. */
-export const snake = (name: string): string =>
-  name
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .replace(/[^A-Za-z0-9]+/g, "_")
-    .replace(/^_|_$/g, "")
-    .toLowerCase();

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { renderModels } from "./models.js";
-import { type ClientApi, type ClientOperation, type Param, snake } from "./operations.js";
+import { snake } from "./names.js";
+import { type ClientApi, type ClientOperation, type Param } from "./operations.js";
 import { shapes } from "./shapes.js";
 
 const RUNTIME = new URL("./templates/_runtime.py", import.meta.url);
