@@ -69,6 +69,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./commands/prices.js"),
   },
   {
+    name: "budgets",
+    summary: "List, create, change and delete cost budgets (local store or --url)",
+    load: () => import("./commands/budgets.js"),
+  },
+  {
     name: "replay",
     summary: "Replay a request, or every request matching filters (throttled, resumable)",
     load: () => import("./commands/replay.js"),

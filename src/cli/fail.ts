@@ -8,7 +8,9 @@ export function oneLine(error: unknown): string {
   for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
     const message = current instanceof Error ? current.message : String(current);
     const line = message.split("\n")[0]?.trim() ?? "";
-    if (line !== "" && !parts.some((p) => p.includes(line))) parts.push(line);
+    // A cause whose message is JSON (zod's issue list) adds nothing to the line before it.
+    const json = /^[[{]/.test(line);
+    if (line !== "" && !json && !parts.some((p) => p.includes(line))) parts.push(line);
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join(": ") || "failed";

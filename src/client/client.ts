@@ -19,6 +19,7 @@ import type { RequestRef } from "../tracker/tracker.js";
 import { HttpTransport } from "./http.js";
 import { type ClientOptions, resolveClientOptions, type ResolvedClientOptions } from "./options.js";
 import { type RemoteClaimOptions, RemoteReads } from "./reads.js";
+import { RemoteBudgets } from "./budgets.js";
 import { RemotePrices, RemoteReplays } from "./replays.js";
 import type { Ack } from "./replayer.js";
 import { Sender } from "./sender.js";
@@ -48,6 +49,8 @@ export class RemoteClient {
   readonly replays: RemoteReplays;
   /** The server's price table (an admin key changes it). */
   readonly prices: RemotePrices;
+  /** Cost budgets on the server (see `tracker.budgets`). */
+  readonly budgets: RemoteBudgets;
   private readonly options: ResolvedClientOptions;
   private closed = false;
 
@@ -65,6 +68,7 @@ export class RemoteClient {
     this.reads = new RemoteReads(http);
     this.replays = new RemoteReplays(http);
     this.prices = new RemotePrices(http);
+    this.budgets = new RemoteBudgets(http);
     const outbox = options.outboxPath
       ? new FileWireOutbox(options.outboxPath)
       : new MemoryWireOutbox();

@@ -23,7 +23,7 @@ export class HttpTransport {
 
   /** `requestId` names the request the call is about, for `NotFoundError`. */
   async call<T>(
-    method: "GET" | "POST" | "DELETE",
+    method: "GET" | "POST" | "PATCH" | "DELETE",
     path: string,
     body?: string,
     requestId?: string,

@@ -9,6 +9,7 @@ export { createClient, RemoteClient } from "./client.js";
 export type { ClientOptions } from "./options.js";
 export type { RemoteClaimOptions } from "./reads.js";
 export type { RemotePrices, RemoteReplays } from "./replays.js";
+export type { RemoteBudgets } from "./budgets.js";
 export type { CreatedRequest } from "./wire.js";
 // The errors a client call can reject with, so that a client-only program can match on them.
 export {

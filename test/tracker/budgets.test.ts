@@ -453,3 +453,75 @@ describeEachStorage("cost budgets and the remote client", (storage) => {
     }
   });
 });
+
+describeEachStorage("budgets through the remote client", (storage) => {
+  it("creates, lists, reads, updates, reports and deletes budgets, confined to the key's tenant", async () => {
+    // A fixed clock: the projection moves with time, and the two status reads must agree.
+    const tracker = await createTracker({
+      ...(await storage.fresh()),
+      clock: fakeClock(JAN_15_NOON).clock,
+      logger: captureLogger("error").logger,
+      watchdogIntervalMs: 0,
+      budgetIntervalMs: 0,
+    });
+    const acme = (await tracker.keys.create({ role: "writer", tenantId: "acme" })).key;
+    const admin = (await tracker.keys.create({ role: "admin" })).key;
+    const app = await buildApp({ tracker, logger: false });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const logger = captureLogger("error").logger;
+    const client = createClient({ url, apiKey: acme, logger });
+    const root = createClient({ url, apiKey: admin, logger });
+    try {
+      const other = await tracker.budgets.create({ tenantId: "zeta", period: "day", amountUsd: 9 });
+      // A tenant key's budget is its tenant's, whatever it asks.
+      const made = await client.budgets.create({ name: "acme daily", period: "day", amountUsd: 2 });
+      expect(made).toMatchObject({
+        name: "acme daily",
+        scope: { tenantId: "acme" },
+        mode: "alert",
+      });
+      expect(await tracker.budgets.get(made.id)).toEqual(made);
+      expect((await client.budgets.list()).map((b) => b.id)).toEqual([made.id]);
+      expect(await client.budgets.get(made.id)).toEqual(made);
+      expect(await client.budgets.get(other.id)).toBeNull();
+
+      const changed = await client.budgets.update(made.id, { amountUsd: 4, mode: "enforce" });
+      expect(changed).toMatchObject({ amountMicros: 4_000_000, mode: "enforce" });
+      const request = await tracker.createRequest({ userId: "u", tenantId: "acme" });
+      await tracker.recordCost(request, { service: "s", amountUsd: 1 });
+      await tracker.flush();
+      const status = await client.budgets.status(made.id);
+      expect(status).toMatchObject({ limitUsd: 4, spentUsd: 1, remainingUsd: 3, exceeded: false });
+      expect(status.periodStart).toBeInstanceOf(Date);
+      expect(status).toEqual({ ...(await tracker.budgets.status(made.id)), budget: changed });
+
+      // Checked before any call, as the library checks: the field is named.
+      const invalid = await client.budgets
+        .create({ period: "fortnight", amountUsd: 1 } as never)
+        .catch((e: unknown) => e);
+      expect(invalid).toBeInstanceOf(ValidationError);
+      expect((invalid as ValidationError).message).toContain("period");
+      // Another tenant's budget is a 404, never a 403 that confirms it.
+      const foreign = await client.budgets.status(other.id).catch((e: unknown) => e);
+      expect((foreign as NotFoundError).code).toBe("RT_ERR_NOT_FOUND");
+      expect(await client.budgets.delete(other.id)).toBe(false);
+      // Only an admin key sets an all-tenant budget.
+      const everyone = await client.budgets
+        .create({ tenantId: null, period: "month", amountUsd: 5 })
+        .catch((e: unknown) => e);
+      expect((everyone as { code?: string }).code).toBe("RT_ERR_FORBIDDEN");
+      const global = await root.budgets.create({ tenantId: null, period: "month", amountUsd: 5 });
+      expect(global.scope.tenantId).toBeNull();
+
+      expect(await client.budgets.delete(made.id)).toBe(true);
+      expect(await tracker.budgets.get(made.id)).toBeNull();
+      expect(await client.budgets.list()).toEqual([]);
+    } finally {
+      await client.close();
+      await root.close();
+      await app.close();
+      await tracker.close();
+    }
+  });
+});
