@@ -30,9 +30,13 @@ export class BudgetAlerts {
     await Promise.all(this.webhooks);
   }
 
-  /** Sends the alerts of the thresholds `entry` newly crossed (one server, once per period). */
+  /**
+   * Sends the alerts of the thresholds `entry` newly crossed (one server, once per period),
+   * judged on the store's figure: a cost counted twice must not fire an alert that no
+   * later figure would take back. One still in flight is in the next evaluation's figure.
+   */
   async fire(entry: EvaluatedBudget, now: number): Promise<void> {
-    const { budget, window, spentMicros } = entry;
+    const { budget, window, storedMicros: spentMicros } = entry;
     const percent = percentOf(spentMicros, budget.amountMicros);
     if (budget.rolling) {
       // A rolling window has no end to reset it: a threshold alerts again once spend has

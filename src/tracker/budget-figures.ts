@@ -66,7 +66,14 @@ export interface BudgetAlert {
 /** A budget as the last evaluation left it: what the create-time check reads. */
 export interface EvaluatedBudget {
   budget: Budget;
+  /**
+   * Spend as the create-time check counts it: the store's figure plus this tracker's costs
+   * since, where a cost committed while the store was read may count twice for a moment
+   * (refusing early beats letting spend run past the limit).
+   */
   spentMicros: number;
+  /** The store's figure at the evaluation, which counts each cost once: what alerts report. */
+  storedMicros: number;
   /** Estimates held for unfinished requests in the scope (see `Budgets.check`). */
   reservedMicros: number;
   window: { from: number; to: number; key: string };

@@ -384,6 +384,7 @@ export class Budgets {
       const entry: EvaluatedBudget = {
         budget,
         spentMicros: spent,
+        storedMicros: stored,
         reservedMicros: reserved,
         window,
         alerted,

@@ -242,6 +242,31 @@ describe("live stream (SSE)", () => {
     stream.close();
   });
 
+  it("sends a budget's threshold alert to the stream of its tenant's keys, and not to another tenant's", async () => {
+    await app.close();
+    const mine = await tracker.keys.create({ role: "viewer", tenantId: "A" });
+    const theirs = await tracker.keys.create({ role: "viewer", tenantId: "B" });
+    app = await buildApp({ tracker, logger: false });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const a = subscribe(base, "/api/v1/stream", { authorization: `Bearer ${mine.key}` });
+    const b = subscribe(base, "/api/v1/stream", { authorization: `Bearer ${theirs.key}` });
+    await Promise.all([a.ready, b.ready]);
+    const budget = await tracker.budgets.create({ tenantId: "A", period: "day", amountUsd: 1 });
+    const request = await tracker.createRequest({ userId: "u", tenantId: "A" });
+    await tracker.recordCost(request, { service: "veo", amountUsd: 0.6 });
+    await tracker.budgets.evaluate();
+    const alerts = (s: typeof a) => s.events().filter((f) => f.event === "alert");
+    await vi.waitFor(() => expect(alerts(a)).toHaveLength(1));
+    expect(alerts(a)[0]?.data).toMatchObject({
+      data: { budget: { budgetId: budget.id, threshold: 50, tenantId: "A", spentUsd: 0.6 } },
+    });
+    // B's stream saw nothing of A's: no request event, no alert.
+    await tracker.createRequest({ userId: "u", tenantId: "B" });
+    await vi.waitFor(() => expect(b.events()).toHaveLength(1));
+    expect(b.events().map((f) => f.event)).toEqual(["request.created"]);
+  });
+
   it("sends a resync to every subscription when the store missed changes, and replays it on resume", async () => {
     await app.close();
     await tracker.close();

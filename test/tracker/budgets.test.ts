@@ -1,5 +1,5 @@
 import * as http from "node:http";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   BudgetExceededError,
   createTracker,
@@ -9,6 +9,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { createClient } from "../../src/client/index.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { buildApp } from "../support/app.js";
 import { captureLogger, fakeClock, LEVEL, tempDir } from "../support/helpers.js";
 import { describeEachStorage } from "../support/storages.js";
@@ -128,6 +129,63 @@ describeEachStorage("cost budgets", (storage) => {
     await expect(
       tracker.createRequest({ userId: "u", tenantId: "acme", kind: "video_generation" }),
     ).resolves.toMatchObject({ status: "pending" });
+  });
+
+  it("counts the costs of soft-deleted requests, as the cost report does", async () => {
+    const budget = await tracker.budgets.create({ tenantId: "acme", period: "day", amountUsd: 10 });
+    const kept = await spend("acme", 2);
+    const deleted = await spend("acme", 3);
+    await tracker.deleteRequest(deleted);
+    expect(await tracker.getRequest(deleted)).toBeNull();
+    await tracker.budgets.evaluate();
+    expect((await tracker.budgets.status(budget.id)).spentUsd).toBe(5);
+    expect((await tracker.costs.report({})).totalCostUsd).toBe(5);
+    expect(kept).toBeDefined();
+  });
+
+  it("a user's and a session's budget count only their requests; an all-tenant one counts every tenant and enforces on each", async () => {
+    const user = await tracker.budgets.create({
+      tenantId: "acme",
+      userId: "ann",
+      period: "day",
+      amountUsd: 10,
+    });
+    const session = await tracker.budgets.create({
+      tenantId: "acme",
+      sessionId: "s1",
+      period: "day",
+      amountUsd: 10,
+    });
+    const everyone = await tracker.budgets.create({
+      tenantId: null,
+      period: "day",
+      amountUsd: 4,
+      mode: "enforce",
+    });
+    const cost = async (
+      input: { userId: string; tenantId: string; sessionId?: string },
+      usd: number,
+    ) => {
+      const r = await tracker.createRequest(input);
+      await tracker.recordCost(r, { service: "openai", amountUsd: usd });
+    };
+    await cost({ userId: "ann", tenantId: "acme" }, 1);
+    await cost({ userId: "bob", tenantId: "acme", sessionId: "s1" }, 1.5);
+    await cost({ userId: "ann", tenantId: "beta" }, 0.25); // another tenant: not ann's acme budget
+    await tracker.budgets.evaluate();
+    expect((await tracker.budgets.status(user.id)).spentUsd).toBe(1);
+    expect((await tracker.budgets.status(session.id)).spentUsd).toBe(1.5);
+    expect((await tracker.budgets.status(everyone.id)).spentUsd).toBe(2.75);
+
+    await cost({ userId: "cy", tenantId: "gamma" }, 1.5); // 4.25 of 4: spent
+    await tracker.budgets.evaluate();
+    for (const tenantId of ["acme", "beta", "delta"]) {
+      const refused = await tracker
+        .createRequest({ userId: "u", tenantId })
+        .catch((e: unknown) => e);
+      expect(refused, tenantId).toBeInstanceOf(BudgetExceededError);
+    }
+    expect(everyone.amountMicros).toBe(4_000_000);
   });
 
   it("costs this tracker records count against an enforced budget at once, before any evaluation", async () => {
@@ -522,6 +580,60 @@ describeEachStorage("budgets through the remote client", (storage) => {
       await root.close();
       await app.close();
       await tracker.close();
+    }
+  });
+});
+
+describe("budget alerts and a cost committed while spend is read", () => {
+  it("fire on the store's figure: a cost counted twice for the create-time check fires no alert", async () => {
+    const dir = tempDir();
+    const store = new SqliteStore(dir.file("race.db"));
+    const tracker = await createTracker({
+      storage: store,
+      clock: fakeClock(JAN_15_NOON).clock,
+      logger: captureLogger("error").logger,
+      watchdogIntervalMs: 0,
+      budgetIntervalMs: 0,
+    });
+    const alerts: number[] = [];
+    tracker.subscribe((event) => {
+      if (event.type === "alert") {
+        alerts.push((event.data?.budget as { threshold: number }).threshold);
+      }
+    });
+    try {
+      const budget = await tracker.budgets.create({
+        tenantId: "acme",
+        period: "day",
+        amountUsd: 10,
+      });
+      const request = await tracker.createRequest({ userId: "u", tenantId: "acme" });
+      await tracker.recordCost(request, { service: "s", amountUsd: 9 });
+      await tracker.budgets.evaluate();
+      expect(alerts).toEqual([50, 80]);
+
+      // The next read of spend starts only after a 0.5 USD cost has committed (and this
+      // tracker has counted it locally): the read sees it, and so does the local count.
+      const read = store.budgets.budgetSpend.bind(store.budgets);
+      let raced = false;
+      store.budgets.budgetSpend = async (...args) => {
+        if (!raced) {
+          raced = true;
+          await tracker.recordCost(request, { service: "s", amountUsd: 0.5 });
+        }
+        return read(...args);
+      };
+      await tracker.budgets.evaluate();
+      expect(raced).toBe(true);
+      // 9.5 of 10 spent: the 100 % threshold was not crossed, so it did not alert.
+      expect(alerts).toEqual([50, 80]);
+      expect((await tracker.budgets.status(budget.id)).spentUsd).toBe(9.5);
+      await tracker.recordCost(request, { service: "s", amountUsd: 0.5 });
+      await tracker.budgets.evaluate();
+      expect(alerts).toEqual([50, 80, 100]);
+    } finally {
+      await tracker.close();
+      dir.cleanup();
     }
   });
 });
