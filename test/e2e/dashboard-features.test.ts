@@ -226,6 +226,15 @@ describeBrowser("dashboard features in Chromium", () => {
     expect(await stat("Remaining")).toBe(usd(s.remainingUsd));
     expect(await stat("Used")).toBe(pct(s.percent));
     await card.locator(".chart canvas").first().waitFor();
+    // The burn-down draws the remaining spend and the projection to the period's end.
+    const burndown = await apiGet<{ projectedUsd: number | null }>(
+      `/budgets/${id}/burndown`,
+      keys.alphaViewer,
+    );
+    expect(burndown.projectedUsd).not.toBeNull();
+    const legend = await card.locator(".chart").first().textContent();
+    expect(legend).toContain("remaining");
+    expect(legend).toContain("projected");
     // A viewer key gets no write buttons.
     expect(await page.locator("#new-budget").count()).toBe(0);
     expect(await card.locator("button").count()).toBe(0);

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import {
   BudgetExceededError,
   NotFoundError,
@@ -186,5 +186,53 @@ describeEachStorage("request replay", (storage) => {
     const replays = await tracker.costs.report({ ...period, replays: "only" });
     expect(replays).toMatchObject({ totalRequests: 1, totalCostUsd: 2 });
     expect(replays.byService).toEqual([{ service: "veo", records: 1, costUsd: 2 }]);
+  });
+});
+
+describeEachStorage("bulk replay", (storage) => {
+  let tracker: Tracker;
+  let time: Awaited<ReturnType<typeof clockedTracker>>["time"];
+
+  beforeEach(async () => {
+    ({ tracker, time } = await clockedTracker(storage, JAN_15_NOON));
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await tracker.close();
+  });
+
+  const failedAt = async (at: number, kind = "render") => {
+    time.set(at);
+    const r = await tracker.createRequest({ userId: "u", tenantId: "acme", kind });
+    await tracker.startRequest(r, "w");
+    await tracker.failRequest(r, "boom");
+    return r.id;
+  };
+
+  it("picks by period, kind and status, and waits 1/rate s between replays", async () => {
+    const HOUR = 3_600_000;
+    const before = await failedAt(JAN_15_NOON - 2 * HOUR);
+    const inside = [await failedAt(JAN_15_NOON), await failedAt(JAN_15_NOON + HOUR)];
+    await failedAt(JAN_15_NOON + HOUR, "chat"); // another kind
+    const after = await failedAt(JAN_15_NOON + 3 * HOUR);
+    const ok = await tracker.createRequest({ userId: "u", tenantId: "acme", kind: "render" });
+    await tracker.startRequest(ok, "w");
+    await tracker.completeRequest(ok, {}); // another status
+
+    // The pause between replays is a timer of 1000 / ratePerSecond ms: 25 ms at 40 a second.
+    const timer = vi.spyOn(globalThis, "setTimeout");
+    const job = await tracker.replays.bulk(
+      {
+        status: "failed",
+        kind: "render",
+        from: new Date(JAN_15_NOON - HOUR),
+        to: new Date(JAN_15_NOON + 2 * HOUR),
+      },
+      { ratePerSecond: 40 },
+    );
+    expect(job).toMatchObject({ status: "completed", total: 2, done: 2, ratePerSecond: 40 });
+    expect(timer.mock.calls.filter(([, ms]) => ms === 25)).toHaveLength(2);
+    for (const id of inside) expect(await tracker.replays.of(id)).toHaveLength(1);
+    for (const id of [before, after, ok.id]) expect(await tracker.replays.of(id)).toEqual([]);
   });
 });
