@@ -416,6 +416,14 @@ async function postgresSetup(url: string): Promise<Setup> {
           withFreshSchema(url, "ingest", (schema) => runReqtrackPostgres(schema, n, silent)),
       },
       {
+        key: "reqtrackBudgets",
+        label: "reqtrack with 100 budgets (PostgreSQL, logging off)",
+        run: (n) =>
+          withFreshSchema(url, "ingest_budgets", (schema) =>
+            runReqtrackPostgres(schema, n, silent, defineBudgets),
+          ),
+      },
+      {
         key: "baseline",
         label: "raw pg multi-row baseline",
         run: (n) =>

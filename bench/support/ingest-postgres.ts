@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { createTracker, type Logger } from "../../src/index.js";
+import { createTracker, type Logger, type Tracker } from "../../src/index.js";
 import { POSTGRES_MIGRATIONS } from "../../src/store/migrations/postgres.js";
 import { failOnMismatch } from "./harness.js";
 import {
@@ -43,10 +43,12 @@ export async function runReqtrackPostgres(
   schema: BenchSchema,
   lifecycles: number,
   logger: Logger,
+  prepare?: (tracker: Tracker) => Promise<void>,
 ): Promise<PostgresMeasurement> {
   const tracker = await createTracker({ storage: schema.url, logger });
   let seconds: number;
   try {
+    await prepare?.(tracker);
     seconds = await runCallers(tracker, lifecycles);
   } finally {
     await tracker.close();
