@@ -27,7 +27,7 @@ import {
   type StageTotals,
   type TimeRange,
 } from "../analytics-store.js";
-import { rangeParts } from "../range-parts.js";
+import { bucketEnd, rangeParts } from "../range-parts.js";
 import type { RequestLevel, StageLevel } from "../rollup-levels.js";
 import { SqliteCosts } from "./sqlite-costs.js";
 import { prepared } from "./prepared.js";
@@ -60,7 +60,8 @@ export class SqliteAnalytics implements AnalyticsStore {
   seriesNow(range: TimeRange, grain: Grain, scope: RequestScope, sketches: boolean): SeriesPoint[] {
     const rollups: RollupRow<Buffer>[] = [];
     const rows: RawRequestRow[] = [];
-    for (const part of rangeParts(range, seriesLevels(grain, scope, sketches))) {
+    const levels = seriesLevels(grain, scope, sketches);
+    for (const part of rangeParts(this.toBucketEnd(range, levels), levels)) {
       if (part.level === null) rows.push(...this.rawRows(part.range, scope));
       else {
         const full = sketches && part.level.parts === "full";
@@ -73,11 +74,25 @@ export class SqliteAnalytics implements AnalyticsStore {
   async stageTotals(range: TimeRange, scope: StageScope): Promise<StageTotals[]> {
     const rollups: StageRollupRow<Buffer>[] = [];
     const runs: StageRun[] = [];
-    for (const part of rangeParts(range, stageLevels(scope))) {
+    const levels = stageLevels(scope);
+    for (const part of rangeParts(this.toBucketEnd(range, levels), levels)) {
       if (part.level === null) runs.push(...this.stageRuns(part.range, scope));
       else rollups.push(...this.stageRows(part.level, part.range, scope));
     }
     return stagesFrom(rollups, runs, (sketch, bytes) => sketch.mergeBytes(bytes));
+  }
+
+  /** `range`, ending at its finest bucket's end when no request lies between (bucketEnd). */
+  private toBucketEnd(range: TimeRange, levels: readonly { grainMs: number }[]): TimeRange {
+    const end = bucketEnd(range, levels);
+    if (end === null) return range;
+    const later = prepared(
+      this.db,
+      "SELECT 1 FROM requests WHERE created_at >= @from AND created_at < @to LIMIT 1",
+    )
+      .pluck()
+      .get({ from: range.to, to: end });
+    return later === undefined ? { from: range.from, to: end } : range;
   }
 
   async live(scope: { tenantId?: string }): Promise<LiveCounts> {
