@@ -96,27 +96,22 @@ export class SqliteAnalytics implements AnalyticsStore {
   }
 
   async live(scope: { tenantId?: string }): Promise<LiveCounts> {
-    // "+": keep SQLite on the status index (a few live rows), not the tenant's whole history.
-    const tenant = scope.tenantId !== undefined ? "AND +tenant_id = @tenant" : "";
-    const params = scope.tenantId !== undefined ? { tenant: scope.tenantId } : {};
-    const running = prepared(
+    // Kept by triggers (migration 25, live-counts.ts): a few rows, not every live request.
+    const tenant = scope.tenantId !== undefined ? "WHERE tenant = @tenant" : "";
+    const rows = prepared(
       this.db,
-      `SELECT count(*) FROM requests
-      WHERE status = 'running' AND deleted_at IS NULL ${tenant}`,
-    )
-      .pluck()
-      .get(params) as number;
-    const pendingByLane: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
-    const lanes = prepared(
-      this.db,
-      `SELECT lane, count(*) AS n FROM requests
-      WHERE status = 'pending' AND deleted_at IS NULL ${tenant} GROUP BY lane`,
-    ).all(params) as {
+      `SELECT status, lane, sum(n) AS n FROM live_counts ${tenant} GROUP BY status, lane`,
+    ).all(scope.tenantId !== undefined ? { tenant: scope.tenantId } : {}) as {
+      status: "pending" | "running";
       lane: Lane;
       n: number;
     }[];
-    for (const { lane, n } of lanes) pendingByLane[lane] = n;
-    return { running, pendingByLane };
+    const live: LiveCounts = { running: 0, pendingByLane: { high: 0, normal: 0, low: 0 } };
+    for (const { status, lane, n } of rows) {
+      if (status === "running") live.running += n;
+      else live.pendingByLane[lane] += n;
+    }
+    return live;
   }
 
   async promptCounts(range: TimeRange, scope: RequestScope): Promise<PromptCount[]> {
