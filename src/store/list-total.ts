@@ -9,6 +9,17 @@ import type { RequestScope, SeriesPoint, TimeRange } from "./analytics-store.js"
  */
 export const COUNT_CAP = 10_000;
 
+/** A list's total: exact, or (`exact: false`) a lower bound. */
+export interface ListTotal {
+  total: number;
+  exact: boolean;
+}
+
+/** The total from a count of at most COUNT_CAP + 1 matches. */
+export function cappedTotal(counted: number): ListTotal {
+  return counted > COUNT_CAP ? { total: COUNT_CAP, exact: false } : { total: counted, exact: true };
+}
+
 /** What the rollups need to count a list's matches. */
 export interface RollupCount {
   range: TimeRange;
@@ -66,4 +77,29 @@ export function countStatuses(points: readonly SeriesPoint[], statuses: readonly
   let total = 0;
   for (const { totals } of points) for (const status of statuses) total += totals.byStatus[status];
   return total;
+}
+
+/**
+ * The conditions of "soft-deleted requests matching a rollup-countable filter" (for the
+ * partial index `requests_deleted`); `placeholder(n)` spells the nth parameter (from 1).
+ */
+export function deletedMatches(
+  filter: RequestFilter,
+  placeholder: (n: number) => string,
+): { where: string; params: unknown[] } {
+  const where = ["deleted_at IS NOT NULL"];
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return placeholder(params.length);
+  };
+  if (filter.status !== undefined) {
+    const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+    where.push(`status IN (${statuses.map(param).join(", ")})`);
+  }
+  if (filter.tenantId !== undefined) where.push(`tenant_id = ${param(filter.tenantId)}`);
+  if (filter.kind !== undefined) where.push(`kind = ${param(filter.kind)}`);
+  if (filter.from !== undefined) where.push(`created_at >= ${param(filter.from.getTime())}`);
+  if (filter.to !== undefined) where.push(`created_at < ${param(filter.to.getTime())}`);
+  return { where: where.join(" AND "), params };
 }

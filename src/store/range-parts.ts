@@ -32,3 +32,19 @@ export function rangeParts<L extends { grainMs: number }>(
     ...rangeParts({ from: to, to: range.to }, finer),
   ];
 }
+
+/**
+ * Where a range may end instead, so that its last part is a whole bucket of the finest level:
+ * `range.to` rounded up to that level's grain, or null when it is already aligned or no level
+ * answers. A window that ends now has its last part-bucket in the rows (at 800 requests/s, up
+ * to 48,000 of them for the minute level); no request is created after now, so the bucket
+ * holds exactly those rows. The driver checks that no row lies in [range.to, end) (a client
+ * clock ahead could put one there; a window in the past has them) and only then reads
+ * [range.from, end): the same requests, from the rollups.
+ */
+export function bucketEnd(range: TimeRange, levels: readonly { grainMs: number }[]): number | null {
+  const finest = levels.at(-1);
+  if (finest === undefined || range.from >= range.to) return null;
+  const end = Math.ceil(range.to / finest.grainMs) * finest.grainMs;
+  return end === range.to || !Number.isSafeInteger(end) ? null : end;
+}

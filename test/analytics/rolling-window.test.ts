@@ -140,4 +140,25 @@ describeEachStorage("exact rolling windows (issue 13)", (storage) => {
       );
     });
   }
+
+  // A window ending now reads its last part-minute from the minute's rollup bucket when no
+  // request lies after now (range-parts.ts, bucketEnd); one created 10 s later in the same
+  // minute (a client clock ahead, or a window in the past) must still be left out.
+  it("leaves out a request created after the window's end in the window's last minute", async () => {
+    const later = PLANNED[151] as Planned;
+    const now = later.createdAt - 10_000;
+    expect(Math.floor(now / MINUTE)).toBe(Math.floor(later.createdAt / MINUTE));
+    time.set(now);
+    for (const window of ["1h", "24h"] as const) {
+      const hours = window === "1h" ? 1 : 24;
+      const all = await tracker.stats.overview({ window });
+      expect(all.total).toBe(inWindow(now, hours).length);
+      const own = await tracker.stats.overview({ window, tenantId: later.tenantId });
+      expect(own.total).toBe(inWindow(now, hours, (p) => p.tenantId === later.tenantId).length);
+    }
+    const minutes = await tracker.stats.timeseries({ hours: 1, bucket: "minute" });
+    expect(minutes.reduce((sum, p) => sum + p.total, 0)).toBe(inWindow(now, 1).length);
+    const stages = await tracker.stats.stages({ window: "24h", kind: later.kind });
+    expect(stages[0]?.count).toBe(inWindow(now, 24, (p) => p.kind === later.kind).length);
+  });
 });

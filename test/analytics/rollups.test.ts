@@ -137,7 +137,7 @@ describe("rollups", () => {
     const raw = new Database(path);
     raw.exec(`DROP TABLE rollup_requests; DROP TABLE rollup_stages; DROP TABLE rollup_costs;
       DROP TABLE rollup_sessions; DROP TABLE rollup_state; DROP INDEX requests_source;
-      DROP INDEX requests_user_history; DROP TABLE rollup_session_totals;
+      DROP INDEX IF EXISTS requests_user_history; DROP TABLE rollup_session_totals;
       DELETE FROM schema_migrations WHERE version IN (10, 11, 21);`);
     raw.close();
 

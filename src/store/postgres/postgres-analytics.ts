@@ -27,7 +27,7 @@ import type {
   TimeRange,
 } from "../analytics-store.js";
 import { GRAIN_MS } from "../analytics-store.js";
-import { rangeParts } from "../range-parts.js";
+import { bucketEnd, rangeParts } from "../range-parts.js";
 import type { RequestLevel, StageLevel } from "../rollup-levels.js";
 import type { Sql } from "./pg-connection.js";
 import { PostgresCosts } from "./postgres-costs.js";
@@ -58,9 +58,10 @@ export class PostgresAnalytics implements AnalyticsStore {
     options: { sketches?: boolean } = {},
   ): Promise<SeriesPoint[]> {
     const sketches = options.sketches !== false;
+    const levels = seriesLevels(grain, scope, sketches);
     // The pieces are independent reads: the pool runs them side by side.
     const parts = await Promise.all(
-      rangeParts(range, seriesLevels(grain, scope, sketches)).map(async (part) =>
+      rangeParts(await this.toBucketEnd(range, levels), levels).map(async (part) =>
         part.level === null
           ? { rollups: [], rows: await this.rawRows(part.range, scope) }
           : {
@@ -83,8 +84,9 @@ export class PostgresAnalytics implements AnalyticsStore {
   }
 
   async stageTotals(range: TimeRange, scope: StageScope): Promise<StageTotals[]> {
+    const levels = stageLevels(scope);
     const parts = await Promise.all(
-      rangeParts(range, stageLevels(scope)).map(async (part) =>
+      rangeParts(await this.toBucketEnd(range, levels), levels).map(async (part) =>
         part.level === null
           ? { rollups: [], runs: await this.stageRuns(part.range, scope) }
           : { rollups: await this.stageRows(part.level, part.range, scope), runs: [] },
@@ -95,6 +97,20 @@ export class PostgresAnalytics implements AnalyticsStore {
       parts.flatMap((p) => p.runs),
       mergeJson,
     );
+  }
+
+  /** `range`, ending at its finest bucket's end when no request lies between (bucketEnd). */
+  private async toBucketEnd(
+    range: TimeRange,
+    levels: readonly { grainMs: number }[],
+  ): Promise<TimeRange> {
+    const end = bucketEnd(range, levels);
+    if (end === null) return range;
+    const later = await this.sql.rows(
+      "SELECT 1 FROM requests WHERE created_at >= $1 AND created_at < $2 LIMIT 1",
+      [range.to, end],
+    );
+    return later.length === 0 ? { from: range.from, to: end } : range;
   }
 
   private stageRows(

@@ -35,6 +35,7 @@ import { isPostgresUnavailable, isRetryable } from "./postgres-errors.js";
 import { changeChannel, changePayloads } from "./postgres-notify.js";
 import { openPool, type PostgresStoreOptions, RemoteChanges } from "./postgres-open.js";
 import { PostgresAnalytics } from "./postgres-analytics.js";
+import { PostgresListCount } from "./postgres-list-count.js";
 import { PostgresBudgets } from "./postgres-budgets.js";
 import { PostgresPrices } from "./postgres-prices.js";
 import { PostgresReplays } from "./postgres-replays.js";
@@ -75,6 +76,7 @@ export class PostgresStore implements Store {
   private readonly keys: ApiKeyRecords;
   /** Stats and cost reports, from rollups kept in the write transactions. */
   readonly analytics: PostgresAnalytics;
+  private readonly listCount: PostgresListCount;
   readonly budgets: PostgresBudgets;
   readonly prices: PostgresPrices;
   readonly replays: PostgresReplays;
@@ -88,6 +90,7 @@ export class PostgresStore implements Store {
   ) {
     this.sql = new Sql(pool);
     this.analytics = new PostgresAnalytics(this.sql);
+    this.listCount = new PostgresListCount(this.sql, this.analytics);
     this.budgets = new PostgresBudgets(this.sql);
     this.prices = new PostgresPrices(this.sql, (work) => this.transaction(work));
     this.replays = new PostgresReplays(this.sql, (work) => this.transaction(work));
@@ -297,35 +300,40 @@ export class PostgresStore implements Store {
       count: countWhere,
       page: where,
       params,
+      countParams,
     } = requestListWhere(filter, {
       placeholder: (n) => `$${n}`,
-      oneOf: (column, values, param) => `${column} = ANY(${param(values)}::text[])`,
+      // One value as `=`, so an index on (column, created_at, id) gives the page its order.
+      oneOf: (column, values, param) =>
+        values.length === 1
+          ? `${column} = ${param(values[0])}`
+          : `${column} = ANY(${param(values)}::text[])`,
       // ILIKE, so case-insensitive like SQLite's LIKE.
       // The expression of the pg_trgm index of migration 20 (prompt-search.ts), as written.
       promptContains: (text, param) => `coalesce(initial_message, CASE WHEN input IS NOT NULL
         AND jsonb_typeof(input::jsonb -> 'prompt') = 'string'
         THEN input::jsonb ->> 'prompt' END) ILIKE ${param(containsPattern(text))} ESCAPE '\\'`,
     });
+    const countValues = params.slice(0, countParams);
     const param = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
     };
-    // The total and the page in one statement, so one snapshot and one round trip: a row
-    // with the total even when the page is empty (then its request columns are null).
-    const found = await this.sql.rows<RequestRow & { total: number }>(
-      `SELECT c.total, p.* FROM (SELECT count(*) AS total FROM requests${clause(countWhere)}) c
-      LEFT JOIN LATERAL (SELECT * FROM requests${clause(where)}
-        ORDER BY created_at DESC, id DESC
-        LIMIT ${param(filter.limit)} OFFSET ${param(filter.offset)}) p ON true`,
-      params,
-    );
-    const total = found[0]?.total ?? 0;
-    const rows = found.filter((row) => row.id !== null);
+    // The total from the rollups or a capped count (postgres-list-count.ts), beside the page.
+    const [{ total, exact }, rows] = await Promise.all([
+      this.listCount.total(filter, clause(countWhere), countValues),
+      this.sql.rows<RequestRow>(
+        `SELECT * FROM requests${clause(where)} ORDER BY created_at DESC, id DESC
+        LIMIT ${param(filter.limit)} OFFSET ${param(filter.offset)}`,
+        params,
+      ),
+    ]);
     const last = rows.at(-1);
     const more = last !== undefined && rows.length === filter.limit;
     return {
       items: rows.map(toRequestRecord),
       total,
+      ...(exact ? {} : { totalExact: false as const }),
       nextCursor: more ? encodeCursor(last.created_at, last.id) : null,
     };
   }

@@ -27,7 +27,7 @@ import {
   type StageTotals,
   type TimeRange,
 } from "../analytics-store.js";
-import { rangeParts } from "../range-parts.js";
+import { bucketEnd, rangeParts } from "../range-parts.js";
 import type { RequestLevel, StageLevel } from "../rollup-levels.js";
 import { SqliteCosts } from "./sqlite-costs.js";
 import { prepared } from "./prepared.js";
@@ -60,7 +60,8 @@ export class SqliteAnalytics implements AnalyticsStore {
   seriesNow(range: TimeRange, grain: Grain, scope: RequestScope, sketches: boolean): SeriesPoint[] {
     const rollups: RollupRow<Buffer>[] = [];
     const rows: RawRequestRow[] = [];
-    for (const part of rangeParts(range, seriesLevels(grain, scope, sketches))) {
+    const levels = seriesLevels(grain, scope, sketches);
+    for (const part of rangeParts(this.toBucketEnd(range, levels), levels)) {
       if (part.level === null) rows.push(...this.rawRows(part.range, scope));
       else {
         const full = sketches && part.level.parts === "full";
@@ -73,35 +74,44 @@ export class SqliteAnalytics implements AnalyticsStore {
   async stageTotals(range: TimeRange, scope: StageScope): Promise<StageTotals[]> {
     const rollups: StageRollupRow<Buffer>[] = [];
     const runs: StageRun[] = [];
-    for (const part of rangeParts(range, stageLevels(scope))) {
+    const levels = stageLevels(scope);
+    for (const part of rangeParts(this.toBucketEnd(range, levels), levels)) {
       if (part.level === null) runs.push(...this.stageRuns(part.range, scope));
       else rollups.push(...this.stageRows(part.level, part.range, scope));
     }
     return stagesFrom(rollups, runs, (sketch, bytes) => sketch.mergeBytes(bytes));
   }
 
-  async live(scope: { tenantId?: string }): Promise<LiveCounts> {
-    // "+": keep SQLite on the status index (a few live rows), not the tenant's whole history.
-    const tenant = scope.tenantId !== undefined ? "AND +tenant_id = @tenant" : "";
-    const params = scope.tenantId !== undefined ? { tenant: scope.tenantId } : {};
-    const running = prepared(
+  /** `range`, ending at its finest bucket's end when no request lies between (bucketEnd). */
+  private toBucketEnd(range: TimeRange, levels: readonly { grainMs: number }[]): TimeRange {
+    const end = bucketEnd(range, levels);
+    if (end === null) return range;
+    const later = prepared(
       this.db,
-      `SELECT count(*) FROM requests
-      WHERE status = 'running' AND deleted_at IS NULL ${tenant}`,
+      "SELECT 1 FROM requests WHERE created_at >= @from AND created_at < @to LIMIT 1",
     )
       .pluck()
-      .get(params) as number;
-    const pendingByLane: Record<Lane, number> = { high: 0, normal: 0, low: 0 };
-    const lanes = prepared(
+      .get({ from: range.to, to: end });
+    return later === undefined ? { from: range.from, to: end } : range;
+  }
+
+  async live(scope: { tenantId?: string }): Promise<LiveCounts> {
+    // Kept by triggers (migration 25, live-counts.ts): a few rows, not every live request.
+    const tenant = scope.tenantId !== undefined ? "WHERE tenant = @tenant" : "";
+    const rows = prepared(
       this.db,
-      `SELECT lane, count(*) AS n FROM requests
-      WHERE status = 'pending' AND deleted_at IS NULL ${tenant} GROUP BY lane`,
-    ).all(params) as {
+      `SELECT status, lane, sum(n) AS n FROM live_counts ${tenant} GROUP BY status, lane`,
+    ).all(scope.tenantId !== undefined ? { tenant: scope.tenantId } : {}) as {
+      status: "pending" | "running";
       lane: Lane;
       n: number;
     }[];
-    for (const { lane, n } of lanes) pendingByLane[lane] = n;
-    return { running, pendingByLane };
+    const live: LiveCounts = { running: 0, pendingByLane: { high: 0, normal: 0, low: 0 } };
+    for (const { status, lane, n } of rows) {
+      if (status === "running") live.running += n;
+      else live.pendingByLane[lane] += n;
+    }
+    return live;
   }
 
   async promptCounts(range: TimeRange, scope: RequestScope): Promise<PromptCount[]> {

@@ -1,14 +1,15 @@
 import type Database from "better-sqlite3";
 import type { RequestFilter } from "../../core/types.js";
-import { COUNT_CAP, countStatuses, rollupCount } from "../list-total.js";
+import {
+  cappedTotal,
+  COUNT_CAP,
+  countStatuses,
+  deletedMatches,
+  type ListTotal,
+  rollupCount,
+} from "../list-total.js";
 import type { SqliteAnalytics } from "./sqlite-analytics.js";
 import { prepared } from "./prepared.js";
-
-/** A list's total: exact, or (`exact: false`) a lower bound. */
-export interface ListTotal {
-  total: number;
-  exact: boolean;
-}
 
 /**
  * The total of a request list without counting a million rows. A filter the rollups keep
@@ -36,33 +37,15 @@ export class SqliteListCount {
     )
       .pluck()
       .get(...params) as number;
-    return counted > COUNT_CAP
-      ? { total: COUNT_CAP, exact: false }
-      : { total: counted, exact: true };
+    return cappedTotal(counted);
   }
 
   /** Soft-deleted requests matching a rollup-countable filter, through their partial index. */
   private deleted(filter: RequestFilter): number {
-    const where = ["deleted_at IS NOT NULL"];
-    const params: unknown[] = [];
-    if (filter.status !== undefined) {
-      const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
-      where.push(`status IN (${statuses.map(() => "?").join(", ")})`);
-      params.push(...statuses);
-    }
-    for (const [value, sql] of [
-      [filter.tenantId, "tenant_id = ?"],
-      [filter.kind, "kind = ?"],
-      [filter.from?.getTime(), "created_at >= ?"],
-      [filter.to?.getTime(), "created_at < ?"],
-    ] as const) {
-      if (value === undefined) continue;
-      where.push(sql);
-      params.push(value);
-    }
+    const { where, params } = deletedMatches(filter, () => "?");
     return prepared(
       this.db,
-      `SELECT count(*) FROM requests INDEXED BY requests_deleted WHERE ${where.join(" AND ")}`,
+      `SELECT count(*) FROM requests INDEXED BY requests_deleted WHERE ${where}`,
     )
       .pluck()
       .get(...params) as number;
