@@ -251,6 +251,11 @@ export class PostgresStore implements Store {
     }, "snapshot");
   }
 
+  async changeStamp(): Promise<null> {
+    // Other servers write to the same database without telling this one: no cheap stamp.
+    return null;
+  }
+
   async schemaVersion(): Promise<number> {
     const row = await this.sql.row<{ version: number | string | null }>(
       "SELECT max(version) AS version FROM schema_migrations",

@@ -239,6 +239,13 @@ export class SqliteStore implements Store {
     return { ...toRequestRecord(row), stages: stages.map(toStage), costs: costs.map(toCost) };
   }
 
+  async changeStamp(): Promise<string> {
+    // total_changes(): rows this connection changed (triggers included); data_version moves
+    // when another connection (a worker thread, the CLI, another process) commits to the file.
+    const stamp = "SELECT total_changes() || ':' || data_version FROM pragma_data_version";
+    return prepared(this.db, stamp).pluck().get() as string;
+  }
+
   async schemaVersion(): Promise<number> {
     return prepared(this.db, "SELECT coalesce(max(version), 0) FROM schema_migrations")
       .pluck()
