@@ -120,7 +120,8 @@ export class SqliteStore implements Store {
     // Rollups change in the same transaction as the rows they summarize.
     const run = (ops: readonly AnyOp[], dedupe: boolean, one: (op: AnyOp) => OpResult) =>
       this.writer.rollups.within(() =>
-        ops.map((op): OpResult => {
+        ops.map((op, index): OpResult => {
+          this.queue.before(ops, index);
           if (isQueueOp(op) || !(dedupe || op.dedupe)) return one(op);
           if (!this.writer.markApplied(op.opId, op.at)) return { ok: true, duplicate: true };
           const result = one(op);
