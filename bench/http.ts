@@ -135,6 +135,8 @@ interface Servers {
   tracker: Tracker;
   dbPath: string;
   reqtrackUrl: string;
+  /** The same app with its detail cache off: every GET reads the store. */
+  uncachedUrl: string;
   bareUrl: string;
   apiKey: string;
   getIds: string[];
@@ -184,6 +186,10 @@ async function startServers(dir: string, seedRequests: number): Promise<Servers>
     closing.push(() => app.close());
     const reqtrackUrl = await listen(app);
     await probeReqtrack(reqtrackUrl, key, ids[0] as string);
+    const uncached = await buildApp({ tracker, logger: false, detailCache: false });
+    closing.push(() => uncached.close());
+    const uncachedUrl = await listen(uncached);
+    await probeReqtrack(uncachedUrl, key, ids[0] as string);
 
     const bare = Fastify({ logger: false });
     bare.get("/bare", async () => BARE_BODY);
@@ -194,6 +200,7 @@ async function startServers(dir: string, seedRequests: number): Promise<Servers>
       tracker,
       dbPath,
       reqtrackUrl,
+      uncachedUrl,
       bareUrl,
       apiKey: key,
       getIds: shuffle(ids).slice(0, GET_ID_POOL),
@@ -387,6 +394,15 @@ const VARIANTS: readonly Variant[] = [
     label: `GET /requests/:id (${formatNumber(GET_ID_POOL)} ids)`,
     options: (s) => ({
       url: s.reqtrackUrl,
+      headers: bearer(s),
+      requests: s.getIds.map((id) => ({ method: "GET", path: `/api/v1/requests/${id}` })),
+    }),
+  },
+  {
+    key: "getUncached",
+    label: `GET /requests/:id (${formatNumber(GET_ID_POOL)} ids, cache off)`,
+    options: (s) => ({
+      url: s.uncachedUrl,
       headers: bearer(s),
       requests: s.getIds.map((id) => ({ method: "GET", path: `/api/v1/requests/${id}` })),
     }),
@@ -591,7 +607,10 @@ function report(settings: Settings, summary: Summary[]): BenchmarkReport {
     `store: SQLite file (WAL) seeded with ${formatNumber(seedRequests)} completed requests ` +
       "(1 stage, 1 cost, 6 events each); logger silent, watchdog off.",
     `GET (${formatNumber(GET_ID_POOL)} ids): each connection cycles through the same shuffled ` +
-      "list of seeded ids; (one id) repeats a single id.",
+      "list of seeded ids; (one id) repeats a single id. The detail cache (1,024 entries, " +
+      "src/server/detail-cache.ts) holds the whole pool, and nothing is written while a GET " +
+      "variant runs, so its reads hit; (cache off) is a second app on the same tracker with " +
+      "`detailCache: false`, every GET reading the store.",
     `ingest: ${INGEST_OPS_PER_POST} ops per POST (${INGEST_LIFECYCLES_PER_POST} lifecycles x ` +
       "create, start, event, cost, complete) with fresh request and op ids per POST; " +
       "ops/s = 2xx POSTs/s x 100; after every run the store is checked to hold exactly the rows " +

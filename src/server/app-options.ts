@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ValidationError } from "../core/errors.js";
 import { checkOptions, functionOption, hasMethods, loggerOption } from "../core/option-check.js";
 import type { AppOptions } from "./app.js";
+import type { DetailCacheOptions } from "./detail-cache.js";
 import type { ServeOptions } from "./serve.js";
 import type { SheddingOptions } from "./shedding.js";
 
@@ -31,6 +32,17 @@ const appOptionsSchema = z.strictObject({
   clock: functionOption("() => epoch milliseconds").optional(),
   shedding: z.union([shedding, z.literal(false)]).optional(),
   corsOrigins: z.array(z.string().url()).optional(),
+  detailCache: z
+    .union([
+      z
+        .strictObject({
+          maxEntries: z.number().int().min(0),
+          maxChars: z.number().int().min(0),
+        } satisfies Record<keyof DetailCacheOptions, z.ZodType>)
+        .partial(),
+      z.literal(false),
+    ])
+    .optional(),
   logger: z.union([loggerOption, z.literal(false)]).optional(),
 } satisfies Record<keyof AppOptions, z.ZodType>);
 

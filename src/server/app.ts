@@ -6,6 +6,7 @@ import type { Tracker } from "../tracker/tracker.js";
 import { checkAppOptions } from "./app-options.js";
 import { authenticate, KeylessState } from "./auth.js";
 import { dashboardPlugin } from "./dashboard.js";
+import type { DetailCacheOptions } from "./detail-cache.js";
 import { errorHandler, frameworkErrorHandler } from "./errors.js";
 import { ServerMetrics } from "./metrics.js";
 import { plainSerializerCompiler, registerOpenApi } from "./openapi.js";
@@ -60,6 +61,12 @@ export interface AppOptions {
    * none, CORS off.
    */
   corsOrigins?: string[];
+  /**
+   * The cache of recently read request details (`GET /api/v1/requests/:id`), served only while
+   * the store has not changed since (src/server/detail-cache.ts); false turns it off. Default:
+   * 1024 requests, 8 Mi characters. PostgreSQL stores cache nothing.
+   */
+  detailCache?: DetailCacheOptions | false;
   /** Fastify's logger; default: the tracker's logger at warn. */
   logger?: Logger | false;
 }
@@ -130,7 +137,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await registerOpenApi(app);
 
-  await app.register(requestRoutes, { prefix: "/api/v1", tracker });
+  await app.register(requestRoutes, {
+    prefix: "/api/v1",
+    tracker,
+    ...(options.detailCache === undefined ? {} : { detailCache: options.detailCache }),
+  });
   await app.register(queueRoutes, { prefix: "/api/v1", tracker });
   await app.register(streamRoutes, { prefix: "/api/v1", hub, tokens });
   await app.register(statsRoutes, { prefix: "/api/v1", tracker });

@@ -83,6 +83,13 @@ export interface Store {
   purge(olderThan: number, batchSize?: number): Promise<PurgeCounts>;
 
   getRequest(id: string, options?: { includeDeleted?: boolean }): Promise<Request | null>;
+  /**
+   * A stamp that changes whenever anything stored may have changed since it was last read (a
+   * write through this store or, on SQLite, a commit by another connection to the same file),
+   * or null where the store cannot tell cheaply (PostgreSQL: other servers write without
+   * telling this one). A cache of reads keys its entries on it: read the stamp, then the data.
+   */
+  changeStamp(): Promise<string | null>;
   /** The schema version the database is at (the highest applied migration). */
   schemaVersion(): Promise<number>;
 

@@ -80,7 +80,10 @@ export class Queue {
     return result?.type === "requeue" && result.change !== null;
   }
 
-  /** Tells idle workers of this process that there is work, so they need not wait to poll. */
+  /**
+   * Tells idle workers of this process that there is work, so they need not wait to poll:
+   * called on every create, retry and requeue here (other servers' reach us by LISTEN).
+   */
   notify(): void {
     this.wakeups.emit("work");
   }
@@ -106,6 +109,14 @@ export class Queue {
       this.logger.debug({ op: op.type }, "store unavailable; queue op skipped");
       return null;
     }
-    return result.queue ?? null;
+    const answer = result.queue ?? null;
+    // A request back in the queue (released, or its lease expired) wakes idle workers too.
+    if (
+      (answer?.type === "requeue" && answer.change !== null) ||
+      (answer?.type === "sweep" && answer.result.changes.some((c) => c.to === "pending"))
+    ) {
+      this.notify();
+    }
+    return answer;
   }
 }

@@ -21,6 +21,11 @@ import { Watchdog } from "./watchdog.js";
 import type { Worker } from "./worker.js";
 import { WritePath } from "./write-path.js";
 
+/** A request as `GET /api/v1/requests/:id` shows it: with the replays made of it. */
+export type RequestDetail = Request & {
+  replays: { id: string; status: Request["status"]; createdAt: Date }[];
+};
+
 /**
  * What the facade stands on: the parts of a tracker (write path, live feed, queue, watchdog,
  * analytics, budgets, prices, replays) wired together, and their lifecycle (flush, close).
@@ -155,6 +160,30 @@ export abstract class TrackerCore {
   /** Waits until every change made so far is committed (or in the outbox). */
   async flush(): Promise<void> {
     return this.committer.flush();
+  }
+
+  /**
+   * The store's change stamp once every change made so far is committed (see
+   * `Store.changeStamp`): read it before the data it is to key, and a cached read is current
+   * exactly while the stamp is the same. Null: the store keeps none, cache nothing.
+   */
+  async changeStamp(): Promise<string | null> {
+    return this.read("change_stamp", 0, () => this.store.changeStamp());
+  }
+
+  /**
+   * The request with its stages, costs and the replays made of it (oldest first), in one read
+   * after the writes made before it; null when unknown or soft-deleted.
+   */
+  async getRequestDetail(id: string): Promise<RequestDetail | null> {
+    const checked = this.ops.requestId(id);
+    return this.read("get_request", 1, async () => {
+      const found = await this.store.getRequest(checked);
+      if (!found) return null;
+      const replays = await this.store.replays.listReplays(checked);
+      const refs = replays.map((r) => ({ ...r, createdAt: new Date(r.createdAt) }));
+      return { ...found, replays: refs };
+    });
   }
 
   /** Tries to replay the outbox now; true when it is empty afterwards. */

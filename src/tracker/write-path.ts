@@ -63,6 +63,8 @@ export class WritePath {
       if (result.ok && !result.duplicate) budgets.created(op.request);
       else budgets.release(op.request.id);
     }
+    // A retry puts the request back in the queue: idle workers need not wait for their poll.
+    if (op.type === "transition" && op.to === "pending" && result.ok) queue.notify();
     if (op.type === "cost" && result.ok) budgets.costRecorded(op);
     if (op.type === "context" && result.ok) budgets.contextChanged(op);
     // An estimate is held while the request runs; its end releases what it did not spend.

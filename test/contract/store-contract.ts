@@ -623,6 +623,35 @@ export function describeStoreContract(driver: string, makeStore: () => Promise<S
       expect(await store.queueDepth()).toEqual({ high: 0, normal: 0, low: 0 });
     });
 
+    it("claims each live request once in a batch whose claims other ops interleave", async () => {
+      await store.apply([
+        create(newRequest({ id: "a", createdAt: T0 })),
+        create(newRequest({ id: "b", createdAt: T0 + 1 })),
+        create(newRequest({ id: "c", createdAt: T0 + 2, kind: "video" })),
+      ]);
+      const results = await store.apply([
+        claim(T0 + 10),
+        claim(T0 + 10),
+        to("b", "cancelled", T0 + 10),
+        claim(T0 + 10, ["video"]),
+        create(newRequest({ id: "d", createdAt: T0 + 10, lane: "high", priority: 0.9 })),
+        claim(T0 + 10),
+        claim(T0 + 10),
+      ]);
+      const claimed = results.flatMap((r) =>
+        r.ok && r.queue?.type === "claim" && r.queue.request ? [r.queue.request.id] : [],
+      );
+      // Which claim gets which may differ by driver (b may be claimed before its cancel, or
+      // cancelled while pending); that every request goes at most once, and none after its
+      // cancel, may not.
+      expect(new Set(claimed).size).toBe(claimed.length);
+      expect(claimed).toEqual(expect.arrayContaining(["a", "c", "d"]));
+      const b = await store.getRequest("b");
+      expect(b?.status).toBe("cancelled");
+      expect(b?.attempts).toBe(claimed.includes("b") ? 1 : 0);
+      expect(claimed.length).toBe(claimed.includes("b") ? 4 : 3);
+    });
+
     it("claims by kind", async () => {
       await store.apply([
         create(newRequest({ id: "a", kind: "chat" })),

@@ -4,6 +4,7 @@ import { ForbiddenError, NotFoundError } from "../../core/errors.js";
 import { logEventSchema, recordCostSchema } from "../../core/schemas.js";
 import type { Tracker } from "../../tracker/tracker.js";
 import { tenantFilter, visibleScope } from "../auth.js";
+import { DetailCache, type DetailCacheOptions } from "../detail-cache.js";
 import { BODY_ERRORS, createdNoBody, errors, noContent } from "../openapi.js";
 import { eventListSchema, requestPageSchema, requestSchema } from "../openapi-schemas.js";
 import { requestDetailSchema } from "../replay-schemas.js";
@@ -17,11 +18,14 @@ import {
   transitionBody,
 } from "../schemas.js";
 
+const JSON_TYPE = "application/json; charset=utf-8";
+
 /** /api/v1/requests: create, list, detail, soft delete, transitions, stages, events, costs. */
-export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async (
-  app,
-  { tracker },
-) => {
+export const requestRoutes: FastifyPluginAsyncZod<{
+  tracker: Tracker;
+  detailCache?: DetailCacheOptions | false;
+}> = async (app, { tracker, detailCache }) => {
+  const cache = new DetailCache(detailCache === false ? { maxEntries: 0 } : detailCache);
   const writer = { role: "writer" as const };
   const viewer = { role: "viewer" as const };
 
@@ -85,12 +89,22 @@ export const requestRoutes: FastifyPluginAsyncZod<{ tracker: Tracker }> = async 
         tags: ["requests"],
       },
     },
-    async (request) => {
-      const found = await tracker.getRequest(request.params.id);
+    async (request, reply) => {
+      const { id } = request.params;
+      // The stamp before the data: a write landing between the two moves the stamp, so the
+      // entry kept below is never served after it (see DetailCache).
+      const stamp = await tracker.changeStamp();
+      let detail = cache.get(id, stamp);
+      if (!detail) {
+        const found = await tracker.getRequestDetail(id);
+        if (!found) throw new NotFoundError(id);
+        detail = { tenantId: found.tenantId, json: JSON.stringify(found) };
+        cache.set(id, stamp, detail);
+      }
+      // Checked on every answer, cached or not: another tenant's request does not exist.
       const own = request.principal.tenantId;
-      if (!found || (own !== null && found.tenantId !== own))
-        throw new NotFoundError(request.params.id);
-      return { ...found, replays: await tracker.replays.of(found.id) };
+      if (own !== null && detail.tenantId !== own) throw new NotFoundError(id);
+      return reply.type(JSON_TYPE).send(detail.json as never);
     },
   );
 

@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import { LANES, type Lane, type Request } from "../../core/types.js";
 import { type DueKind, runSweepSync } from "../sweep-pass.js";
 import type {
+  AnyOp,
   ClaimOp,
   HeartbeatOp,
   QueueOp,
@@ -28,6 +29,20 @@ interface Candidate {
   createdAt: number;
 }
 
+/** The rows picked for a run of claims with one filter, handed out one per claim. */
+interface Picks {
+  key: string;
+  /** Index in the batch of the run's last claim. */
+  last: number;
+  /** How many claims the run holds; the rows are picked by its first claim. */
+  count: number;
+  rows: Candidate[] | null;
+}
+
+const filterKey = (op: ClaimOp) => JSON.stringify([op.kinds, op.tenantId ?? null]);
+const earlier = (a: Candidate, b: Candidate) =>
+  a.deadlineKey - b.deadlineKey || a.createdAt - b.createdAt;
+
 /**
  * Queue operations on SQLite: claims, heartbeats and the watchdog's sweep. They run inside
  * the store's write transaction, and SQLite has one writer at a time, so two processes
@@ -38,6 +53,7 @@ export class SqliteQueue {
   private readonly nextOfKindInLane: Database.Statement;
   private readonly nextOfTenantInLane: Database.Statement;
   private readonly nextOfTenantKindInLane: Database.Statement;
+  private picks: Picks | null = null;
   private readonly selectRow: Database.Statement;
   private readonly selectStages: Database.Statement;
   private readonly selectCosts: Database.Statement;
@@ -52,7 +68,7 @@ export class SqliteQueue {
   ) {
     const pending = "status = 'pending' AND deleted_at IS NULL";
     const pick = `SELECT id, ${DEADLINE_KEY} AS deadlineKey, created_at AS createdAt FROM requests`;
-    const order = `ORDER BY ${DEADLINE_KEY}, created_at LIMIT 1`;
+    const order = `ORDER BY ${DEADLINE_KEY}, created_at LIMIT ?`;
     this.nextInLane = db.prepare(`${pick} WHERE ${pending} AND lane = ? ${order}`);
     this.nextOfKindInLane = db.prepare(
       `${pick} WHERE ${pending} AND kind = ? AND lane = ? ${order}`,
@@ -96,9 +112,36 @@ export class SqliteQueue {
     }
   }
 
+  /**
+   * Called before op `index` of a batch runs. Claims with one filter that follow each other
+   * in a batch (a worker's slots claim in one turn) are a run: its first claim picks the rows
+   * of the whole run in one statement per lane, and each claim of the run takes the next.
+   * Nothing but those claims runs between the pick and the last of them, so no row can change
+   * in between; any other op, or a new batch (index 0, also the retry of a rolled-back one),
+   * ends the run.
+   */
+  before(ops: readonly AnyOp[], index: number): void {
+    const op = ops[index];
+    if (op?.type !== "claim") {
+      this.picks = null;
+      return;
+    }
+    const key = filterKey(op);
+    if (index > 0 && this.picks?.key === key && index <= this.picks.last) return;
+    let last = index;
+    while (true) {
+      const following = ops[last + 1];
+      if (following?.type !== "claim" || filterKey(following) !== key) break;
+      last++;
+    }
+    this.picks = { key, last, count: last - index + 1, rows: null };
+  }
+
   /** The best pending request (lane, then earliest deadline, then oldest) becomes running. */
   private claim(op: ClaimOp): Request | null {
-    const candidate = this.best(op.kinds, op.tenantId ?? null);
+    const picks = this.picks ?? { key: "", last: 0, count: 1, rows: null };
+    picks.rows ??= this.best(op.kinds, op.tenantId ?? null, picks.count);
+    const candidate = picks.rows.shift();
     if (!candidate) return null;
     const started = this.writer.apply({
       type: "transition",
@@ -121,43 +164,38 @@ export class SqliteQueue {
     return { ...record, stages, costs };
   }
 
-  private best(kinds: string[] | null, tenantId: string | null): Candidate | null {
+  /** The best `limit` pending requests, in claim order: lane by lane, deadline, then age. */
+  private best(kinds: string[] | null, tenantId: string | null, limit: number): Candidate[] {
+    const picked: Candidate[] = [];
     for (const lane of LANES) {
-      let best: Candidate | null = null;
-      for (const candidate of this.candidates(lane, kinds, tenantId)) {
-        if (
-          !best ||
-          candidate.deadlineKey < best.deadlineKey ||
-          (candidate.deadlineKey === best.deadlineKey && candidate.createdAt < best.createdAt)
-        ) {
-          best = candidate;
-        }
-      }
-      if (best) return best;
+      const left = limit - picked.length;
+      if (left === 0) break;
+      picked.push(...this.inLane(lane, kinds, tenantId, left));
     }
-    return null;
+    return picked;
   }
 
-  private *candidates(
+  private inLane(
     lane: Lane,
     kinds: string[] | null,
     tenantId: string | null,
-  ): Generator<Candidate> {
+    limit: number,
+  ): Candidate[] {
     if (kinds === null) {
-      const found = (
-        tenantId === null ? this.nextInLane.get(lane) : this.nextOfTenantInLane.get(tenantId, lane)
-      ) as Candidate | undefined;
-      if (found) yield found;
-      return;
-    }
-    for (const kind of kinds) {
-      const found = (
+      return (
         tenantId === null
-          ? this.nextOfKindInLane.get(kind, lane)
-          : this.nextOfTenantKindInLane.get(tenantId, kind, lane)
-      ) as Candidate | undefined;
-      if (found) yield found;
+          ? this.nextInLane.all(lane, limit)
+          : this.nextOfTenantInLane.all(tenantId, lane, limit)
+      ) as Candidate[];
     }
+    // One statement per kind (each reads its own index range), merged in claim order.
+    const found = kinds.flatMap(
+      (kind) =>
+        (tenantId === null
+          ? this.nextOfKindInLane.all(kind, lane, limit)
+          : this.nextOfTenantKindInLane.all(tenantId, kind, lane, limit)) as Candidate[],
+    );
+    return kinds.length === 1 ? found : found.sort(earlier).slice(0, limit);
   }
 
   private heartbeat(op: HeartbeatOp): boolean {

@@ -13,6 +13,7 @@ import {
   type ReplayStore,
   replayTotals,
 } from "../replay-store.js";
+import { prepared } from "./prepared.js";
 
 /** Replays and bulk replay jobs on SQLite. */
 export class SqliteReplays implements ReplayStore {
@@ -43,12 +44,12 @@ export class SqliteReplays implements ReplayStore {
   async listReplays(
     id: string,
   ): Promise<{ id: string; status: RequestStatus; createdAt: number }[]> {
-    return this.db
-      .prepare(
-        `SELECT id, status, created_at AS createdAt FROM requests
-        WHERE replay_of = ? AND deleted_at IS NULL ORDER BY created_at, id`,
-      )
-      .all(id) as { id: string; status: RequestStatus; createdAt: number }[];
+    // Prepared once: every GET of a request's detail runs it (preparing cost more than running).
+    return prepared(
+      this.db,
+      `SELECT id, status, created_at AS createdAt FROM requests
+      WHERE replay_of = ? AND deleted_at IS NULL ORDER BY created_at, id`,
+    ).all(id) as { id: string; status: RequestStatus; createdAt: number }[];
   }
 
   async matchingIds(filter: ReplayFilter, limit: number): Promise<string[]> {

@@ -122,7 +122,8 @@ export class SqliteStore implements Store {
     // Rollups change in the same transaction as the rows they summarize.
     const run = (ops: readonly AnyOp[], dedupe: boolean, one: (op: AnyOp) => OpResult) =>
       this.writer.rollups.within(() =>
-        ops.map((op): OpResult => {
+        ops.map((op, index): OpResult => {
+          this.queue.before(ops, index);
           if (isQueueOp(op) || !(dedupe || op.dedupe)) return one(op);
           if (!this.writer.markApplied(op.opId, op.at)) return { ok: true, duplicate: true };
           const result = one(op);
@@ -233,6 +234,13 @@ export class SqliteStore implements Store {
       id,
     ) as CostRow[];
     return { ...toRequestRecord(row), stages: stages.map(toStage), costs: costs.map(toCost) };
+  }
+
+  async changeStamp(): Promise<string> {
+    // total_changes(): rows this connection changed (triggers included); data_version moves
+    // when another connection (a worker thread, the CLI, another process) commits to the file.
+    const stamp = "SELECT total_changes() || ':' || data_version FROM pragma_data_version";
+    return prepared(this.db, stamp).pluck().get() as string;
   }
 
   async schemaVersion(): Promise<number> {
