@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { isPostgresUrl } from "../store/postgres/postgres-store.js";
+import { isPostgresUrl } from "../store/storage-url.js";
 import type { PostgresOptions } from "../tracker/options.js";
 
 /** What commander parses from the flags `withPostgresOptions` adds, beside `--storage`. */

@@ -1,10 +1,7 @@
 import type { SqliteStoreOptions } from "./sqlite/sqlite-store.js";
-import {
-  isPostgresUrl,
-  PostgresStore,
-  type PostgresStoreOptions,
-} from "./postgres/postgres-store.js";
+import { PostgresStore, type PostgresStoreOptions } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
+import { isPostgresUrl } from "./storage-url.js";
 import type { Store } from "./store.js";
 
 /** What `openStore` needs beyond the storage: each driver takes its part. */

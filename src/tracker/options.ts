@@ -3,7 +3,8 @@ import { createDefaultLogger } from "../context/logger.js";
 import { ValidationError } from "../core/errors.js";
 import { checkOptions, functionOption, loggerOption } from "../core/option-check.js";
 import { z } from "zod";
-import { isPostgresUrl, type PostgresStoreOptions } from "../store/postgres/postgres-store.js";
+import type { PostgresStoreOptions } from "../store/postgres/postgres-store.js";
+import { isPostgresUrl } from "../store/storage-url.js";
 import type { Store } from "../store/store.js";
 
 /**

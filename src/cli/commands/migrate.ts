@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { isPostgresUrl } from "../../store/postgres/postgres-store.js";
+import { isPostgresUrl } from "../../store/storage-url.js";
 import { openTracker } from "../backend.js";
 import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
 

@@ -38,10 +38,7 @@ export interface PostgresStoreOptions {
   notify?: boolean;
 }
 
-/** True for a `postgres://` or `postgresql://` connection string (a storage that is no file). */
-export function isPostgresUrl(storage: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(storage);
-}
+export { isPostgresUrl } from "../storage-url.js";
 
 /** Connects a pool, creates the schema when missing and brings it up to date. */
 export async function openPool(
