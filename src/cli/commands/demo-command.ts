@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { checkStorage } from "../backend.js";
+import { checkStorage, storageError } from "../backend.js";
 
 /** `reqtrack demo`: one simulated pipeline run into a SQLite file, printed as tables. */
 export function register(program: Command): void {
@@ -11,6 +11,8 @@ export function register(program: Command): void {
       // A `mysql://...` would otherwise become a folder named `mysql:`.
       checkStorage(options.storage, { mustExist: false });
       const { runDemo } = await import("./demo.js");
-      await runDemo({ storage: options.storage, out: process.stdout });
+      await runDemo({ storage: options.storage, out: process.stdout }).catch((error: unknown) => {
+        throw storageError(options.storage, error);
+      });
     });
 }
