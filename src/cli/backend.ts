@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Command } from "commander";
 import type { Tracker } from "../tracker/tracker.js";
 import { CliError } from "./fail.js";
@@ -76,19 +77,37 @@ export async function openTracker(flags: PostgresFlags, mustExist: boolean): Pro
       watchdogIntervalMs: 0,
     });
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    if (/unable to open database file/i.test(message)) {
-      throw new CliError(`unable to open database file ${flags.storage}`, { cause: error });
-    }
-    if (code === "EEXIST" || code === "ENOTDIR") {
-      throw new CliError(
-        `cannot create the folder of ${flags.storage}: a file is in the way (${String(code)})`,
-        { cause: error },
-      );
-    }
-    throw error;
+    throw storageError(flags.storage, error);
   }
+}
+
+/**
+ * The error of opening `storage`, as a CLI user should read it: naming the path, and saying
+ * what a raw `EEXIST`/`ENOTDIR` from creating its folder means. Other errors pass unchanged.
+ */
+export function storageError(storage: string, error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/unable to open database file/i.test(message)) {
+    return new CliError(`unable to open database file ${storage}`, { cause: error });
+  }
+  if (code === "SQLITE_NOTADB" || /file is not a database/i.test(message)) {
+    return new CliError(`cannot open ${storage}: file is not a database`, { cause: error });
+  }
+  if (code === "EEXIST" || code === "ENOTDIR") {
+    return new CliError(
+      `cannot create the folder of ${storage}: ${blockingFile(storage)} is a file, not a folder`,
+      { cause: error, causeShown: false },
+    );
+  }
+  return error;
+}
+
+/** The nearest existing ancestor folder of `path` that is not a folder (or its parent). */
+function blockingFile(path: string): string {
+  let dir = dirname(path);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
 }
 
 /** The backend for `flags`: the server of `--url` / REQTRACK_URL, else the local store. */

@@ -11,12 +11,25 @@ export function oneLine(error: unknown): string {
     // A cause whose message is JSON (zod's issue list) adds nothing to the line before it.
     const json = /^[[{]/.test(line);
     if (line !== "" && !json && !parts.some((p) => p.includes(line))) parts.push(line);
-    current = current instanceof Error ? current.cause : undefined;
+    // A CliError that already says what its cause means (a raw `EEXIST`) ends the line.
+    current =
+      current instanceof Error && !(current instanceof CliError && current.causeShown === false)
+        ? current.cause
+        : undefined;
   }
   return parts.join(": ") || "failed";
 }
 
-/** An expected failure of a command: printed as one line, exit code 1. */
+/**
+ * An expected failure of a command: printed as one line, exit code 1. With
+ * `causeShown: false` the cause is kept on the error but left out of the line.
+ */
 export class CliError extends Error {
   override name = "CliError";
+  readonly causeShown: boolean;
+
+  constructor(message: string, options: ErrorOptions & { causeShown?: boolean } = {}) {
+    super(message, options);
+    this.causeShown = options.causeShown ?? true;
+  }
 }

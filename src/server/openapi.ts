@@ -65,6 +65,9 @@ export function errors<S extends ErrorStatus>(
 /** The error statuses of a route that takes a JSON body: bad, too large, not JSON. */
 export const BODY_ERRORS = [400, 413, 415] as const;
 
+/** The methods whose requests Fastify parses a body for. */
+const BODY_METHODS = new Set(["post", "put", "patch", "delete"]);
+
 /** A 204 answer: done, no body. */
 export const noContent = z.undefined();
 openapiRegistry.add(noContent, { description: "Done; no body." });
@@ -142,9 +145,12 @@ function finishDocument(document: Document): Document {
     };
   }
   for (const item of Object.values(document.paths ?? {})) {
-    for (const operation of Object.values(item ?? {})) {
+    for (const [method, operation] of Object.entries(item ?? {})) {
       const answers = operation?.responses;
       if (!answers) continue;
+      // Fastify parses a body sent with any of these methods, even to a route that takes
+      // none: bad JSON, too large or not JSON is answered before the route runs.
+      if (BODY_METHODS.has(method)) for (const status of BODY_ERRORS) answers[status] ??= {};
       for (const status of Object.keys(answers)) {
         const meta = ERROR_RESPONSES[Number(status) as ErrorStatus];
         if (meta) answers[status] = { $ref: `#/components/responses/${meta.name}` };

@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -10,17 +11,29 @@ import { describePostgres } from "../support/postgres.js";
 
 const execFileAsync = promisify(execFile);
 const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+// By URL, so the CLI also runs with a working directory outside the repository.
+const tsx = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
 
 /** Runs the CLI; never throws, so failures can be asserted on. */
 async function run(...args: string[]) {
+  return runIn(undefined, ...args);
+}
+
+/** Runs the CLI in `cwd`, where a relative path it wrongly takes as a file would appear. */
+async function runIn(cwd: string | undefined, ...args: string[]) {
   try {
     const { stdout, stderr } = await execFileAsync(
       process.execPath,
-      ["--import", "tsx", cli, ...args],
-      { env: { ...process.env, REQTRACK_URL: "", REQTRACK_KEY: "", NO_COLOR: "1" } },
+      ["--import", tsx, cli, ...args],
+      {
+        cwd,
+        env: { ...process.env, REQTRACK_URL: "", REQTRACK_KEY: "", NO_COLOR: "1" },
+        // A `serve` that took the string would listen until killed: stop it, and fail below.
+        timeout: 60_000,
+      },
     );
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -98,6 +111,30 @@ describe("reqtrack CLI", () => {
     expect(existsSync(missing)).toBe(false);
     expect((await run("requests", "list", "--storage", missing)).stderr).toContain(missing);
   });
+
+  it("refuses a storage string that is neither a file path nor postgres://, and creates nothing", async () => {
+    const empty = dir.file("empty.ndjson");
+    writeFileSync(empty, "");
+    const mysql = "mysql://db/x";
+    for (const args of [
+      ["stats", "--storage", mysql],
+      ["migrate", "--storage", mysql],
+      ["keys", "create", "--role", "admin", "--storage", mysql],
+      ["import", empty, "--storage", mysql],
+      ["demo", "--storage", mysql],
+      ["serve", "--port", "0", "--storage", mysql],
+    ]) {
+      const result = await runIn(dir.dir, ...args);
+      expect(result.code, args.join(" ")).toBe(1);
+      oneLine(result.stderr);
+      expect(result.stderr, args.join(" ")).toContain(
+        "--storage must be a SQLite file path or a postgres:// URL, not mysql://...",
+      );
+      // As a path, `mysql://db/x` is the folder `mysql:` holding `db/x`, with SQLite's -wal.
+      expect(existsSync(join(dir.dir, "mysql:")), args.join(" ")).toBe(false);
+      expect(readdirSync(dir.dir), args.join(" ")).toEqual(["empty.ndjson"]);
+    }
+  }, 120_000);
 
   it("lists with filters, shows one request, and prints stats and costs, locally and over --url", async () => {
     const storage = dir.file("a.db");

@@ -3,7 +3,7 @@ import * as http from "node:http";
 import pg from "pg";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ChangeEvent } from "../../src/core/ops.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { changeChannel } from "../../src/store/postgres/postgres-notify.js";
 import {
   PostgresStore,

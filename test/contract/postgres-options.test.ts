@@ -226,6 +226,40 @@ describePostgres("on PostgreSQL", (url) => {
       expect(named?.most).toBeGreaterThan(0);
     });
 
+    it("reqtrack migrate without --schema says it writes into public, and does (in a database made for it)", async () => {
+      // Its own database, so the reqtrack tables it leaves in `public` go with it.
+      const database = `reqtrack_test_${randomBytes(6).toString("hex")}`;
+      await admin.query(`CREATE DATABASE ${database}`);
+      const fresh = new URL(url);
+      fresh.pathname = `/${database}`;
+      try {
+        const env = { ...process.env };
+        delete env.REQTRACK_PG_SCHEMA;
+        const latest = Math.max(...POSTGRES_MIGRATIONS.map((m) => m.version));
+        const migrated = await run(
+          process.execPath,
+          ["--import", "tsx", cli, "migrate", "--storage", fresh.toString()],
+          { env },
+        );
+        expect(migrated.stderr).toContain(
+          "No --schema given: migrating into the database's default schema (public)",
+        );
+        expect(migrated.stdout.trim()).toBe(`postgres schema at version ${latest}`);
+        const client = new pg.Client({ connectionString: fresh.toString() });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ schemaname: string }>(
+            "SELECT DISTINCT schemaname FROM pg_tables WHERE tablename = 'requests'",
+          );
+          expect(rows).toEqual([{ schemaname: "public" }]);
+        } finally {
+          await client.end();
+        }
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      }
+    }, 30_000);
+
     it("reqtrack migrate and keys take --schema (or REQTRACK_PG_SCHEMA) and --no-prepared-statements", async () => {
       const schema = newSchemaName();
       const latest = Math.max(...POSTGRES_MIGRATIONS.map((m) => m.version));

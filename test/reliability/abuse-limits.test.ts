@@ -2,7 +2,7 @@ import * as http from "node:http";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTracker, type Tracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { captureLogger } from "../support/helpers.js";
 import { report } from "./support/size.js";
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTracker, type Tracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { routeTable } from "../../src/server/route-table.js";
 import { captureLogger } from "../support/helpers.js";
 import { describeEachStorage } from "../support/storages.js";

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTracker, type Tracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { MAX_ACTIVE_KEYS } from "../../src/tracker/api-keys.js";
 import { captureLogger, tempDir } from "../support/helpers.js";
 

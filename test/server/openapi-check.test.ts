@@ -29,6 +29,44 @@ describe("the OpenAPI answer check of the server suites", () => {
     expect(served).toEqual(JSON.parse(JSON.stringify(app.swagger())));
   });
 
+  it("declares the error statuses of every operation", async () => {
+    interface Operation {
+      parameters?: { in: string }[];
+      requestBody?: unknown;
+      security?: unknown[];
+      responses: Record<string, { $ref?: string }>;
+    }
+    const doc = app.swagger() as unknown as {
+      security?: unknown[];
+      paths: Record<string, Record<string, Operation>>;
+    };
+    const missing: string[] = [];
+    let operations = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        operations++;
+        const expected = new Set(["500", "503"]);
+        // Every /api/v1 call needs a key once keys exist.
+        if ((operation.security ?? doc.security ?? []).length > 0) expected.add("401");
+        if ((operation.parameters ?? []).length > 0 || operation.requestBody) expected.add("400");
+        if (["post", "put", "patch", "delete"].includes(method)) {
+          for (const status of ["400", "413", "415"]) expected.add(status);
+        }
+        if (/\{(id|jobId)\}/.test(path)) expected.add("404");
+        for (const status of expected) {
+          const answer = operation.responses[status];
+          if (!answer) missing.push(`${method.toUpperCase()} ${path} ${status}`);
+          else
+            expect(answer.$ref, `${method} ${path} ${status}`).toMatch(
+              /^#\/components\/responses\//,
+            );
+        }
+      }
+    }
+    expect(operations).toBeGreaterThan(20);
+    expect(missing).toEqual([]);
+  });
+
   it("refuses an undeclared status, a wrong body and an undeclared media type", async () => {
     const checker = new ResponseChecker(app.swagger() as never);
     const json = "application/json; charset=utf-8";

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTracker, type Tracker } from "../../src/index.js";
-import { buildApp } from "../../src/server/app.js";
+import { buildApp } from "../support/app.js";
 import { DASHBOARD_DIR } from "../../src/server/dashboard.js";
 import { captureLogger } from "../support/helpers.js";
 

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DEMO_KINDS } from "../../src/cli/commands/demo-trickle.js";
 import { createTracker } from "../../src/index.js";
 import { serve } from "../../src/server/serve.js";
 import { SQLITE_MIGRATIONS } from "../../src/store/migrations/sqlite.js";
@@ -216,6 +217,15 @@ describe("reqtrack serve --demo (npm start)", () => {
       const url = /listening on (\S+)/.exec(stderr)?.[1] as string;
       // Without keys the curl line needs no header.
       expect(stderr).toContain(`live:       curl -N ${url}/api/v1/stream\n`);
+      // The banner says the demo keeps to its own kinds, and names each of them.
+      await vi.waitFor(() => expect(stderr).toContain("requests you create are left"), {
+        timeout: 20_000,
+      });
+      const claims =
+        /Its worker claims only its own kinds \(([^)]*)\); requests you create are left for your workers\./.exec(
+          stderr,
+        );
+      expect(claims?.[1]?.split(", ").sort()).toEqual([...DEMO_KINDS].sort());
       await vi.waitFor(
         async () => {
           const page = (await (await fetch(`${url}/api/v1/requests?tag=demo&limit=1`)).json()) as {

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, ftruncateSync, openSync, statSync } from "node:fs";
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
+import { dirname } from "node:path";
 import type { Command } from "commander";
 import { type Json, type Query, type TargetFlags, withBackend, withTarget } from "../backend.js";
 import { CliError } from "../fail.js";
@@ -36,6 +37,20 @@ function csvCell(value: unknown): string {
 }
 
 /**
+ * Refuses an `--out` that cannot be a file before anything is read or written, with a line
+ * that says why (rather than a raw EISDIR or ENOTDIR).
+ */
+function checkOutFile(out: string): void {
+  if (existsSync(out) && statSync(out).isDirectory()) {
+    throw new CliError(`--out ${out} is a folder: name a file`);
+  }
+  const dir = dirname(out);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new CliError(`--out ${out}: ${dir} is not a folder (create it first)`);
+  }
+}
+
+/**
  * Pages through the requests with the list cursor (constant memory whatever the size),
  * writes each page with backpressure, and records after each page how far it got, so a
  * killed export resumes where it stopped: the file is cut back to the last recorded page.
@@ -48,6 +63,7 @@ async function runExport(flags: ExportFlags): Promise<void> {
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
     throw new CliError(`--page-size must be a whole number from 1 to 1000, not ${flags.pageSize}`);
   }
+  if (flags.out) checkOutFile(flags.out);
   const checkpoint = flags.out ? new Checkpoint<ExportState>(`${flags.out}.checkpoint`) : null;
   const query: Query = {
     tenantId: flags.tenant,
@@ -71,6 +87,8 @@ async function runExport(flags: ExportFlags): Promise<void> {
   const out = flags.out
     ? createWriteStream(flags.out, { flags: state.bytes > 0 ? "a" : "w" })
     : process.stdout;
+  // An open that fails (a folder made in the meantime) rejects here instead of crashing.
+  if (flags.out) await once(out, "open");
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, "drain");
   };

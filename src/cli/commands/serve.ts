@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import type { Command } from "commander";
 import { ValidationError } from "../../core/errors.js";
-import { checkStorage } from "../backend.js";
+import { checkStorage, storageError } from "../backend.js";
 import { CliError } from "../fail.js";
 import { type PostgresFlags, postgresOptions, withPostgresOptions } from "../postgres-options.js";
 
@@ -64,6 +64,8 @@ export function registerServe(program: Command): void {
       const tracker = await createTracker({
         storage: options.storage,
         postgres: postgresOptions(options),
+      }).catch((error: unknown) => {
+        throw storageError(options.storage, error);
       });
       const server = await serve({
         tracker,
