@@ -22,15 +22,25 @@ async function run(...args: string[]) {
   return runIn(undefined, ...args);
 }
 
+/** `run` with extra environment variables (e.g. COLUMNS). */
+async function runWith(env: Record<string, string>, ...args: string[]) {
+  return runInEnv(undefined, env, ...args);
+}
+
 /** Runs the CLI in `cwd`, where a relative path it wrongly takes as a file would appear. */
 async function runIn(cwd: string | undefined, ...args: string[]) {
+  return runInEnv(cwd, {}, ...args);
+}
+
+/** Runs the CLI in `cwd` with extra environment variables. */
+async function runInEnv(cwd: string | undefined, env: Record<string, string>, ...args: string[]) {
   try {
     const { stdout, stderr } = await execFileAsync(
       process.execPath,
       ["--import", tsx, cli, ...args],
       {
         cwd,
-        env: { ...process.env, REQTRACK_URL: "", REQTRACK_KEY: "", NO_COLOR: "1" },
+        env: { ...process.env, REQTRACK_URL: "", REQTRACK_KEY: "", NO_COLOR: "1", ...env },
         // A `serve` that took the string would listen until killed: stop it, and fail below.
         timeout: 60_000,
       },
@@ -247,6 +257,132 @@ describe("reqtrack CLI", () => {
     expect(readFileSync(out, "utf8")).toBe(readFileSync(dir.file("clean.ndjson"), "utf8"));
     expect(existsSync(`${out}.checkpoint`)).toBe(false);
   }, 120_000);
+});
+
+describe("reqtrack CLI: search, table width, filtered export, progress", () => {
+  let dir: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => dir.cleanup());
+
+  type Page = { items: { id: string; userId: string; tenantId: string; createdAt: string }[] };
+
+  it("searches by user, tenant or tag, locally and over --url, with the same answer", async () => {
+    const storage = dir.file("s.db");
+    await seed(storage, 9);
+    const search = async (...args: string[]) =>
+      JSON.parse((await run("requests", "search", ...args, "--json")).stdout) as Page;
+    const byUser = await search("user-1", "--storage", storage);
+    // Users cycle user-0, user-1, user-2: three of nine are user-1's.
+    expect(byUser.items).toHaveLength(3);
+    expect(byUser.items.every((r) => r.userId === "user-1")).toBe(true);
+    expect((await search("north", "--storage", storage)).items).toHaveLength(4);
+    expect((await search("nobody", "--storage", storage)).items).toHaveLength(0);
+    const tracker = await createTracker({ storage, watchdogIntervalMs: 0, logger: silentLogger() });
+    const admin = await tracker.keys.create({ role: "admin" });
+    const server = await serve({ tracker, host: "127.0.0.1", port: 0 });
+    try {
+      const remote = await search("user-1", "--url", server.url, "--key", admin.key);
+      expect(remote.items.map((r) => r.id)).toEqual(byUser.items.map((r) => r.id));
+      const id = byUser.items[0]!.id;
+      const shown = await run("requests", "search", id, "--url", server.url, "--key", admin.key);
+      expect(shown.stdout).toContain(id);
+      expect(shown.stdout).toContain("user-1");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("fits the list to COLUMNS: no line wider, and a wide terminal shows more columns", async () => {
+    const storage = dir.file("w.db");
+    await seed(storage, 4);
+    const narrow = await runWith({ COLUMNS: "60" }, "requests", "list", "--storage", storage);
+    const wide = await runWith({ COLUMNS: "200" }, "requests", "list", "--storage", storage);
+    const table = (out: string) => out.trim().split("\n").slice(0, -1); // last line: "n of m"
+    for (const line of table(narrow.stdout)) expect(line.length, line).toBeLessThanOrEqual(60);
+    const header = (out: string) => table(out)[0]!.split(/\s+/);
+    expect(header(narrow.stdout).length).toBeLessThan(header(wide.stdout).length);
+    expect(header(wide.stdout)).toContain("error");
+    // The id stays whole, to copy.
+    expect(table(narrow.stdout)[2]).toMatch(/^req_[0-9a-f-]{36} /);
+  });
+
+  it("exports only the tenant and period asked for, locally and over --url, and imports over --url", async () => {
+    const storage = dir.file("e.db");
+    await seed(storage, 6);
+    const middle = new Date(Date.now()).toISOString();
+    await seed(storage, 6);
+    const end = new Date(Date.now() + 60_000).toISOString();
+    const all = JSON.parse(
+      (await run("requests", "list", "--storage", storage, "--limit", "100", "--json")).stdout,
+    ) as Page;
+    const expected = all.items
+      .filter((r) => r.tenantId === "north" && r.createdAt >= middle)
+      .map((r) => r.id)
+      .sort();
+    expect(expected).toHaveLength(3);
+    const ids = (ndjson: string) =>
+      ndjson
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { request: { id: string } }).request.id)
+        .sort();
+    const filter = ["--tenant", "north", "--from", middle, "--to", end];
+    const local = await run("export", "--storage", storage, ...filter);
+    expect(ids(local.stdout)).toEqual(expected);
+    const tracker = await createTracker({ storage, watchdogIntervalMs: 0, logger: silentLogger() });
+    const admin = await tracker.keys.create({ role: "admin" });
+    const server = await serve({ tracker, host: "127.0.0.1", port: 0 });
+    const target = await createTracker({
+      storage: dir.file("t.db"),
+      watchdogIntervalMs: 0,
+      logger: silentLogger(),
+    });
+    const targetAdmin = await target.keys.create({ role: "admin" });
+    const targetServer = await serve({ tracker: target, host: "127.0.0.1", port: 0 });
+    try {
+      const remote = await run("export", "--url", server.url, "--key", admin.key, ...filter);
+      expect(remote.code).toBe(0);
+      expect(ids(remote.stdout)).toEqual(expected);
+      const file = dir.file("r.ndjson");
+      writeFileSync(file, remote.stdout);
+      const over = ["--url", targetServer.url, "--key", targetAdmin.key];
+      expect((await run("import", file, ...over)).code).toBe(0);
+      const back = await run("export", ...over, "--to", end);
+      expect(back.stdout).toBe(remote.stdout);
+    } finally {
+      await server.close();
+      await targetServer.close();
+    }
+  });
+
+  it("draws the progress bar with done/total and an ETA on stderr when --progress forces it", async () => {
+    const storage = dir.file("p.db");
+    await seed(storage, 7);
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const out = dir.file("p.ndjson");
+    const exported = await run(
+      "export",
+      "--storage",
+      storage,
+      "--out",
+      out,
+      "--to",
+      to,
+      "--progress",
+      "--page-size",
+      "3",
+    );
+    expect(exported.stderr).toMatch(/export \[#+\] 7\/7 100% \d+\/s ETA 0m00s/);
+    const quiet = await run("export", "--storage", storage, "--to", to);
+    expect(quiet.stderr).not.toContain("ETA");
+    const imported = await run("import", out, "--storage", dir.file("q.db"), "--progress");
+    expect(imported.code).toBe(0);
+    expect(imported.stderr).toMatch(/import \[#+\] 7\/7 100% \d+\/s ETA 0m00s/);
+    // The first draw, before any row is sent, already knows the total from the file.
+    expect(imported.stderr).toMatch(/import \[\.+\] 0\/7 0%/);
+  });
 });
 
 describePostgres("reqtrack CLI on PostgreSQL", (url) => {

@@ -80,6 +80,46 @@ describe("GET /metrics", () => {
   });
 });
 
+describe("GET /metrics with labelFields", () => {
+  it("labels the duration histogram with each configured input field of the finished request", async () => {
+    const tracker = await createTracker({
+      storage: ":memory:",
+      logger: captureLogger("error").logger,
+      watchdogIntervalMs: 0,
+      labelFields: ["aspect_ratio", "model"],
+    });
+    try {
+      const app = await buildApp({ tracker, logger: false });
+      // One field at the top of input, one under input.parameters, one request without them.
+      const wide = await tracker.createRequest({
+        userId: "u",
+        kind: "video_generation",
+        input: { prompt: "a cat", aspect_ratio: "16:9", parameters: { model: "veo-3" } },
+      });
+      await tracker.startRequest(wide.id);
+      await tracker.completeRequest(wide.id);
+      const bare = await tracker.createRequest({
+        userId: "u",
+        kind: "video_generation",
+        input: { prompt: "x" },
+      });
+      await tracker.startRequest(bare.id);
+      await tracker.failRequest(bare.id, { message: "boom" });
+      const text = (await app.inject({ url: "/metrics" })).body;
+      await app.close();
+      expect(text).toMatch(
+        /^reqtrack_request_duration_seconds_count\{status="completed",kind="video_generation",aspect_ratio="16:9",model="veo-3"\} 1$/m,
+      );
+      expect(text).toMatch(
+        /^reqtrack_request_duration_seconds_count\{status="failed",kind="video_generation",aspect_ratio="",model=""\} 1$/m,
+      );
+      expect(lintMetrics(text)).toEqual([]);
+    } finally {
+      await tracker.close();
+    }
+  });
+});
+
 if (!hasPromtool && !required) {
   console.warn(
     "promtool tests skipped: no promtool (apt-get install prometheus); the in-process check still ran",

@@ -17,7 +17,7 @@ interface ExportFlags extends TargetFlags {
   from?: string;
   to?: string;
   pageSize: string;
-  progress: boolean;
+  progress?: boolean;
 }
 
 interface ExportState {
@@ -93,7 +93,7 @@ async function runExport(flags: ExportFlags): Promise<void> {
     if (!out.write(text)) await once(out, "drain");
   };
   await withBackend(flags, true, async (b) => {
-    const progress = new Progress("export", null, state.rows, flags.progress ? undefined : false);
+    const progress = new Progress("export", null, state.rows, flags.progress);
     if (flags.format === "csv" && state.bytes === 0) {
       const header = `${CSV_COLUMNS.join(",")}\n`;
       await write(header);
@@ -160,6 +160,7 @@ export function register(program: Command): void {
       .option("--from <time>", "created at or after (ISO-8601 or epoch ms)")
       .option("--to <time>", "created before (ISO-8601 or epoch ms); default now")
       .option("--page-size <n>", "requests read per page", "500")
-      .option("--no-progress", "no progress bar (it shows only on a terminal anyway)"),
+      .option("--progress", "draw the progress bar even when stderr is not a terminal")
+      .option("--no-progress", "no progress bar (by default it shows only on a terminal)"),
   ).action(runExport);
 }

@@ -15,7 +15,7 @@ const BATCH_OPS = 900;
  * ids derived from the request: a second import of the same file sends the same op ids and
  * changes nothing. The checkpoint records the last line sent, so a killed import resumes.
  */
-async function runImport(file: string, flags: TargetFlags & { progress: boolean }) {
+async function runImport(file: string, flags: TargetFlags & { progress?: boolean }) {
   if (!existsSync(file)) throw new CliError(`No file ${file}`);
   const checkpoint = new Checkpoint<{ line: number }>(`${file}.import-checkpoint`);
   const skip = checkpoint.read()?.line ?? 0;
@@ -26,7 +26,8 @@ async function runImport(file: string, flags: TargetFlags & { progress: boolean 
   let batch: Json[] = [];
   let batchEnd = 0;
   await withBackend(flags, false, async (b) => {
-    const progress = new Progress("import", null, skip, flags.progress ? undefined : false);
+    const progress = new Progress("import", null, skip, flags.progress);
+    if (progress.enabled) progress.update(skip, await countLines(file));
     const send = async () => {
       if (batch.length === 0) return;
       const results = await b.ingest(batch);
@@ -70,12 +71,24 @@ async function runImport(file: string, flags: TargetFlags & { progress: boolean 
   if (failed) process.exitCode = 1;
 }
 
+/** Lines of `file` (one request each), counted in one streaming pass for the bar's total. */
+async function countLines(file: string): Promise<number> {
+  let lines = 0;
+  let last = 10;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+    if (chunk.length) last = chunk[chunk.length - 1] ?? 10;
+  }
+  return last === 10 ? lines : lines + 1;
+}
+
 /** `reqtrack import <file>`. */
 export function register(program: Command): void {
   withTarget(
     program
       .command("import <file>")
       .description("Import an NDJSON export; the same file twice changes nothing")
-      .option("--no-progress", "no progress bar (it shows only on a terminal anyway)"),
+      .option("--progress", "draw the progress bar even when stderr is not a terminal")
+      .option("--no-progress", "no progress bar (by default it shows only on a terminal)"),
   ).action(runImport);
 }

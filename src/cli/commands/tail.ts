@@ -10,9 +10,15 @@ const COLOURS: Record<string, string> = {
   cancelled: "\x1b[35m",
 };
 
-/** Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
+/**
+ * Colours on a terminal, or anywhere when FORCE_COLOR is set (not "0"), and never when NO_COLOR
+ * is set (https://no-color.org).
+ */
 export function useColour(stream: NodeJS.WriteStream, env = process.env): boolean {
-  return stream.isTTY === true && !env.NO_COLOR && env.TERM !== "dumb";
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "" && env.FORCE_COLOR !== "0")
+    return true;
+  return stream.isTTY === true && env.TERM !== "dumb";
 }
 
 /** One line of the live stream: time, change, status, request, what changed. */
@@ -32,7 +38,7 @@ export function tailLine(type: string, change: Record<string, unknown>, colour: 
 export function register(program: Command): void {
   program
     .command("tail")
-    .description("Follow a server's live stream, coloured by status (NO_COLOR turns colour off)")
+    .description("Follow a server's live stream, coloured by status (NO_COLOR off, FORCE_COLOR on)")
     .option("--url <url>", "the server (env REQTRACK_URL)")
     .option("--key <key>", "API key (env REQTRACK_KEY)")
     .option("--status <list>", "only these statuses (comma list)")
@@ -63,6 +69,8 @@ export function register(program: Command): void {
           { status: flags.status, kind: flags.kind, tenantId: flags.tenant },
           abort.signal,
         );
+        // On stderr, so the stream on stdout stays clean; scripts can wait for it.
+        process.stderr.write(`Following ${url} (Ctrl-C to stop)\n`);
         const decoder = new TextDecoder();
         let buffer = "";
         try {

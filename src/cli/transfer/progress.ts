@@ -5,15 +5,16 @@
 export class Progress {
   private readonly started = Date.now();
   private last = 0;
-  private readonly enabled: boolean;
+  /** Whether it draws: given, else when stderr is a terminal. */
+  readonly enabled: boolean;
 
   constructor(
     private readonly label: string,
     private total: number | null,
     private readonly start = 0,
-    enabled = process.stderr.isTTY === true,
+    enabled?: boolean,
   ) {
-    this.enabled = enabled;
+    this.enabled = enabled ?? process.stderr.isTTY === true;
   }
 
   update(done: number, total: number | null = this.total): void {
