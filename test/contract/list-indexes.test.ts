@@ -5,6 +5,7 @@ import type { RequestFilter } from "../../src/core/types.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
+import { newRequestOf } from "../support/new-request.js";
 import { describePostgres, freshSchema } from "../support/postgres.js";
 
 /**
@@ -20,29 +21,7 @@ const request = (id: string, at: number, overrides: Partial<NewRequest>): Op => 
   type: "create",
   opId: `list:${++seq}`,
   at,
-  request: {
-    id,
-    priority: 0.5,
-    lane: "normal",
-    userId: "u0",
-    channelId: null,
-    tenantId: null,
-    sessionId: null,
-    kind: null,
-    source: null,
-    tags: [],
-    initialMessage: null,
-    input: null,
-    intent: null,
-    entities: null,
-    parentId: null,
-    correlationId: null,
-    maxAttempts: 1,
-    timeoutMs: 60_000,
-    deadlineAt: null,
-    createdAt: at,
-    ...overrides,
-  },
+  request: newRequestOf(id, at, overrides),
 });
 
 /** 240 requests over 40 hours: 4 tenants, 3 kinds, 5 users, sources, sessions; some failed. */
