@@ -1,4 +1,5 @@
 import { ValidationError } from "../core/errors.js";
+import { MAX_EPOCH_MS } from "../core/schemas.js";
 import { GRAIN_MS, type TimeRange } from "../store/analytics-store.js";
 import { dayRange } from "./buckets.js";
 
@@ -27,6 +28,11 @@ export function reportPeriod(
   if (start >= end) throw new ValidationError("from", "must be before to");
   if (end - start > MAX_REPORT_DAYS * GRAIN_MS.day) {
     throw new ValidationError("from", `must be at most ${MAX_REPORT_DAYS} days before to`);
+  }
+  // The period ends at the end of `to`'s day, which must still be a date of years 0000-9999
+  // (the answer's periodEnd is an ISO date-time): the last such day cannot be reported on.
+  if (end > MAX_EPOCH_MS) {
+    throw new ValidationError("to", `must be before ${new Date(end - GRAIN_MS.day).toISOString()}`);
   }
   return { from: start, to: end };
 }

@@ -30,8 +30,9 @@ export interface BudgetsHost extends AlertHost {
 
 /**
  * `tracker.budgets`: cost budgets. Spend is read from the store, so every server sharing it
- * agrees; each evaluation (on a timer, and right after costs this tracker records) refreshes a
- * cache that the create-time check reads without any I/O. The check therefore sees spend as
+ * agrees; each evaluation (of every budget on a timer, and of the budgets they fall in right
+ * after costs this tracker records) refreshes a cache that the create-time check reads
+ * without any I/O. The check therefore sees spend as
  * of the last evaluation: a burst of concurrent creates can overshoot by what it spends before
  * the next one (docs/costs.md gives the measured worst case).
  */
@@ -58,6 +59,14 @@ export class Budgets {
   >();
   private running: Promise<void> | null = null;
   private again = false;
+  /** The next evaluation reads every budget (and the budget list) from the store. */
+  private wholeDue = false;
+  /**
+   * Budgets that costs recorded here fell in since the last evaluation: a cost-prompted
+   * evaluation reads only these, so its price follows the budgets a cost touches, not how
+   * many exist. The timer's evaluation reads them all (other servers' costs, budget edits).
+   */
+  private touched = new Set<string>();
   private readonly alerts: BudgetAlerts;
 
   constructor(private readonly host: BudgetsHost) {
@@ -264,12 +273,16 @@ export class Budgets {
         const { budget } = entry;
         if (budget.scope.service !== null && budget.scope.service !== cost.service) continue;
         if (!inBudgetScope(budget.scope, scope)) continue;
+        this.touched.add(budget.id);
         entry.spentMicros += cost.amountMicros;
         // An evaluation under way may have read this budget already: its entry gets it too.
         const fresh = this.building?.get(budget.id);
         if (fresh) fresh.spentMicros += cost.amountMicros;
         this.localSpend.set(budget.id, (this.localSpend.get(budget.id) ?? 0) + cost.amountMicros);
       }
+    } else {
+      // A request created elsewhere (or long ago): which budgets it falls in is unknown here.
+      this.wholeDue = true;
     }
     this.evaluateSoon();
   }
@@ -300,6 +313,8 @@ export class Budgets {
         if (moved) moved.committed = committed;
       }
     }
+    // The budgets of its old scope lose its costs: only the store's figures can say by how much.
+    this.wholeDue = true;
     this.evaluateSoon();
   }
 
@@ -308,7 +323,7 @@ export class Budgets {
     if (this.soon) return;
     this.soon = setTimeout(() => {
       this.soon = null;
-      void this.evaluate();
+      void this.run();
     }, COST_EVALUATION_DELAY_MS);
     this.soon.unref();
   }
@@ -332,15 +347,29 @@ export class Budgets {
 
   /** Reads every budget's spend, refreshes the cache, and sends the alerts newly crossed. */
   evaluate(): Promise<void> {
+    this.wholeDue = true;
+    return this.run();
+  }
+
+  /** Evaluates what is due (every budget, or those costs touched), one evaluation at a time. */
+  private run(): Promise<void> {
     if (this.running) {
       this.again = true;
       return this.running;
     }
+    // Nothing due (costs outside every budget): the loop below would end before `running`
+    // is even set, and leave it set for good.
+    if (!this.wholeDue && this.touched.size === 0) return Promise.resolve();
     this.running = (async () => {
       try {
         do {
           this.again = false;
-          await this.evaluateOnce();
+          const whole = this.wholeDue;
+          const touched = this.touched;
+          this.wholeDue = false;
+          this.touched = new Set();
+          if (whole) await this.evaluateOnce(null);
+          else if (touched.size > 0) await this.evaluateOnce(touched);
         } while (this.again);
       } catch (error) {
         // Spend could not be read (the store is down): keep the last figures and try later.
@@ -356,9 +385,16 @@ export class Budgets {
     return this.running;
   }
 
-  private async evaluateOnce(): Promise<void> {
+  /**
+   * Reads the spend of every budget (`only` null: the list too, from the store) or of the
+   * cached budgets in `only`, and sends the alerts they newly crossed.
+   */
+  private async evaluateOnce(only: Set<string> | null): Promise<void> {
     const store = this.host.store.budgets;
-    const budgets = await store.listBudgets();
+    const budgets =
+      only === null
+        ? await store.listBudgets()
+        : [...only].flatMap((id) => this.cache.get(id)?.budget ?? []);
     const now = this.host.clock();
     const next = new Map<string, EvaluatedBudget>();
     this.building = next;
@@ -392,7 +428,12 @@ export class Budgets {
       next.set(budget.id, entry);
       await this.alerts.fire(entry, now);
     }
-    this.cache = next;
+    if (only === null) {
+      this.cache = next;
+    } else {
+      // A budget deleted meanwhile stays deleted.
+      for (const [id, entry] of next) if (this.cache.has(id)) this.cache.set(id, entry);
+    }
     this.building = null;
   }
 }

@@ -39,6 +39,10 @@ describe("hostile input is a coded 400, never a 500 or a runaway", () => {
     ["/api/v1/costs/report?from=8640000000000001", "from"],
     ["/api/v1/stats/groups/tenantId/t1?from=0001-01-01T00:00:00Z", "from"],
     ["/api/v1/requests?from=8640000000000001", "from"],
+    // The period would end on 10000-01-01, which no ISO date-time of the answer can say.
+    ["/api/v1/costs/report?from=253402214400000&to=253402300799999", "to"],
+    ["/api/v1/costs/report?from=9999-12-01T00:00:00Z&to=9999-12-31T00:00:01Z", "to"],
+    ["/api/v1/stats/groups/tenantId/t1?from=253402214400000&to=253402300799999", "to"],
   ])("GET %s refuses the range, naming %s", async (url, field) => {
     expect400(await get(url), field);
   });
@@ -51,6 +55,14 @@ describe("hostile input is a coded 400, never a 500 or a runaway", () => {
   it("says the limit when a report period is too long", async () => {
     const response = await get("/api/v1/costs/report?from=0&to=253402300799999");
     expect(response.json().message).toContain("3660 days");
+  });
+
+  it("answers a report whose period ends on the last day of year 9999", async () => {
+    const response = await get(
+      "/api/v1/costs/report?from=9999-12-01T00:00:00Z&to=9999-12-30T12:00:00Z",
+    );
+    expect(response.statusCode).toBe(200);
+    expect(response.json().periodEnd).toBe("9999-12-31T00:00:00.000Z");
   });
 
   it("still answers a ten-year group report", async () => {

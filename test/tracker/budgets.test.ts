@@ -1,5 +1,5 @@
 import * as http from "node:http";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   BudgetExceededError,
   createTracker,
@@ -76,6 +76,23 @@ describeEachStorage("cost budgets", (storage) => {
     expect(alerts).toHaveLength(3);
     await spend("acme", 6);
     expect(fired().map((a) => a?.threshold)).toEqual([50, 80, 100, 50]);
+  });
+
+  it("evaluates the budgets a cost falls in unasked, and keeps evaluating after a cost outside every budget", async () => {
+    await tracker.budgets.create({ tenantId: "acme", period: "day", amountUsd: 10 });
+    const outside = await tracker.createRequest({ userId: "u", tenantId: "other" });
+    await tracker.recordCost(outside, { service: "openai", amountUsd: 5 });
+    // The evaluation a cost prompts runs 100 ms after it; this one finds nothing to read.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await spend("acme", 6);
+    expect(fired().map((a) => a?.threshold)).toEqual([50]);
+
+    const inside = await tracker.createRequest({ userId: "u", tenantId: "acme" });
+    await tracker.recordCost(inside, { service: "openai", amountUsd: 3 });
+    await tracker.flush();
+    await vi.waitFor(() => expect(fired().map((a) => a?.threshold)).toEqual([50, 80]), {
+      timeout: 5000,
+    });
   });
 
   it("an enforced budget refuses new requests in its scope until the period ends, and never cuts off running ones", async () => {

@@ -31,7 +31,7 @@ export class SqliteBudgets implements BudgetStore {
   }
 
   async listBudgets(): Promise<Budget[]> {
-    const rows = this.db.prepare("SELECT * FROM budgets ORDER BY created_at, id").all();
+    const rows = prepared(this.db, "SELECT * FROM budgets ORDER BY created_at, id").all();
     return (rows as BudgetRow[]).map(fromBudgetRow);
   }
 
