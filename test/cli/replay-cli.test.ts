@@ -111,6 +111,19 @@ describe("reqtrack replay, prices and reprice", () => {
     }
   }, 120_000);
 
+  it("draws a bulk replay's progress bar with done/total and an ETA when --progress forces it", async () => {
+    const storage = dir.file("bar.db");
+    await seed(storage, 5);
+    const args = ["replay", "--status", "failed", "--rate", "1000", "--storage", storage];
+    const drawn = await run(...args, "--progress");
+    expect(drawn.code).toBe(0);
+    expect(drawn.stdout).toContain("completed: 5 of 5 replayed");
+    expect(drawn.stderr).toMatch(/replaying \[#+\] 5\/5 100% \d+\/s ETA 0m00s/);
+    const quiet = await run(...args, "--new");
+    expect(quiet.stdout).toContain("completed: 5 of 5 replayed");
+    expect(quiet.stderr).not.toContain("ETA");
+  }, 60_000);
+
   it("sets and lists prices, and reprices a period", async () => {
     const storage = dir.file("prices.db");
     const JAN_1 = "2026-01-01T00:00:00Z";
@@ -148,8 +161,23 @@ describe("reqtrack replay, prices and reprice", () => {
     const to = new Date(Date.now() + 3_600_000).toISOString();
     const repriced = await run("reprice", "--from", from, "--to", to, "--storage", storage);
     expect(repriced.stdout).toContain("1 priced costs, 1 changed (+1.000000 USD)");
+    expect(repriced.stderr).not.toContain("ETA");
     const after = await open(storage);
     expect((await after.getRequest(req))?.costUsd).toBe(3);
     await after.close();
+    // With --progress the bar is drawn on stderr, done/total with rate and ETA.
+    expect((await setPrice("gpt-4o*", "4", "--from", JAN_1)).code).toBe(0);
+    const drawn = await run(
+      "reprice",
+      "--from",
+      from,
+      "--to",
+      to,
+      "--progress",
+      "--storage",
+      storage,
+    );
+    expect(drawn.stdout).toContain("1 priced costs, 1 changed (+1.000000 USD)");
+    expect(drawn.stderr).toMatch(/repricing \[#+\] 1\/1 100% \d+\/s ETA 0m00s/);
   }, 60_000);
 });

@@ -492,6 +492,57 @@ describeEachStorage("budget webhooks", (storage) => {
   });
 });
 
+describeEachStorage("budget webhooks", (storage) => {
+  it("a webhook that does not answer holds up no write, no evaluation and no close", async () => {
+    const held: http.ServerResponse[] = [];
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const server = http.createServer((request, response) => {
+      request.resume();
+      held.push(response);
+      arrived();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const tracker = await createTracker({
+      ...(await storage.fresh()),
+      clock: fakeClock(JAN_15_NOON).clock,
+      logger: captureLogger("error").logger,
+      watchdogIntervalMs: 0,
+      budgetIntervalMs: 0,
+    });
+    try {
+      await tracker.budgets.create({
+        tenantId: "acme",
+        period: "day",
+        amountUsd: 1,
+        thresholds: [50],
+        webhookUrl: `http://127.0.0.1:${port}/hooks/budget`,
+      });
+      const first = await tracker.createRequest({ userId: "u", tenantId: "acme" });
+      await tracker.recordCost(first, { service: "s", amountUsd: 0.6 });
+      await tracker.budgets.evaluate();
+      await arrival; // the alert is being delivered, and its answer never comes
+
+      // Writes, reads, status and a new evaluation all finish while it waits.
+      const next = await tracker.createRequest({ userId: "u", tenantId: "acme" });
+      await tracker.recordCost(next, { service: "s", amountUsd: 0.1 });
+      await tracker.startRequest(next, "w");
+      await tracker.completeRequest(next, { ok: true });
+      await tracker.flush();
+      await tracker.budgets.evaluate();
+      expect((await tracker.getRequest(next))?.status).toBe("completed");
+      expect((await tracker.budgets.list())[0]).toBeDefined();
+      expect(held).toHaveLength(1);
+      expect(held[0]?.writableEnded).toBe(false);
+    } finally {
+      await tracker.close();
+      for (const response of held) response.writeHead(200).end();
+      server.close();
+    }
+  });
+});
+
 describeEachStorage("cost budgets and the remote client", (storage) => {
   it("a create through the remote client in a spent enforced budget rejects with BudgetExceededError", async () => {
     const tracker = await createTracker({

@@ -90,22 +90,28 @@ export function register(program: Command): void {
       .description("Recompute the costs the price table priced in a period, from today's prices")
       .requiredOption("--from <time>", "costs recorded at or after (ISO-8601 or epoch ms)")
       .requiredOption("--to <time>", "costs recorded before")
-      .option("--service <name>", "only this service"),
-  ).action(async (o: PostgresFlags & { from: string; to: string; service?: string }) => {
-    const from = timeFlag("from", o.from) as number;
-    const to = timeFlag("to", o.to) as number;
-    const bar = new Progress("repricing", null);
-    const report = await withLocalTracker(o, (t) =>
-      t.prices.reprice({
-        from,
-        to,
-        ...(o.service !== undefined ? { service: o.service } : {}),
-        onProgress: ({ done, total }) => bar.update(done, total),
-      }),
-    );
-    bar.finish(report.costs);
-    process.stdout.write(
-      `${report.costs} priced costs, ${report.changed} changed (${report.deltaUsd >= 0 ? "+" : ""}${report.deltaUsd.toFixed(6)} USD), ${report.unpriced} without a price now (left as they were)\n`,
-    );
-  });
+      .option("--service <name>", "only this service")
+      .option("--progress", "draw the progress bar even when stderr is not a terminal")
+      .option("--no-progress", "no progress bar (by default it shows only on a terminal)"),
+  ).action(
+    async (
+      o: PostgresFlags & { from: string; to: string; service?: string; progress?: boolean },
+    ) => {
+      const from = timeFlag("from", o.from) as number;
+      const to = timeFlag("to", o.to) as number;
+      const bar = new Progress("repricing", null, 0, o.progress);
+      const report = await withLocalTracker(o, (t) =>
+        t.prices.reprice({
+          from,
+          to,
+          ...(o.service !== undefined ? { service: o.service } : {}),
+          onProgress: ({ done, total }) => bar.update(done, total),
+        }),
+      );
+      bar.finish(report.costs);
+      process.stdout.write(
+        `${report.costs} priced costs, ${report.changed} changed (${report.deltaUsd >= 0 ? "+" : ""}${report.deltaUsd.toFixed(6)} USD), ${report.unpriced} without a price now (left as they were)\n`,
+      );
+    },
+  );
 }

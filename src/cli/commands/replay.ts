@@ -20,6 +20,7 @@ interface ReplayFlags extends PostgresFlags {
   job?: string;
   new?: boolean;
   json?: boolean;
+  progress?: boolean;
 }
 
 const collect = (value: string, list: string[] = []) => [...list, value];
@@ -47,7 +48,9 @@ export function register(program: Command): void {
       .option("--limit <n>", "bulk: at most this many requests")
       .option("--job <id>", "bulk: resume this job")
       .option("--new", "bulk: start a new job even when an unfinished one has the same filter")
-      .option("--json", "print the replay (or the job) as JSON"),
+      .option("--json", "print the replay (or the job) as JSON")
+      .option("--progress", "bulk: draw the progress bar even when stderr is not a terminal")
+      .option("--no-progress", "bulk: no progress bar (by default it shows only on a terminal)"),
   ).action(async (id: string | undefined, o: ReplayFlags) => {
     if (id !== undefined) {
       await one(id, o);
@@ -122,7 +125,7 @@ async function bulk(o: ReplayFlags): Promise<void> {
       jobId = started.id;
       process.stderr.write(`Replay job ${started.id}: ${started.total} requests\n`);
     }
-    const bar = new Progress("replaying", null);
+    const bar = new Progress("replaying", null, 0, o.progress);
     const finished: ReplayJob = await t.replays.run(jobId, {
       onProgress: (p) => bar.update(p.done, p.total),
     });
