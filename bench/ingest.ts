@@ -45,6 +45,7 @@ import {
   type RowSink,
   rowWritesBreakdown,
   runCallers,
+  type RunTime,
   runWaves,
   type StageFinish,
   storedChecks,
@@ -63,6 +64,8 @@ const POSTGRES_GOAL_RATIO = 0.3;
 
 interface Measurement {
   seconds: number;
+  /** This process's CPU seconds over the run (reqtrack's variants only). */
+  cpuSeconds?: number;
   /**
    * Rows reqtrack writes beyond the lifecycle's data rows, per lifecycle: analytics rollups
    * (SQLite), op ids kept for exactly-once replays (PostgreSQL). Zero for the baselines.
@@ -99,13 +102,13 @@ async function runReqtrackSqlite(
 ): Promise<Measurement> {
   const tracker = await createTracker({ storage: path, logger });
   if (budgets) await defineBudgets(tracker);
-  let seconds: number;
+  let time: RunTime;
   let rowWrites: number;
   try {
     if (!(tracker.store instanceof SqliteStore)) throw new Error("expected a SqliteStore");
     const totalChanges = tracker.store.db.prepare("SELECT total_changes()").pluck();
     const changesBefore = totalChanges.get() as number;
-    seconds = await runCallers(tracker, lifecycles);
+    time = await runCallers(tracker, lifecycles);
     rowWrites = (totalChanges.get() as number) - changesBefore;
   } finally {
     await tracker.close();
@@ -117,7 +120,7 @@ async function runReqtrackSqlite(
   const tooFew: Check[] =
     rollupWrites < 0 ? [["row writes (total_changes)", rowWrites, dataWrites]] : [];
   await verifySqlite("reqtrack", path, lifecycles, tooFew);
-  return { seconds, extraWritesPerLifecycle: rollupWrites / lifecycles };
+  return { ...time, extraWritesPerLifecycle: rollupWrites / lifecycles };
 }
 
 /**
@@ -312,6 +315,8 @@ interface Settings {
 
 interface Run {
   seconds: number;
+  /** CPU microseconds of this process per lifecycle, when measured. */
+  cpuMicrosPerLifecycle: number | null;
   lifecyclesPerSecond: number;
   rowWritesPerSecond: number;
   extraWritesPerLifecycle: number;
@@ -460,6 +465,8 @@ async function measureVariants(settings: Settings, variants: Variant[]): Promise
     const measured = await variant.run(lifecycles);
     return {
       seconds: measured.seconds,
+      cpuMicrosPerLifecycle:
+        measured.cpuSeconds === undefined ? null : (measured.cpuSeconds * 1e6) / lifecycles,
       lifecyclesPerSecond: lifecycles / measured.seconds,
       // The same data rows on both sides, so the column compares like with like.
       rowWritesPerSecond: (lifecycles * ROW_WRITES_PER_LIFECYCLE) / measured.seconds,
@@ -555,6 +562,7 @@ function report(settings: Settings, setup: Setup, summary: Summary[]): Benchmark
       ratio,
       goalRatio: goal,
       goalMet: ratio >= goal,
+      ...budgetResult(summary, reqtrack),
       variants: Object.fromEntries(
         summary.map((s) => [
           s.variant.key,
@@ -577,11 +585,43 @@ const BUDGET_GOAL_RATIO = 0.95;
 function budgetNote(summary: Summary[], reqtrack: Summary): string[] {
   const withBudgets = summary.find((s) => s.variant.key === "reqtrackBudgets");
   if (!withBudgets) return [];
-  const ratio = withBudgets.lifecyclesPerSecond / reqtrack.lifecyclesPerSecond;
+  const figures = budgetFigures(reqtrack, withBudgets);
+  const verdict = (ratio: number) =>
+    `${formatNumber(ratio, 3)} (goal >= ${BUDGET_GOAL_RATIO}: ${ratio >= BUDGET_GOAL_RATIO ? "met" : "NOT met"})`;
   return [
-    `with 100 budgets / without = ${formatNumber(ratio, 3)} ` +
-      `(goal >= ${BUDGET_GOAL_RATIO}: ${ratio >= BUDGET_GOAL_RATIO ? "met" : "NOT met"})`,
+    `with 100 budgets / without, lifecycles/s (medians) = ${verdict(figures.throughputRatio)}`,
+    `  the same, median of each round's pair (run next to each other) = ${verdict(figures.pairedRatio)}`,
+    `  CPU per lifecycle, without / with (this process, medians: ` +
+      `${formatNumber(figures.cpuMicrosWithout)} / ${formatNumber(figures.cpuMicrosWith)} us) = ` +
+      verdict(figures.cpuRatio),
   ];
+}
+
+/** The budget figures as written to the results file (none without the budget variant). */
+function budgetResult(summary: Summary[], reqtrack: Summary): Record<string, unknown> {
+  const withBudgets = summary.find((s) => s.variant.key === "reqtrackBudgets");
+  if (!withBudgets) return {};
+  return { budgets: { ...budgetFigures(reqtrack, withBudgets), goalRatio: BUDGET_GOAL_RATIO } };
+}
+
+/**
+ * The budget check's cost, three ways: medians of throughput, the median of each round's
+ * pair (the two runs of a round are close in time, so drift on a shared machine cancels),
+ * and this process's CPU per lifecycle (what the check adds, whatever else the machine runs).
+ */
+function budgetFigures(plain: Summary, withBudgets: Summary) {
+  const pairs = plain.runs.flatMap((run, i) => {
+    const other = withBudgets.runs[i];
+    return other ? [other.lifecyclesPerSecond / run.lifecyclesPerSecond] : [];
+  });
+  const cpu = (s: Summary) => median(s.runs.flatMap((r) => r.cpuMicrosPerLifecycle ?? []));
+  return {
+    throughputRatio: withBudgets.lifecyclesPerSecond / plain.lifecyclesPerSecond,
+    pairedRatio: median(pairs),
+    cpuMicrosWithout: cpu(plain),
+    cpuMicrosWith: cpu(withBudgets),
+    cpuRatio: cpu(plain) / cpu(withBudgets),
+  };
 }
 
 export const benchmark: Benchmark = {

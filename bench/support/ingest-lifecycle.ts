@@ -373,7 +373,14 @@ function newLifecycle(n: number, worker: string): Lifecycle {
  * `CONCURRENCY` async callers run lifecycles through the public API until `lifecycles` are
  * done; returns the seconds until the last write has committed.
  */
-export async function runCallers(tracker: Tracker, lifecycles: number): Promise<number> {
+/** Wall-clock and process CPU seconds of a run. */
+export interface RunTime {
+  seconds: number;
+  /** This process's CPU (user + system): what reqtrack itself spent, whatever else runs. */
+  cpuSeconds: number;
+}
+
+export async function runCallers(tracker: Tracker, lifecycles: number): Promise<RunTime> {
   let next = 0;
   const caller = async (worker: string) => {
     while (next < lifecycles) {
@@ -382,9 +389,14 @@ export async function runCallers(tracker: Tracker, lifecycles: number): Promise<
     }
   };
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => caller(`worker-${i}`)));
   await tracker.flush();
-  return (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return {
+    seconds: (performance.now() - started) / 1000,
+    cpuSeconds: (used.user + used.system) / 1e6,
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   ROW_WRITES_PER_LIFECYCLE,
   type RowSink,
   runCallers,
+  type RunTime,
   runWaves,
   type StageFinish,
   storedChecks,
@@ -46,10 +47,10 @@ export async function runReqtrackPostgres(
   prepare?: (tracker: Tracker) => Promise<void>,
 ): Promise<PostgresMeasurement> {
   const tracker = await createTracker({ storage: schema.url, logger });
-  let seconds: number;
+  let time: RunTime;
   try {
     await prepare?.(tracker);
-    seconds = await runCallers(tracker, lifecycles);
+    time = await runCallers(tracker, lifecycles);
   } finally {
     await tracker.close();
   }
@@ -61,7 +62,7 @@ export async function runReqtrackPostgres(
       checks.push(["row writes (pg_stat_user_tables)", rowWrites, dataWrites]);
     failOnMismatch("reqtrack on PostgreSQL", checks);
   });
-  return { seconds, extraWritesPerLifecycle: (rowWrites - dataWrites) / lifecycles };
+  return { ...time, extraWritesPerLifecycle: (rowWrites - dataWrites) / lifecycles };
 }
 
 /** The raw side: reqtrack's tables made by its migrations, then the waves through `pg`. */
