@@ -7,7 +7,7 @@
  * `LoadPeriod` over IPC, and `{ done: true }` at the end.
  */
 import * as http from "node:http";
-import { build } from "hdr-histogram-js";
+import { build, encodeIntoCompressedBase64 } from "hdr-histogram-js";
 
 /** What the generator saw in one 30 s period. */
 export interface LoadPeriod {
@@ -27,6 +27,10 @@ export interface LoadPeriod {
   cpuPercent: number;
   /** SSE clients connected at the period's end. */
   streams: number;
+  /** The period's latencies (µs) as a compressed HdrHistogram, so that thirds can be merged. */
+  histogram: string;
+  /** The same over the served calls. */
+  servedHistogram: string;
 }
 
 const PERIOD_MS = 30_000;
@@ -116,6 +120,8 @@ async function main(): Promise<void> {
       ...period,
       cpuPercent: Math.round(((used.user + used.system) / 1000 / elapsed) * 100),
       streams: streams.connected(),
+      histogram: encodeIntoCompressedBase64(latency),
+      servedHistogram: encodeIntoCompressedBase64(served),
     };
     process.send?.(figures);
     latency = newHistogram();
