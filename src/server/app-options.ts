@@ -14,6 +14,7 @@ const tracker = z.custom<object>(
 const shedding = z
   .strictObject({
     maxEventLoopDelayMs: z.number(),
+    minEventLoopUtilization: z.number().min(0).max(1),
     sampleIntervalMs: z.number(),
     retryAfterSeconds: z.number(),
     maxInFlight: z.number().int().min(1),

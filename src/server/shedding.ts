@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import underPressure from "@fastify/under-pressure";
 import type { FastifyInstance, FastifyReply } from "fastify";
 
@@ -13,6 +14,15 @@ export interface SheddingOptions {
    * set this too where the process has its cores to itself (e.g. 1000).
    */
   maxEventLoopDelayMs?: number;
+  /**
+   * The event-loop delay counts only while the loop was busy at least this share of the last
+   * sample interval (its utilisation, 0-1). Default 0.8. A loop that lags while mostly idle
+   * is waiting for cores other processes hold, and refusing calls would not help it; one that
+   * lags while busy has more calls than it can serve, queued where the in-flight count never
+   * sees them (in the kernel's socket buffers: each call runs to its first await before the
+   * next is read, so a server with a full core of work still had a handful in flight).
+   */
+  minEventLoopUtilization?: number;
   /** How often the delay is sampled. Default 500 ms. */
   sampleIntervalMs?: number;
   /** What `Retry-After` says, in seconds. Default 2. */
@@ -51,6 +61,9 @@ export async function registerShedding(
         message: `The server is overloaded (${why}); retry in ${retryAfter} s`,
       });
   limitInFlight(app, options.maxInFlight ?? 256, refuse);
+  const maxDelay = options.maxEventLoopDelayMs ?? 0;
+  const utilization = maxDelay > 0 ? sampleUtilization(app, sampleInterval) : () => 1;
+  const minUtilization = options.minEventLoopUtilization ?? 0.8;
   // The first samples cover building the app (compiling schemas, opening the store), which
   // holds the loop for a whole interval on a busy machine: the plugin then reads "no sample"
   // as an infinite delay, and a server that just started shed its first calls (503) though
@@ -60,14 +73,32 @@ export async function registerShedding(
     setTimeout(() => (settled = true), 2 * sampleInterval).unref();
   });
   await app.register(underPressure, {
-    maxEventLoopDelay: options.maxEventLoopDelayMs ?? 0,
+    maxEventLoopDelay: maxDelay,
     sampleInterval,
     // Returning without sending lets the call through (the plugin's documented contract).
     pressureHandler: (request, reply, type, value) => {
       if (!settled || ALWAYS.has(request.url.split("?")[0] ?? "")) return;
-      void refuse(reply, `${type} ${Math.round(value ?? 0)}`);
+      const busy = utilization();
+      if (type === "eventLoopDelay" && busy < minUtilization) return;
+      void refuse(
+        reply,
+        `${type} ${Math.round(value ?? 0)} ms, loop ${Math.round(busy * 100)} % busy`,
+      );
     },
   });
+}
+
+/** The event loop's utilisation over the last `interval` ms, sampled on a timer. */
+function sampleUtilization(app: FastifyInstance, interval: number): () => number {
+  let last = performance.eventLoopUtilization();
+  let utilization = 0;
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    utilization = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+  }, interval).unref();
+  app.addHook("onClose", async () => clearInterval(timer));
+  return () => utilization;
 }
 
 /**

@@ -6,25 +6,41 @@ import { createTracker } from "../../src/index.js";
 import { silentLogger, tempDir } from "../support/helpers.js";
 import { spawnServe, type ServeProcess } from "./support/serve-process.js";
 import type { FloodTally } from "./support/flood.js";
-import { report, sized } from "./support/size.js";
+import { LONG, report, sized } from "./support/size.js";
 
-/** What one process holds (docs/reliability.md, "What one process holds"), in calls/s. */
-const DOCUMENTED_CALLS_PER_S = 800;
+/**
+ * The load one process holds with a flat p99 on the machine the figures were taken on
+ * (docs/reliability.md, "What one process holds"; the soak's default `--rate`), in calls/s.
+ */
+const DOCUMENTED_CALLS_PER_S = 200;
+const ASKED_PER_S = 10 * DOCUMENTED_CALLS_PER_S;
 const SECONDS = sized(5, 60);
+/** Connections in all, each pipelining up to 8 calls (support/flood.ts). */
 const CONNECTIONS = 400;
-/** The flood's processes: one alone could not send the rate asked (see support/flood.ts). */
+/**
+ * The flood's processes. One undici process sends a few thousand calls/s on a free core; on
+ * two shared cores the server and the flood compete, so the flood is split to use both.
+ */
 const FLOOD_PROCESSES = Number(process.env.REQTRACK_FLOOD_PROCESSES ?? 2);
+/**
+ * In the long run, the share of the asked rate the flood must really have sent, or the run
+ * says nothing about 10x. The short run (CI, any machine) checks behaviour only.
+ */
+const MIN_SENT_SHARE = 0.9;
 const FLOOD = fileURLToPath(new URL("./support/flood.ts", import.meta.url));
 /**
- * Limits low enough that the flood reaches one on any machine, so that the test always sees
- * sheds. On a busy machine the flood waits in the kernel's accept queue, the server holds
- * a few dozen calls at once, and its event loop's lag shows the overload (200 ms, against
- * under 10 ms at rest). On a quiet one a generator of one process (2,240 calls/s sent of the
- * 8,000 asked) never outran the server: neither 256 calls in flight nor the lag was reached,
- * and nothing was shed. A handful in flight is reached whenever calls arrive faster than a
- * batch commits.
+ * The short run sets limits low enough that the flood reaches one on any machine, so that it
+ * always sees sheds (a CI machine may be fast enough to serve a short flood whole). The long
+ * run floods the server as a process with its cores to itself runs (docs/server.md): the
+ * default in-flight limit (256) and the event-loop delay limit the soak uses (100 ms, counted
+ * while the loop is busy with its own work). The delay limit is what sheds here: calls past
+ * what the loop can serve wait in the kernel's socket buffers, where the in-flight count
+ * never sees them.
  */
-const SHEDDING = ["--max-in-flight", "8", "--max-event-loop-delay", "200"];
+const SHEDDING = sized(
+  ["--max-in-flight", "8", "--max-event-loop-delay", "200"],
+  ["--max-event-loop-delay", "100"],
+);
 
 /** The server process's resident memory, read from /proc (Linux). */
 const rssMiB = (pid: number) => {
@@ -39,7 +55,7 @@ async function flood(url: string): Promise<FloodTally> {
       FLOOD,
       [
         url,
-        String((10 * DOCUMENTED_CALLS_PER_S) / FLOOD_PROCESSES),
+        String(ASKED_PER_S / FLOOD_PROCESSES),
         String(CONNECTIONS / FLOOD_PROCESSES),
         String(SECONDS),
         `p${i}`,
@@ -55,7 +71,9 @@ async function flood(url: string): Promise<FloodTally> {
     statuses: {},
     created: [],
     completed: [],
+    due: 0,
     sent: 0,
+    skipped: 0,
     errors: 0,
     timeouts: 0,
     resets: 0,
@@ -67,7 +85,9 @@ async function flood(url: string): Promise<FloodTally> {
     }
     total.created.push(...tally.created);
     total.completed.push(...tally.completed);
+    total.due += tally.due;
     total.sent += tally.sent;
+    total.skipped += tally.skipped;
     total.errors += tally.errors;
     total.timeouts += tally.timeouts;
     total.resets += tally.resets;
@@ -95,7 +115,7 @@ afterAll(async () => {
 });
 
 it(
-  `sheds 10x the documented load (${10 * DOCUMENTED_CALLS_PER_S} calls/s asked) with coded 503s, stores every acknowledged write and answers normally afterwards`,
+  `sheds 10x the documented load (${ASKED_PER_S} calls/s asked) with coded 503s, stores every acknowledged write and answers normally afterwards`,
   async () => {
     const storage = dir.file("overload.db");
     server = await spawnServe(["--storage", storage, ...SHEDDING]);
@@ -115,9 +135,11 @@ it(
     const other5xx = Object.entries(tally.statuses).filter(
       ([s]) => Number(s) >= 500 && s !== "503",
     );
+    const sentShare = tally.sent / Math.max(1, ASKED_PER_S * SECONDS);
     report("overload", {
-      asked: `${10 * DOCUMENTED_CALLS_PER_S}/s`,
-      sent: `${Math.round(tally.sent / SECONDS)}/s`,
+      asked: `${ASKED_PER_S}/s`,
+      sent: `${Math.round(tally.sent / SECONDS)}/s (${Math.round(sentShare * 100)} %)`,
+      notSent: tally.skipped,
       floodProcesses: FLOOD_PROCESSES,
       seconds: SECONDS,
       statuses: JSON.stringify(tally.statuses),
@@ -131,6 +153,11 @@ it(
       afterwards: `${after.status} in ${after.tries} tries`,
     });
     expect(alive, server.output()).toBe(true);
+    if (LONG) {
+      expect(sentShare, "the flood could not send the rate asked").toBeGreaterThanOrEqual(
+        MIN_SENT_SHARE,
+      );
+    }
     expect(other5xx).toEqual([]);
     expect(tally.errors + tally.timeouts + tally.resets).toBe(0);
     expect(shed, "the flood never reached the limit: it tested nothing").toBeGreaterThan(0);
