@@ -4,6 +4,7 @@ import { newRequestId } from "../core/ids.js";
 import { checkOptions, functionOption, hasMethods } from "../core/option-check.js";
 import { z } from "zod";
 import type { Tracker } from "../tracker/tracker.js";
+import { type TrustedCalls, beginTrustedCall, trustedCallsOf } from "../tracker/trusted-calls.js";
 import { RouteMatcher, type RouteTable } from "./route-table.js";
 import { TrackedCall } from "./tracked-call.js";
 
@@ -131,6 +132,8 @@ export class HttpTracking {
   /** Some extractor may read route params: only then are they worked out for each call. */
   private readonly wantsParams: boolean;
   private readonly wantsQuery: boolean;
+  /** The tracker's unparsed entry points (see trusted-calls.ts); null: the public methods. */
+  private readonly trusted: TrustedCalls | null;
   /**
    * Some extractor reads the body: adapters then begin the call once the body is parsed
    * (Fastify: preValidation; Hono: parses JSON itself; Express: mount a body parser first).
@@ -147,6 +150,7 @@ export class HttpTracking {
     where = "reqtrack",
   ) {
     checkHttpTracking(where, tracker, options);
+    this.trusted = trustedCallsOf(tracker);
     this.routes = new RouteMatcher(options.routes);
     this.options = Object.freeze({
       defaultKind: options.defaultKind ?? "other",
@@ -192,25 +196,29 @@ export class HttpTracking {
       };
       const call = new TrackedCall(
         this.tracker,
+        this.trusted,
         id,
         method,
         resolved.route,
         correlationId,
         traceparent,
       );
-      call.record(
-        this.tracker.createRequest({
-          id,
-          userId: this.extract(this.options.user, info) ?? "anonymous",
-          kind: resolved.kind ?? this.options.defaultKind,
-          tenantId: this.extract(this.options.tenant, info),
-          sessionId: this.extract(this.options.session, info),
-          source: this.options.source,
-          correlationId,
-          input: { method, route: resolved.route },
-        }),
-      );
-      call.record(this.tracker.startRequest(id));
+      const input = {
+        id,
+        userId: this.extract(this.options.user, info) ?? "anonymous",
+        kind: resolved.kind ?? this.options.defaultKind,
+        tenantId: this.extract(this.options.tenant, info),
+        sessionId: this.extract(this.options.session, info),
+        source: this.options.source,
+        correlationId,
+        input: { method, route: resolved.route },
+      };
+      if (this.trusted) {
+        call.record(this.trusted[beginTrustedCall](input));
+      } else {
+        call.record(this.tracker.createRequest(input));
+        call.record(this.tracker.startRequest(id));
+      }
       return call;
     } catch (error) {
       this.tracker.logger.warn({ err: error }, "request tracking failed to start");

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import { runRequest } from "../context/request-handle.js";
 import { currentScope, type RequestScope, runInScope } from "../context/scope.js";
 import type { Tracker } from "../tracker/tracker.js";
+import { completeTrustedCall, type TrustedCalls } from "../tracker/trusted-calls.js";
 
 /** One tracked call, from `begin` to `end`. */
 export class TrackedCall {
@@ -13,6 +14,8 @@ export class TrackedCall {
 
   constructor(
     private readonly tracker: Tracker,
+    /** The tracker's unparsed entry points, when it has them (see trusted-calls.ts). */
+    private readonly trusted: TrustedCalls | null,
     /** The request id; adapters set it as the `X-Request-ID` response header. */
     readonly id: string,
     private readonly method: string,
@@ -64,7 +67,11 @@ export class TrackedCall {
     const outcome = { statusCode, route: route ?? this.route, processingMs };
     const tracker = this.tracker;
     if (statusCode < 500) {
-      this.record(tracker.completeRequest(this.id, outcome));
+      this.record(
+        this.trusted
+          ? this.trusted[completeTrustedCall](this.id, outcome)
+          : tracker.completeRequest(this.id, outcome),
+      );
       return;
     }
     const error = this.error;

@@ -14,6 +14,7 @@ import {
   type StageFailureInput,
 } from "../core/schemas.js";
 import type { CostSplit, Page, Request, RequestEvent, RequestRecord } from "../core/types.js";
+import type { CreateOp } from "../core/ops.js";
 import type { PurgeCounts } from "../store/store.js";
 import { type BreakerOptions, type BreakerStats, breakersOf } from "./breakers.js";
 import { pendingRequestView } from "../core/pending-request.js";
@@ -25,6 +26,13 @@ import type { SweepReport } from "./watchdog.js";
 import type { WorkHandler, Worker, WorkerHost, WorkOptions } from "./worker.js";
 import { startWorker } from "./worker-host.js";
 import { TrackerCore } from "./tracker-core.js";
+import {
+  beginTrustedCall,
+  completeTrustedCall,
+  type TrustedCalls,
+  type TrustedCreateInput,
+  type TrustedOutcome,
+} from "./trusted-calls.js";
 
 export type { AlertEvent, LiveEvent, ResyncEvent } from "../core/live-events.js";
 
@@ -38,7 +46,7 @@ export type { TrackStageOptions };
  * Create it with `createTracker()`. Writes are validated here, group-committed by the
  * committer, and each promise resolves once its change is durable (or safely in the outbox).
  */
-export class Tracker extends TrackerCore {
+export class Tracker extends TrackerCore implements TrustedCalls {
   /**
    * Runs `fn` as request `ref`: inside it (and everything it awaits) `currentRequestId()`,
    * `currentRequest()`, `propagationHeaders()` and `tracker.logger` know the request.
@@ -121,6 +129,24 @@ export class Tracker extends TrackerCore {
       return { ...result.created, stages: [], costs: [], ...(await this.detail(op.request.id)) };
     }
     return pendingRequestView(op.request);
+  }
+
+  /** @internal The HTTP middleware's create and start of a call (see trusted-calls.ts). */
+  [beginTrustedCall](input: TrustedCreateInput): Promise<unknown> {
+    let create: CreateOp;
+    try {
+      create = this.ops.createTrusted(input, this.origin());
+    } catch (error) {
+      // As from `createRequest`: a refused input rejects, it does not throw.
+      return Promise.reject(error);
+    }
+    const start = this.ops.startTrusted(create.request.id, this.origin());
+    return Promise.all([this.submit(create), this.submit(start)]);
+  }
+
+  /** @internal The HTTP middleware's end of a call below 500 (see trusted-calls.ts). */
+  [completeTrustedCall](id: string, outcome: TrustedOutcome): Promise<unknown> {
+    return this.submit(this.ops.completeTrusted(id, outcome, this.origin()));
   }
 
   /** pending -> running, on `workerId`. */
