@@ -10,6 +10,8 @@ export interface CallTimes {
   calls: number;
   p50: number;
   p99: number;
+  /** Each URL of the route on its own, slowest p99 first. */
+  urls: { url: string; p50: number; p99: number }[];
 }
 
 /** The p99 of `values` (nearest rank). */
@@ -32,7 +34,9 @@ export async function singleCallTimes(
   const out: CallTimes[] = [];
   for (const [route, seen] of urls) {
     const times: number[] = [];
+    const byUrl: CallTimes["urls"] = [];
     for (const url of seen) {
+      const own: number[] = [];
       for (let i = 0; i < WARMUP + CALLS; i++) {
         const started = performance.now();
         const response = await app.inject({ url });
@@ -40,10 +44,13 @@ export async function singleCallTimes(
         if (response.statusCode >= 400) {
           throw new Error(`${url} answered ${response.statusCode}: ${response.body}`);
         }
-        if (i >= WARMUP) times.push(ms);
+        if (i >= WARMUP) own.push(ms);
       }
+      times.push(...own);
+      byUrl.push({ url, p50: median(own), p99: p99(own) });
     }
-    out.push({ route, calls: times.length, p50: median(times), p99: p99(times) });
+    byUrl.sort((a, b) => b.p99 - a.p99);
+    out.push({ route, calls: times.length, p50: median(times), p99: p99(times), urls: byUrl });
   }
   return out.sort((a, b) => b.p99 - a.p99);
 }

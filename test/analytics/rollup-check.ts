@@ -243,7 +243,34 @@ export async function expectRollupsMatchRows(db: RollupDb): Promise<void> {
     ),
   );
   await expectSessionTotalsMatchRows(db);
+  await expectSessionDaysMatchRows(db);
   await expectSpendMatchesRows(db);
+}
+
+/**
+ * rollup_session_days (SQLite migration 26, PostgreSQL 25): per day of creation, per tenant
+ * (scope 1) and over all tenants (scope 0), the sessions with requests that day and their
+ * requests and cost, exactly as recounted from the requests.
+ */
+export async function expectSessionDaysMatchRows(db: RollupDb): Promise<void> {
+  const day = `(created_at / ${DAY}) * ${DAY}`;
+  const expected = await db.all(
+    `SELECT 1 AS scope, coalesce(tenant_id, '') AS tenant, ${day} AS bucket,
+      count(DISTINCT session_id) AS rows, count(*) AS requests, sum(cost_micros) AS cost_micros
+    FROM requests WHERE session_id IS NOT NULL GROUP BY 2, 3
+    UNION ALL
+    SELECT 0, '', ${day}, count(DISTINCT coalesce(tenant_id, '') || '/' || session_id),
+      count(*), sum(cost_micros)
+    FROM requests WHERE session_id IS NOT NULL GROUP BY 3`,
+  );
+  const key = (r: Row) => JSON.stringify([r.scope, r.tenant, r.bucket]);
+  const figures = (rows: Row[]) =>
+    new Map(
+      rows
+        .filter((r) => r.rows !== 0 || r.requests !== 0 || r.cost_micros !== 0)
+        .map((r) => [key(r), [r.rows, r.requests, r.cost_micros]]),
+    );
+  expect(figures(await db.all("SELECT * FROM rollup_session_days"))).toEqual(figures(expected));
 }
 
 /** rollup_spend (migration 22): money per day of the cost's time, service and level. */

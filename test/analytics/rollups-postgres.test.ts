@@ -329,11 +329,12 @@ describePostgres(
     /** Takes the schema back to before migration 10: rows, but no rollups. */
     async function dropRollups(db: { client: { query: (sql: string) => Promise<unknown> } }) {
       await db.client.query(`DROP TABLE rollup_requests, rollup_stages, rollup_costs,
-      rollup_sessions, rollup_state, rollup_session_totals;
+      rollup_sessions, rollup_state, rollup_session_totals, rollup_session_days;
       DROP FUNCTION reqtrack_sketch_merge(jsonb, jsonb);
       DROP FUNCTION rollup_session_totals_apply();
+      DROP FUNCTION rollup_session_days_apply();
       DROP INDEX requests_source;
-      DELETE FROM schema_migrations WHERE version IN (10, 11, 21);`);
+      DELETE FROM schema_migrations WHERE version IN (10, 11, 21, 25);`);
     }
 
     it("are filled from existing rows when a schema from before the rollups is opened", async () => {

@@ -138,7 +138,8 @@ describe("rollups", () => {
     raw.exec(`DROP TABLE rollup_requests; DROP TABLE rollup_stages; DROP TABLE rollup_costs;
       DROP TABLE rollup_sessions; DROP TABLE rollup_state; DROP INDEX requests_source;
       DROP INDEX IF EXISTS requests_user_history; DROP TABLE rollup_session_totals;
-      DELETE FROM schema_migrations WHERE version IN (10, 11, 21);`);
+      DROP TABLE rollup_session_days;
+      DELETE FROM schema_migrations WHERE version IN (10, 11, 21, 26);`);
     raw.close();
 
     const store = new SqliteStore(path);

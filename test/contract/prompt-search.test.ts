@@ -83,7 +83,29 @@ function describeSearch(makeStore: () => Promise<Store>) {
     expect(await ids(store, { prompt: "OR" })).toEqual(["a2", "a3", "b1"]); // stORm, wORd, pORtrait
     expect(await ids(store, { prompt: "%" })).toEqual(["a3"]);
     expect(await ids(store, { prompt: "café" })).toEqual(["b3"]);
+    // Folded as the trigram index folds: non-ASCII letters too.
+    expect(await ids(store, { prompt: "CAFÉ SC" })).toEqual(["b3"]);
+    expect(await ids(store, { prompt: "üNÏcode" })).toEqual(["b3"]);
     expect(await ids(store, { prompt: "7" })).toEqual([]);
+  });
+
+  it("finds the same rows whether the text has a rare trigram or only common ones", async () => {
+    store = await makeStore();
+    // 2,100 prompts: every trigram of "common prompt" is in all of them (the phrase query);
+    // "prompt 1" has rarer ones (the candidates of one trigram, checked one by one).
+    const texts = Array.from({ length: 2100 }, (_, i) =>
+      i % 2 === 0 ? `Common Prompt ${i}` : `  COMMON PROMPT ${i}!`,
+    );
+    await store.apply(texts.map((t, i) => request(`c${i}`, { initialMessage: t })));
+    for (const text of ["common prompt", "prompt 1", "mpt 20", "PROMPT 209", "t 2099!"]) {
+      const expected = texts
+        .map((t, i) => [t, `c${i}`] as const)
+        .filter(([t]) => t.toLowerCase().includes(text.toLowerCase()))
+        .map(([, id]) => id);
+      const page = await store.listRequests({ limit: 5000, offset: 0, prompt: text });
+      expect(page.items.map((r) => r.id).sort(), text).toEqual(expected.sort());
+      expect(page.total, text).toBe(expected.length);
+    }
   });
 
   it("scopes matches to the tenant and the other filters", async () => {

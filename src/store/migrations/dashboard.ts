@@ -6,15 +6,17 @@ import {
 import { POSTGRES_SPEND_MOVE_MIGRATION, SQLITE_SPEND_MOVE_MIGRATION } from "../spend-move.js";
 import { POSTGRES_LIST_INDEXES_MIGRATION, SQLITE_LIST_INDEXES_MIGRATION } from "../list-indexes.js";
 import { SQLITE_LIVE_COUNTS_MIGRATION } from "../live-counts.js";
+import { POSTGRES_SESSION_DAYS_MIGRATION, SQLITE_SESSION_DAYS_MIGRATION } from "../session-days.js";
 import type { Migration } from "./migration.js";
 
-/** The dashboard's structures at a million requests (issue 14): versions 21 to 25. */
+/** The dashboard's structures at a million requests (issue 14): versions 21 to 26 (PostgreSQL 21 to 25). */
 export const SQLITE_DASHBOARD_MIGRATIONS: readonly Migration[] = [
   SQLITE_SESSION_TOTALS_MIGRATION,
   SQLITE_BUDGET_SPEND_MIGRATION,
   SQLITE_SPEND_MOVE_MIGRATION,
   SQLITE_LIST_INDEXES_MIGRATION,
   SQLITE_LIVE_COUNTS_MIGRATION,
+  SQLITE_SESSION_DAYS_MIGRATION,
 ];
 
 export const POSTGRES_DASHBOARD_MIGRATIONS: readonly Migration[] = [
@@ -22,4 +24,5 @@ export const POSTGRES_DASHBOARD_MIGRATIONS: readonly Migration[] = [
   POSTGRES_BUDGET_SPEND_MIGRATION,
   POSTGRES_SPEND_MOVE_MIGRATION,
   POSTGRES_LIST_INDEXES_MIGRATION,
+  POSTGRES_SESSION_DAYS_MIGRATION,
 ];

@@ -3,7 +3,7 @@ import type { SessionCandidate, SessionTotalsReader } from "../session-totals.js
 import type { Sql } from "./pg-connection.js";
 
 /**
- * rollup_session_totals and rollup_sessions as `topSessions` reads them (session-totals.ts),
+ * rollup_session_totals, rollup_sessions and rollup_session_days as `topSessions` reads them (session-totals.ts),
  * for one period: one tenant's sessions, or every tenant's together (`tenantId` undefined).
  */
 export function postgresSessionReader(
@@ -15,7 +15,6 @@ export function postgresSessionReader(
   // $1 from, $2 to, then the tenant when there is one.
   const range = [period.from, period.to, ...(scoped ? [tenantId] : [])];
   const tenantFilter = scoped ? "AND tenant = $3" : "";
-  const notEmpty = "(requests <> 0 OR cost_micros <> 0)";
   return {
     candidates: (offset, limit) =>
       sql.rows<SessionCandidate>(
@@ -32,12 +31,13 @@ export function postgresSessionReader(
         WHERE bucket >= $1 AND bucket < $2 ${tenantFilter} AND session = $${range.length + 1}`,
         [...range, session],
       )) ?? { requests: 0, costMicros: 0 },
+    // One row per day of the period (session-days.ts), not one per session and day.
     periodSums: async () =>
       (await sql.row<{ rows: number; requests: number; costMicros: number }>(
-        `SELECT count(*)::int8 AS rows, coalesce(sum(requests), 0)::int8 AS requests,
-        coalesce(sum(cost_micros), 0)::int8 AS "costMicros" FROM rollup_sessions
-        WHERE bucket >= $1 AND bucket < $2 ${tenantFilter} AND ${notEmpty}`,
-        range,
+        `SELECT coalesce(sum(rows), 0)::int8 AS rows, coalesce(sum(requests), 0)::int8 AS requests,
+        coalesce(sum(cost_micros), 0)::int8 AS "costMicros" FROM rollup_session_days
+        WHERE scope = $3 AND tenant = $4 AND bucket >= $1 AND bucket < $2`,
+        [period.from, period.to, scoped ? 1 : 0, tenantId ?? ""],
       )) ?? { rows: 0, requests: 0, costMicros: 0 },
     repeatedRows: async () =>
       (

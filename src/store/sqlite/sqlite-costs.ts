@@ -131,7 +131,7 @@ export class SqliteCosts {
 }
 
 /**
- * rollup_session_totals and rollup_sessions as `topSessions` reads them, for one period and
+ * rollup_session_totals, rollup_sessions and rollup_session_days as `topSessions` reads them, for one period and
  * scope: one tenant's sessions (`scoped`), or every tenant's together.
  */
 function sqliteSessionReader(
@@ -159,13 +159,14 @@ function sqliteSessionReader(
          
           WHERE session = @session AND ${inPeriod} ${tenantFilter}`,
       ).get({ ...period, session }) as { requests: number; costMicros: number },
+    // One row per day of the period (session-days.ts), not one per session and day.
     periodSums: async () =>
       prepared(
         db,
-        `SELECT count(*) AS rows, coalesce(sum(requests), 0) AS requests,
-          coalesce(sum(cost_micros), 0) AS costMicros FROM rollup_sessions
-          WHERE ${inPeriod} ${tenantFilter} AND (requests != 0 OR cost_micros != 0)`,
-      ).get(period) as { rows: number; requests: number; costMicros: number },
+        `SELECT coalesce(sum(rows), 0) AS rows, coalesce(sum(requests), 0) AS requests,
+          coalesce(sum(cost_micros), 0) AS costMicros FROM rollup_session_days
+          WHERE scope = @scope AND tenant = @tenant AND ${inPeriod}`,
+      ).get({ ...period, ...totals }) as { rows: number; requests: number; costMicros: number },
     repeatedRows: async () =>
       prepared(
         db,

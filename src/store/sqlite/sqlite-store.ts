@@ -26,7 +26,7 @@ import {
   toRequestRecord,
   toStage,
 } from "../rows.js";
-import { sqlitePromptClause } from "../prompt-search.js";
+import { ftsFold, sqlitePromptClause } from "../prompt-search.js";
 import { requestListWhere } from "../request-filter.js";
 import { containsPattern, encodeCursor, type PurgeCounts, type Store } from "../store.js";
 import { migrateSqlite } from "./migrate.js";
@@ -94,6 +94,10 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
     this.db.pragma("foreign_keys = OFF");
+    // The prompt search's check of its candidates (prompt-search.ts).
+    this.db.function("reqtrack_fold", { deterministic: true }, (text: unknown) =>
+      typeof text === "string" ? ftsFold(text) : null,
+    );
     migrateSqlite(this.db, SQLITE_MIGRATIONS, (options.now ?? Date.now)());
     this.db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
     this.writer = new SqliteWriter(this.db);
@@ -292,8 +296,19 @@ export class SqliteStore implements Store {
       oneOf: (column, values, param) => `${column} IN (${values.map(param).join(", ")})`,
       // From its full-text index (prompt-search.ts); short text scans with LIKE.
       promptContains: (text, param) => {
-        const search = sqlitePromptClause(text, containsPattern(text));
-        param(search.param);
+        const search = sqlitePromptClause(
+          text,
+          containsPattern(text),
+          (match, cap) =>
+            prepared(
+              this.db,
+              `SELECT count(*) FROM (SELECT 1 FROM request_prompts
+              WHERE request_prompts MATCH ? LIMIT ?)`,
+            )
+              .pluck()
+              .get(match, cap) as number,
+        );
+        for (const p of search.params) param(p);
         return search.sql;
       },
     });
