@@ -19,7 +19,9 @@ try {
   if (existing !== 0) throw new Error(`${storage} holds ${existing} requests already`);
   const started = performance.now();
   await seedDirect(store, total);
-  process.stderr.write(`seeded ${total} in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  process.stderr.write(
+    `seeded ${total} in ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+  );
 } finally {
   await store.close();
 }
